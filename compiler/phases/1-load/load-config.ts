@@ -1,0 +1,91 @@
+// Phase 1: read the tool and policy files and parse every YAML document with source positions.
+// This is the only phase that reads files.
+
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
+import { LineCounter, parseAllDocuments } from "yaml";
+import { DiagnosticLog } from "../../diagnostics/diagnostic.js";
+import { ConfigDocument } from "./config-document.js";
+
+export type ConfigKind = "tool" | "policy";
+
+export interface SourceFile {
+  /** Display path, relative to the config root, with `/` separators. */
+  readonly path: string;
+  readonly kind: ConfigKind;
+  readonly text: string;
+}
+
+export interface LoadedConfig {
+  readonly sources: ReadonlyMap<string, string>;
+  readonly tools: readonly ConfigDocument[];
+  readonly policies: readonly ConfigDocument[];
+}
+
+export interface ConfigLocation {
+  /** The config root (default `.`); display paths are relative to it. */
+  readonly dir: string;
+  /** Tool folder (default `DIR/tools`). */
+  readonly tools?: string | undefined;
+  /** Policy folder (default `DIR/policies`). */
+  readonly policies?: string | undefined;
+}
+
+export function readConfigFiles(location: ConfigLocation, log: DiagnosticLog): SourceFile[] {
+  const root = resolve(location.dir);
+  const folders: Array<[ConfigKind, string]> = [
+    ["tool", resolve(root, location.tools ?? "tools")],
+    ["policy", resolve(root, location.policies ?? "policies")],
+  ];
+  const files: SourceFile[] = [];
+  for (const [kind, folder] of folders) {
+    const display = displayPath(root, folder);
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+      log.report("KR1002", { file: display, line: 1, column: 1, length: 1 }, `${kind} folder not found: ${display}/`);
+      continue;
+    }
+    for (const name of readdirSync(folder).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+      const path = join(folder, name);
+      files.push({ path: displayPath(root, path), kind, text: readFileSync(path, "utf8") });
+    }
+  }
+  return files;
+}
+
+/** Parses already-read sources; the in-memory entry point used by the SDK and tests. */
+export function parseConfigSources(files: readonly SourceFile[], log: DiagnosticLog): LoadedConfig {
+  const sources = new Map<string, string>();
+  const tools: ConfigDocument[] = [];
+  const policies: ConfigDocument[] = [];
+  for (const file of files) {
+    sources.set(file.path, file.text);
+    const lines = new LineCounter();
+    const documents = parseAllDocuments(file.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const list = Array.isArray(documents) ? documents : [documents];
+    list.forEach((document, index) => {
+      const problems = [...document.errors];
+      for (const problem of problems) {
+        const pos = lines.linePos(problem.pos[0]);
+        const message = problem.message.split("\n")[0] ?? problem.message;
+        log.report("KR1001", { file: file.path, line: pos.line, column: pos.col, length: Math.max(1, problem.pos[1] - problem.pos[0]) }, message);
+      }
+      if (problems.length > 0 || document.contents === null) return;
+      const doc = new ConfigDocument(file.path, index, document.toJS(), document, lines);
+      (file.kind === "tool" ? tools : policies).push(doc);
+    });
+  }
+  return { sources, tools, policies };
+}
+
+export function loadConfig(location: ConfigLocation, log: DiagnosticLog): LoadedConfig {
+  const loaded = parseConfigSources(readConfigFiles(location, log), log);
+  if (loaded.tools.length === 0 && !log.hasErrors()) {
+    log.report("KR1003", { file: displayPath(resolve(location.dir), resolve(location.dir, location.tools ?? "tools")), line: 1, column: 1, length: 1 }, "no tools defined");
+  }
+  return loaded;
+}
+
+function displayPath(root: string, path: string): string {
+  const rel = relative(root, path);
+  return (rel === "" ? "." : rel).split(sep).join("/");
+}

@@ -1,0 +1,83 @@
+// Decides whether a regular expression can be analysed as a regular language and runs in linear time,
+// and gives the anchor-free language that its search semantics (RegExp#test, `u` flag) accept.
+
+import { RegExpParser, visitRegExpAST, type AST } from "@eslint-community/regexpp";
+import { analyse } from "scslre";
+import type { Code } from "../../diagnostics/codes.js";
+import type { AnalysablePattern } from "./resolved-config.js";
+
+export type PatternCheck = { ok: true; pattern: AnalysablePattern } | { ok: false; code: Code; message: string };
+
+const cache = new Map<string, PatternCheck>();
+
+export function checkPattern(source: string): PatternCheck {
+  let result = cache.get(source);
+  if (result === undefined) {
+    result = check(source);
+    cache.set(source, result);
+  }
+  return result;
+}
+
+function check(source: string): PatternCheck {
+  try {
+    new RegExp(source, "u");
+  } catch (error) {
+    const reason = (error as Error).message.replace(/^Invalid regular expression: \/.*\/u?: /s, "");
+    return { ok: false, code: "KR3018", message: `invalid regular expression \`${source}\`: ${reason}` };
+  }
+  const ast = new RegExpParser({ ecmaVersion: 2024 }).parsePattern(source, 0, source.length, { unicode: true });
+  const unsupported = findUnsupported(ast);
+  if (unsupported !== undefined) {
+    return { ok: false, code: "KR3019", message: `regular expression \`${source}\` cannot be analysed: it uses ${unsupported}` };
+  }
+  const reports = analyse({ source, flags: "u" }, { maxReports: 1 }).reports;
+  const report = reports[0];
+  if (report !== undefined) {
+    const attack = report.character.pick.repeat(3);
+    return {
+      ok: false,
+      code: "KR3020",
+      message: `regular expression \`${source}\` can take super-linear time (${report.exponential ? "exponential" : "polynomial"} backtracking on input like "${attack}…")`,
+    };
+  }
+  return { ok: true, pattern: { source, language: searchLanguage(source, ast) } };
+}
+
+/** Names the first construct that is not a regular-language operator we can decide, if any. */
+function findUnsupported(ast: AST.Pattern): string | undefined {
+  const edgeAnchors = new Set<AST.Node>();
+  for (const alternative of ast.alternatives) {
+    const { elements } = alternative;
+    for (let i = 0; i < elements.length && isAnchor(elements[i], "start"); i++) edgeAnchors.add(elements[i]!);
+    for (let i = elements.length - 1; i >= 0 && isAnchor(elements[i], "end"); i--) edgeAnchors.add(elements[i]!);
+  }
+  let found: string | undefined;
+  const note = (what: string) => (found ??= what);
+  visitRegExpAST(ast, {
+    onBackreferenceEnter: (node) => note(`a back-reference (\`${node.raw}\`)`),
+    onAssertionEnter: (node) => {
+      if (node.kind === "lookahead" || node.kind === "lookbehind") note(`a look-around (\`${node.raw}\`)`);
+      else if (node.kind === "word") note(`a word boundary (\`${node.raw}\`)`);
+      else if (!edgeAnchors.has(node)) note(`an anchor (\`${node.raw}\`) that is not at the start or end of the pattern`);
+    },
+  });
+  return found;
+}
+
+function isAnchor(node: AST.Node | undefined, kind: "start" | "end"): boolean {
+  return node?.type === "Assertion" && node.kind === kind;
+}
+
+function searchLanguage(source: string, ast: AST.Pattern): string {
+  const any = "[\\s\\S]*";
+  return ast.alternatives
+    .map((alternative) => {
+      const body = alternative.elements.filter((e) => !isAnchor(e, "start") && !isAnchor(e, "end"));
+      const anchoredStart = isAnchor(alternative.elements[0], "start");
+      const anchoredEnd = isAnchor(alternative.elements.at(-1), "end");
+      const text = body.length === 0 ? "" : source.slice(body[0]!.start, body.at(-1)!.end);
+      return `${anchoredStart ? "" : any}(?:${text})${anchoredEnd ? "" : any}`;
+    })
+    .join("|");
+}

@@ -1,0 +1,162 @@
+// Resolves a rule's `when` map into typed conditions on the tool's input fields: shorthand
+// (`max_<field>`, `min_<field>`, `require_reason`) and long form (`<field>: { operator: value }`).
+
+import type { Code } from "../../diagnostics/codes.js";
+import type { DiagnosticLog } from "../../diagnostics/diagnostic.js";
+import { closestName, didYouMean } from "../../diagnostics/suggest.js";
+import type { ConfigDocument, DocumentPath } from "../1-load/config-document.js";
+import { checkPattern } from "./regex-pattern.js";
+import { scalarHasType } from "./resolve-input.js";
+import type { Condition, InputField, Operator, ResolvedTool, Scalar } from "./resolved-config.js";
+
+export const operatorsByType = {
+  number: ["min", "max", "equals", "in", "not_in"],
+  string: ["equals", "in", "not_in", "starts_with", "not_starts_with", "ends_with", "not_ends_with", "matches", "not_matches", "max_length"],
+  boolean: ["equals"],
+  array: ["subset_of", "each_matches", "max_items"],
+} as const satisfies Record<string, readonly Operator[]>;
+
+const allOperators: ReadonlySet<string> = new Set(Object.values(operatorsByType).flat());
+
+export function operatorsFor(field: InputField): readonly Operator[] {
+  if (field.array) return field.type === "string" ? operatorsByType.array : ["subset_of", "max_items"];
+  return field.type === "integer" ? operatorsByType.number : operatorsByType[field.type];
+}
+
+export interface ResolvedWhen {
+  conditions: Condition[];
+  requireReason: boolean;
+  ok: boolean;
+}
+
+export function resolveWhen(when: Record<string, unknown>, tool: ResolvedTool, doc: ConfigDocument, path: DocumentPath, log: DiagnosticLog): ResolvedWhen {
+  const result: ResolvedWhen = { conditions: [], requireReason: false, ok: true };
+  const fail = (...args: Parameters<DiagnosticLog["report"]>) => {
+    log.report(...args);
+    result.ok = false;
+  };
+  for (const [key, value] of Object.entries(when)) {
+    const keyPath = [...path, key];
+    const keySpan = doc.spanAt(keyPath, "key");
+    if (key === "require_reason") {
+      if (typeof value !== "boolean") fail("KR3007", doc.spanAt(keyPath), "`require_reason` must be true or false");
+      else result.requireReason = value;
+      continue;
+    }
+    const field = tool.fieldByName.get(key);
+    const shorthand = /^(max|min)_(.+)$/.exec(key);
+    if (field === undefined && shorthand !== null && tool.fieldByName.has(shorthand[2]!)) {
+      const target = tool.fieldByName.get(shorthand[2]!)!;
+      const operator = shorthand[1] as "min" | "max";
+      if (target.array || (target.type !== "number" && target.type !== "integer")) {
+        fail("KR3008", keySpan, `\`${key}\` needs a number field, but \`${target.name}\` is ${describeField(target)}`, {
+          hint: target.type === "string" && !target.array && operator === "max" ? `to limit the length, write \`${target.name}: { max_length: ${String(value)} }\`` : undefined,
+        });
+      } else if (typeof value !== "number" || !Number.isFinite(value)) {
+        fail("KR3007", doc.spanAt(keyPath), `\`${key}\` must be a number`);
+      } else {
+        result.conditions.push({ field: target.name, operator, value, written: `${key}: ${value}`, span: keySpan });
+      }
+      continue;
+    }
+    if (field === undefined) {
+      fail("KR3004", keySpan, `\`${key}\` is not an input field of tool \`${tool.name}\``, { hint: suggestField(key, tool) });
+      continue;
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      fail("KR3007", doc.spanAt(keyPath), `condition on \`${key}\` must be a map of operators`, {
+        hint: `e.g. \`${key}: { ${operatorsFor(field)[0]}: ${Array.isArray(value) ? "[...]" : flow(value)} }\``,
+      });
+      continue;
+    }
+    for (const [operator, operand] of Object.entries(value as Record<string, unknown>)) {
+      const opPath = [...keyPath, operator];
+      const valid = operatorsFor(field);
+      if (!allOperators.has(operator)) {
+        fail("KR3005", doc.spanAt(opPath, "key"), `unknown operator \`${operator}\``, {
+          hint: didYouMean(operator, valid) ?? didYouMean(operator, allOperators) ?? `operators for ${describeField(field)}: ${valid.join(", ")}`,
+        });
+        continue;
+      }
+      if (!(valid as readonly string[]).includes(operator)) {
+        fail("KR3006", doc.spanAt(opPath, "key"), `operator \`${operator}\` does not apply to \`${key}\`, which is ${describeField(field)}`, {
+          hint: `operators for ${describeField(field)}: ${valid.join(", ")}`,
+        });
+        continue;
+      }
+      const condition = resolveOperand(field, operator as Operator, operand);
+      if ("problem" in condition) {
+        fail(condition.code ?? "KR3007", doc.spanAt(opPath), condition.code ? condition.problem : `\`${key}.${operator}\` ${condition.problem}`);
+        continue;
+      }
+      result.conditions.push({ ...condition, written: `${key}: { ${operator}: ${flow(operand)} }`, span: doc.spanAt(opPath, "key") } as Condition);
+    }
+  }
+  return result;
+}
+
+type Resolved = { field: string; operator: Operator; value: unknown };
+type Problem = { problem: string; code?: Code };
+
+/** The typed condition, or why the operand is wrong (KR3007 unless a regular-expression code is given). */
+function resolveOperand(field: InputField, operator: Operator, operand: unknown): Resolved | Problem {
+  const p = (problem: string): Problem => ({ problem });
+  const element = describeScalar(field.type);
+  const base = { field: field.name, operator };
+  switch (operator) {
+    case "min":
+    case "max":
+      return typeof operand === "number" && Number.isFinite(operand) ? { ...base, value: operand } : p("must be a number");
+    case "max_length":
+    case "max_items":
+      return Number.isInteger(operand) && (operand as number) >= 0 ? { ...base, value: operand } : p("must be a whole number, 0 or more");
+    case "equals":
+      return scalarHasType(operand, field.type) ? { ...base, value: operand } : p(`must be ${element}`);
+    case "in":
+    case "not_in":
+    case "subset_of": {
+      if (!Array.isArray(operand)) return p(`must be a list of ${element} values`);
+      if (operator !== "subset_of" && operand.length === 0) return p("must not be empty");
+      if (operand.some((v) => !scalarHasType(v, field.type))) return p(`must list ${element} values only`);
+      return { ...base, value: [...new Set(operand as Scalar[])] };
+    }
+    case "starts_with":
+    case "not_starts_with":
+    case "ends_with":
+    case "not_ends_with":
+      return typeof operand === "string" ? { ...base, value: operand } : p("must be a string");
+    case "matches":
+    case "not_matches":
+    case "each_matches": {
+      if (typeof operand !== "string") return p("must be a regular expression (a string)");
+      const check = checkPattern(operand);
+      return check.ok ? { ...base, value: check.pattern } : { problem: check.message, code: check.code };
+    }
+  }
+}
+
+function suggestField(key: string, tool: ResolvedTool): string | undefined {
+  const names = [...tool.fieldByName.keys()];
+  const shorthand = /^(max|min)_(.+)$/.exec(key);
+  if (shorthand !== null) {
+    const close = closestName(shorthand[2]!, names);
+    if (close !== undefined) return `did you mean \`${shorthand[1]}_${close}\`?`;
+  }
+  return didYouMean(key, names) ?? (names.length > 0 ? `fields of \`${tool.name}\`: ${names.join(", ")}` : undefined);
+}
+
+export function describeField(field: InputField): string {
+  return field.array ? `a list of ${field.type}s` : describeScalar(field.type);
+}
+
+function describeScalar(type: string): string {
+  return type === "integer" ? "an integer" : `a ${type}`;
+}
+
+/** A compact YAML flow rendering of an operand, for messages and hints. */
+export function flow(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(flow).join(", ")}]`;
+  if (typeof value === "string") return /^[A-Za-z_][A-Za-z0-9_.@/-]*$/.test(value) && !/^(true|false|null|yes|no|on|off)$/i.test(value) ? value : JSON.stringify(value);
+  if (value !== null && typeof value === "object" && "source" in value) return flow((value as { source: string }).source);
+  return String(value);
+}

@@ -1,0 +1,159 @@
+// The resolved model: tools with typed input fields and parsed templates, rules with typed conditions.
+
+import type { Span } from "../../diagnostics/diagnostic.js";
+
+export type ScalarType = "string" | "number" | "integer" | "boolean";
+export type Scalar = string | number | boolean;
+
+/** Element or value constraints from a tool's input schema. */
+export interface ValueConstraints {
+  readonly enum?: readonly Scalar[];
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly minLength?: number;
+  readonly maxLength?: number;
+  readonly pattern?: AnalysablePattern;
+}
+
+export interface InputField extends ValueConstraints {
+  readonly name: string;
+  readonly type: ScalarType;
+  readonly array: boolean;
+  readonly optional: boolean;
+  readonly default?: unknown;
+  readonly description?: string;
+  readonly minItems?: number;
+  readonly maxItems?: number;
+  readonly items?: ValueConstraints;
+  readonly allowDash: boolean;
+  readonly span: Span;
+}
+
+/** A regular expression checked to be analysable and linear-time, with its search language. */
+export interface AnalysablePattern {
+  /** As written (search semantics, like RegExp#test with the `u` flag). */
+  readonly source: string;
+  /** An anchor-free expression whose full matches are exactly the strings `source` finds a match in. */
+  readonly language: string;
+}
+
+export type TemplatePart =
+  | { readonly kind: "text"; readonly text: string }
+  | { readonly kind: "field"; readonly field: string }
+  | { readonly kind: "secret"; readonly secret: string };
+
+export type TemplateContext = "path" | "query" | "header" | "body" | "argv" | "env";
+
+export interface Template {
+  readonly parts: readonly TemplatePart[];
+  readonly context: TemplateContext;
+  readonly span: Span;
+}
+
+export interface HttpRun {
+  readonly type: "http";
+  readonly method: string;
+  /** `scheme://host[:port]`, literal. */
+  readonly origin: string;
+  readonly path: Template;
+  readonly query: ReadonlyMap<string, Template>;
+  readonly headers: ReadonlyMap<string, Template>;
+  readonly body: unknown;
+  readonly auth?: { readonly secret: string; readonly scheme: "bearer" | "basic" | "header" | "query"; readonly name?: string };
+  readonly encoding: "json" | "form";
+  readonly timeoutMs: number;
+  readonly maxResponseBytes: number;
+}
+
+export interface ExecRun {
+  readonly type: "exec";
+  readonly command: readonly Template[];
+  readonly env: ReadonlyMap<string, Template>;
+  readonly cwd?: string;
+  readonly timeoutMs: number;
+  readonly maxOutputBytes: number;
+}
+
+export interface ResolvedTool {
+  readonly name: string;
+  readonly description: string;
+  readonly file: string;
+  readonly span: Span;
+  readonly fields: readonly InputField[];
+  readonly fieldByName: ReadonlyMap<string, InputField>;
+  readonly run: HttpRun | ExecRun;
+  readonly templates: readonly Template[];
+  /** Input fields some template reads. */
+  readonly usedFields: ReadonlySet<string>;
+  readonly secrets: readonly string[];
+  readonly output: { readonly pick: readonly string[]; readonly redact: readonly string[] };
+}
+
+export type NumberOperator = "min" | "max";
+export type Operator =
+  | "min"
+  | "max"
+  | "equals"
+  | "in"
+  | "not_in"
+  | "starts_with"
+  | "not_starts_with"
+  | "ends_with"
+  | "not_ends_with"
+  | "matches"
+  | "not_matches"
+  | "max_length"
+  | "subset_of"
+  | "each_matches"
+  | "max_items";
+
+export type Condition =
+  | ConditionBase<"min" | "max" | "max_length" | "max_items", number>
+  | ConditionBase<"equals", Scalar>
+  | ConditionBase<"in" | "not_in" | "subset_of", readonly Scalar[]>
+  | ConditionBase<"starts_with" | "not_starts_with" | "ends_with" | "not_ends_with", string>
+  | ConditionBase<"matches" | "not_matches" | "each_matches", AnalysablePattern>;
+
+interface ConditionBase<O extends Operator, V> {
+  readonly field: string;
+  readonly operator: O;
+  readonly value: V;
+  /** How the condition was written, for messages: `max_amount_cents: 5000` or `min: 6000`. */
+  readonly written: string;
+  readonly span: Span;
+}
+
+export type Effect = "allow" | "deny";
+
+export interface ResolvedRule {
+  /** `policies/a.yaml#allow[0]` */
+  readonly id: string;
+  readonly policy: string;
+  readonly effect: Effect;
+  readonly tool: string;
+  /** Agent names, or "all" when the policy names none. */
+  readonly agents: readonly string[] | "all";
+  readonly conditions: readonly Condition[];
+  readonly requireReason: boolean;
+  readonly reason?: string;
+  readonly approval?: { readonly expiresSeconds: number };
+  readonly rateLimit?: { readonly max: number; readonly perSeconds: number };
+  readonly budget?: { readonly field: string; readonly max: number; readonly perSeconds: number };
+  readonly span: Span;
+  /** Span of the policy's `agents` key, or of the rule when the policy has none. */
+  readonly agentsSpan: Span;
+}
+
+export interface ResolvedPolicy {
+  readonly name: string;
+  readonly file: string;
+  readonly agents: readonly string[] | "all";
+  readonly rules: readonly ResolvedRule[];
+}
+
+export interface ResolvedConfig {
+  readonly sources: ReadonlyMap<string, string>;
+  readonly tools: ReadonlyMap<string, ResolvedTool>;
+  readonly policies: readonly ResolvedPolicy[];
+  readonly rules: readonly ResolvedRule[];
+}

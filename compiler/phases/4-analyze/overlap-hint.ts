@@ -1,0 +1,53 @@
+// How to make two overlapping rules disjoint: write the exception out, by adding to one rule the
+// negation of one of the other rule's conditions (SPEC section 3: "an exception is written out").
+
+import { flow } from "../3-resolve/resolve-conditions.js";
+import type { Condition, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
+
+export function overlapHint(a: ResolvedRule, b: ResolvedRule, tool: ResolvedTool): string {
+  // Between an allow and a deny, the deny is the exception: narrow the allow by it.
+  // Between rules of one effect, narrow the later rule by the earlier one.
+  const source = a.effect !== b.effect && b.effect === "deny" ? b : a;
+  const target = source === a ? b : a;
+  for (const condition of source.conditions) {
+    const negated = negatedCondition(condition, tool);
+    if (negated !== undefined) return `add \`${negated}\` to ${target.id} so that the rules cannot both match`;
+  }
+  if (source.conditions.length === 0) {
+    return `${source.id} matches every \`${tool.name}\` request of its agents; give the two rules conditions that exclude each other, or disjoint \`agents\``;
+  }
+  return `give the two rules conditions that exclude each other (e.g. one field that one rule requires and the other rule excludes), or disjoint \`agents\``;
+}
+
+/** The written form of a condition that holds exactly where `c` fails (among present values), if expressible. */
+function negatedCondition(c: Condition, tool: ResolvedTool): string | undefined {
+  const field = tool.fieldByName.get(c.field);
+  if (field === undefined) return undefined;
+  const write = (operator: string, value: unknown) => `${c.field}: { ${operator}: ${flow(value)} }`;
+  switch (c.operator) {
+    case "equals":
+      return typeof c.value === "boolean" ? write("equals", !c.value) : write("not_in", [c.value]);
+    case "in":
+      return write("not_in", c.value);
+    case "not_in":
+      return write("in", c.value);
+    case "starts_with":
+      return write("not_starts_with", c.value);
+    case "not_starts_with":
+      return write("starts_with", c.value);
+    case "ends_with":
+      return write("not_ends_with", c.value);
+    case "not_ends_with":
+      return write("ends_with", c.value);
+    case "matches":
+      return write("not_matches", c.value.source);
+    case "not_matches":
+      return write("matches", c.value.source);
+    case "min":
+      return field.type === "integer" && Number.isInteger(c.value) ? write("max", c.value - 1) : undefined;
+    case "max":
+      return field.type === "integer" && Number.isInteger(c.value) ? write("min", c.value + 1) : undefined;
+    default:
+      return undefined;
+  }
+}
