@@ -86,7 +86,6 @@ export const codes = {
   KR3021: { severity: "error", title: "inconsistent input field definition" },
   KR3022: { severity: "error", title: "auth scheme needs a `name`" },
   KR3023: { severity: "error", title: "budget sums a field that is not numeric" },
-  KR3024: { severity: "warning", title: "secret name looks like a typo" },
 
   KR4001: { severity: "error", title: "unreachable rule" },
   KR4002: { severity: "error", title: "overlapping rules" },

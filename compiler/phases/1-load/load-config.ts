@@ -20,6 +20,10 @@ export interface LoadedConfig {
   readonly sources: ReadonlyMap<string, string>;
   readonly tools: readonly ConfigDocument[];
   readonly policies: readonly ConfigDocument[];
+  /** Tool names found in documents that could not be parsed, so references to them are not reported twice. */
+  readonly unparsedToolNames: ReadonlySet<string>;
+  /** The tool folder does not exist: every tool reference would be unknown, so none is reported. */
+  readonly toolFolderMissing: boolean;
 }
 
 export interface ConfigLocation {
@@ -57,6 +61,7 @@ export function parseConfigSources(files: readonly SourceFile[], log: Diagnostic
   const sources = new Map<string, string>();
   const tools: ConfigDocument[] = [];
   const policies: ConfigDocument[] = [];
+  const unparsedToolNames = new Set<string>();
   for (const file of files) {
     sources.set(file.path, file.text);
     const lines = new LineCounter();
@@ -69,16 +74,21 @@ export function parseConfigSources(files: readonly SourceFile[], log: Diagnostic
         const message = problem.message.split("\n")[0] ?? problem.message;
         log.report("KR1001", { file: file.path, line: pos.line, column: pos.col, length: Math.max(1, problem.pos[1] - problem.pos[0]) }, message);
       }
+      if (problems.length > 0 && file.kind === "tool") {
+        for (const match of file.text.matchAll(/^tool:\s*["']?([a-z][a-z0-9_]*)/gm)) unparsedToolNames.add(match[1]!);
+      }
       if (problems.length > 0 || document.contents === null) return;
       const doc = new ConfigDocument(file.path, index, document.toJS(), document, lines);
       (file.kind === "tool" ? tools : policies).push(doc);
     });
   }
-  return { sources, tools, policies };
+  return { sources, tools, policies, unparsedToolNames, toolFolderMissing: false };
 }
 
 export function loadConfig(location: ConfigLocation, log: DiagnosticLog): LoadedConfig {
-  const loaded = parseConfigSources(readConfigFiles(location, log), log);
+  const files = readConfigFiles(location, log);
+  const toolFolder = resolve(location.dir, location.tools ?? "tools");
+  const loaded = { ...parseConfigSources(files, log), toolFolderMissing: !existsSync(toolFolder) };
   if (loaded.tools.length === 0 && !log.hasErrors()) {
     log.report("KR1003", { file: displayPath(resolve(location.dir), resolve(location.dir, location.tools ?? "tools")), line: 1, column: 1, length: 1 }, "no tools defined");
   }

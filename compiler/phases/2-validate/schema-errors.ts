@@ -1,26 +1,33 @@
-// Turns ajv errors into diagnostics at the YAML node they concern, one per place, most specific first.
+// Turns ajv errors into diagnostics at the YAML node they concern, one per place, in words a person
+// can act on: a schema's `description` explains a pattern, a near-miss key gets "did you mean".
 
 import type { ErrorObject } from "ajv";
 import type { DiagnosticLog } from "../../diagnostics/diagnostic.js";
-import { didYouMean } from "../../diagnostics/suggest.js";
+import { closestName, didYouMean } from "../../diagnostics/suggest.js";
 import type { ConfigDocument, DocumentPath } from "../1-load/config-document.js";
 
 export function reportSchemaErrors(doc: ConfigDocument, errors: readonly ErrorObject[], what: string, log: DiagnosticLog): void {
-  // Branch bookkeeping of if/then says nothing a person can act on; the branch's own errors do.
-  const useful = errors.filter((e) => e.keyword !== "if");
+  // if/then bookkeeping says nothing a person can act on; the branch's own errors do. Errors inside
+  // propertyNames are explained by the propertyNames error that names the property.
+  const useful = errors.filter((e) => e.keyword !== "if" && !e.schemaPath.includes("/propertyNames/"));
   const typeErrorAt = new Set(useful.filter((e) => e.keyword === "type").map((e) => e.instancePath));
+  const unknownKeys = useful.filter((e) => e.keyword === "additionalProperties");
   const seen = new Set<string>();
   for (const error of useful) {
     if (error.keyword !== "type" && typeErrorAt.has(error.instancePath)) continue;
-    const path = toPath(error.instancePath);
-    const where = describePath(path, what);
     const key = `${error.keyword}:${error.instancePath}:${JSON.stringify(error.params)}`;
     if (seen.has(key)) continue;
     seen.add(key);
+    const path = toPath(error.instancePath);
+    const where = describePath(path, what);
     switch (error.keyword) {
       case "required": {
         const missing = String(error.params.missingProperty);
-        log.report("KR2001", doc.spanAt(path, path.length === 0 ? "value" : "key"), `${where} is missing the required key \`${missing}\``);
+        // `descripton:` is reported as an unknown key with "did you mean"; a second error would only repeat it.
+        const misspelt = unknownKeys.some(
+          (u) => u.instancePath === error.instancePath && closestName(String(u.params.additionalProperty), [missing]) !== undefined,
+        );
+        if (!misspelt) log.report("KR2001", doc.spanAt(path, "key"), `${where} is missing the required key \`${missing}\``);
         break;
       }
       case "additionalProperties": {
@@ -35,26 +42,34 @@ export function reportSchemaErrors(doc: ConfigDocument, errors: readonly ErrorOb
         log.report("KR2003", doc.spanAt(path), `${where} must be ${article(String(error.params.type))}`);
         break;
       case "propertyNames":
-        break; // reported through the nested pattern/not error that names the property
+        reportBadName(doc, error, errors, path, where, log);
+        break;
       default:
         reportInvalidValue(doc, error, path, where, log);
     }
   }
 }
 
+function reportBadName(doc: ConfigDocument, error: ErrorObject, all: readonly ErrorObject[], path: DocumentPath, where: string, log: DiagnosticLog): void {
+  const name = String(error.params.propertyName);
+  const cause = all.find((e) => e.instancePath === error.instancePath && e.schemaPath.startsWith(`${error.schemaPath}/`));
+  const rule = (error.schema as { description?: string } | undefined)?.description;
+  const message =
+    cause?.keyword === "not" ? `\`${name}\` is a reserved name and cannot be used in ${where}` : `\`${name}\` in ${where} must be ${rule ?? "a valid name"}`;
+  log.report("KR2004", doc.spanAt([...path, name], "key"), message);
+}
+
 function reportInvalidValue(doc: ConfigDocument, error: ErrorObject, path: DocumentPath, where: string, log: DiagnosticLog): void {
-  const propertyName = (error.params as { propertyName?: string }).propertyName;
-  if (propertyName !== undefined) {
-    const message =
-      error.keyword === "not" ? `\`${propertyName}\` is a reserved name` : `name \`${propertyName}\` ${error.message ?? "is not valid"}`;
-    log.report("KR2004", doc.spanAt([...path, propertyName], "key"), `${message} in ${where}`);
-    return;
-  }
-  const allowed = (error.params as { allowedValues?: unknown[]; allowedValue?: unknown }).allowedValues;
+  const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues;
   if (allowed !== undefined) {
     log.report("KR2004", doc.spanAt(path), `${where} must be one of: ${allowed.map(String).join(", ")}`, {
       hint: didYouMean(String(error.data), allowed.map(String)),
     });
+    return;
+  }
+  const description = (error.parentSchema as { description?: string } | undefined)?.description;
+  if (error.keyword === "pattern" && description !== undefined) {
+    log.report("KR2004", doc.spanAt(path), `${where} must be ${description}, not \`${String(error.data)}\``);
     return;
   }
   log.report("KR2004", doc.spanAt(path), `${where} ${error.message ?? "is not valid"}`);

@@ -13,8 +13,9 @@ export interface ValidatedConfig {
   /** Documents that passed their schema; later phases see only these. */
   readonly tools: readonly ConfigDocument[];
   readonly policies: readonly ConfigDocument[];
-  /** Names declared by tool documents that failed their schema, so references to them are not reported twice. */
+  /** Names declared by tool documents that failed to parse or failed their schema, so references to them are not reported twice. */
   readonly brokenToolNames: ReadonlySet<string>;
+  readonly toolFolderMissing: boolean;
 }
 
 let validators: { tool: ValidateFunction; policy: ValidateFunction } | undefined;
@@ -37,11 +38,12 @@ export function validateConfig(loaded: LoadedConfig, log: DiagnosticLog): Valida
     });
   const tools = check(loaded.tools, tool, "tool");
   const policies = check(loaded.policies, policy, "policy");
-  const brokenToolNames = new Set(
-    loaded.tools.filter((d) => !tools.includes(d)).flatMap((d) => {
+  const brokenToolNames = new Set([
+    ...loaded.unparsedToolNames,
+    ...loaded.tools.filter((d) => !tools.includes(d)).flatMap((d) => {
       const name = (d.value as { tool?: unknown } | null)?.tool;
       return typeof name === "string" ? [name] : [];
     }),
-  );
-  return { sources: loaded.sources, tools, policies, brokenToolNames };
+  ]);
+  return { sources: loaded.sources, tools, policies, brokenToolNames, toolFolderMissing: loaded.toolFolderMissing };
 }

@@ -18,6 +18,27 @@ export const operatorsByType = {
 
 const allOperators: ReadonlySet<string> = new Set(Object.values(operatorsByType).flat());
 
+/** Names people reach for from other policy languages and JSON Schema. */
+const operatorSynonyms: Record<string, Operator> = {
+  minimum: "min",
+  maximum: "max",
+  gte: "min",
+  lte: "max",
+  eq: "equals",
+  equal: "equals",
+  is: "equals",
+  one_of: "in",
+  oneof: "in",
+  none_of: "not_in",
+  prefix: "starts_with",
+  suffix: "ends_with",
+  pattern: "matches",
+  regex: "matches",
+  maxlength: "max_length",
+  maxitems: "max_items",
+  all_in: "subset_of",
+};
+
 export function operatorsFor(field: InputField): readonly Operator[] {
   if (field.array) return field.type === "string" ? operatorsByType.array : ["subset_of", "max_items"];
   return field.type === "integer" ? operatorsByType.number : operatorsByType[field.type];
@@ -73,8 +94,13 @@ export function resolveWhen(when: Record<string, unknown>, tool: ResolvedTool, d
       const opPath = [...keyPath, operator];
       const valid = operatorsFor(field);
       if (!allOperators.has(operator)) {
+        const synonym = operatorSynonyms[operator];
         fail("KR3005", doc.spanAt(opPath, "key"), `unknown operator \`${operator}\``, {
-          hint: didYouMean(operator, valid) ?? didYouMean(operator, allOperators) ?? `operators for ${describeField(field)}: ${valid.join(", ")}`,
+          hint:
+            (synonym !== undefined && (valid as readonly string[]).includes(synonym) ? `did you mean \`${synonym}\`?` : undefined) ??
+            didYouMean(operator, valid) ??
+            didYouMean(operator, allOperators) ??
+            `operators for ${describeField(field)}: ${valid.join(", ")}`,
         });
         continue;
       }
@@ -101,7 +127,7 @@ type Problem = { problem: string; code?: Code };
 /** The typed condition, or why the operand is wrong (KR3007 unless a regular-expression code is given). */
 function resolveOperand(field: InputField, operator: Operator, operand: unknown): Resolved | Problem {
   const p = (problem: string): Problem => ({ problem });
-  const element = describeScalar(field.type);
+  const element = pluralScalar(field.type);
   const base = { field: field.name, operator };
   switch (operator) {
     case "min":
@@ -111,13 +137,13 @@ function resolveOperand(field: InputField, operator: Operator, operand: unknown)
     case "max_items":
       return Number.isInteger(operand) && (operand as number) >= 0 ? { ...base, value: operand } : p("must be a whole number, 0 or more");
     case "equals":
-      return scalarHasType(operand, field.type) ? { ...base, value: operand } : p(`must be ${element}`);
+      return scalarHasType(operand, field.type) ? { ...base, value: operand } : p(`must be ${describeScalar(field.type)}`);
     case "in":
     case "not_in":
     case "subset_of": {
-      if (!Array.isArray(operand)) return p(`must be a list of ${element} values`);
+      if (!Array.isArray(operand)) return p(`must be a list of ${element}`);
       if (operator !== "subset_of" && operand.length === 0) return p("must not be empty");
-      if (operand.some((v) => !scalarHasType(v, field.type))) return p(`must list ${element} values only`);
+      if (operand.some((v) => !scalarHasType(v, field.type))) return p(`must list ${element} only`);
       return { ...base, value: [...new Set(operand as Scalar[])] };
     }
     case "starts_with":
@@ -147,6 +173,10 @@ function suggestField(key: string, tool: ResolvedTool): string | undefined {
 
 export function describeField(field: InputField): string {
   return field.array ? `a list of ${field.type}s` : describeScalar(field.type);
+}
+
+function pluralScalar(type: string): string {
+  return type === "boolean" ? "true/false values" : `${type}s`;
 }
 
 function describeScalar(type: string): string {

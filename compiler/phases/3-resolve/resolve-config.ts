@@ -37,7 +37,7 @@ export function resolveConfig(validated: ValidatedConfig, log: DiagnosticLog): R
     }
     firstPolicy.set(name, doc);
     const qualifyIds = (documentsPerFile.get(doc.file) ?? 0) > 1;
-    policies.push(resolvePolicy(doc, { tools, brokenToolNames: broken, qualifyIds, log }));
+    policies.push(resolvePolicy(doc, { tools, brokenToolNames: broken, toolFolderMissing: validated.toolFolderMissing, qualifyIds, log }));
   }
   return { sources: validated.sources, tools, policies, rules: policies.flatMap((p) => p.rules) };
 }

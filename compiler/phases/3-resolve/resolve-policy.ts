@@ -27,6 +27,7 @@ export interface PolicyScope {
   readonly tools: ReadonlyMap<string, ResolvedTool>;
   /** Tool names whose documents failed earlier phases: references to them are not reported again. */
   readonly brokenToolNames: ReadonlySet<string>;
+  readonly toolFolderMissing: boolean;
   /** Whether rule ids need the policy name to be unique (the file holds several policies). */
   readonly qualifyIds: boolean;
   readonly log: DiagnosticLog;
@@ -63,7 +64,7 @@ function resolveRule(
   const path = [effect, index];
   const tool = scope.tools.get(raw.tool);
   if (tool === undefined) {
-    if (!scope.brokenToolNames.has(raw.tool)) {
+    if (!scope.brokenToolNames.has(raw.tool) && !scope.toolFolderMissing) {
       scope.log.report("KR3003", doc.spanAt([...path, "tool"]), `unknown tool \`${raw.tool}\``, {
         hint: didYouMean(raw.tool, scope.tools.keys()) ?? "tools are defined in tools/*.yaml",
       });

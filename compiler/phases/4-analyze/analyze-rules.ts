@@ -106,7 +106,7 @@ function isReachable(facts: RuleFacts, schemaOf: SchemaOf, log: DiagnosticLog): 
   for (const [name, atoms] of facts.atoms) {
     const field = facts.tool.fieldByName.get(name)!;
     const all = [...schemaOf(field), ...atoms];
-    const solution = guarded(() => solveAtoms(field, all), facts.rule.span, log, `the conditions on \`${name}\``);
+    const solution = guarded(() => solveAtoms(field, all), atoms[0]?.span ?? facts.rule.span, log, `the conditions on \`${name}\``);
     if (solution === undefined) return false;
     if (!solution.found) {
       const core = unsatisfiableCore(field, all);
@@ -121,7 +121,8 @@ function isReachable(facts: RuleFacts, schemaOf: SchemaOf, log: DiagnosticLog): 
 }
 
 function contradiction(core: readonly Atom[]): string {
-  const labels = core.map((a) => a.label);
+  // The rule's own conditions first: they are what the reader wrote and may change.
+  const labels = [...core.filter((a) => !a.fromSchema), ...core.filter((a) => a.fromSchema)].map((a) => a.label);
   if (labels.length === 1) return `${labels[0]} can never hold`;
   if (labels.length === 2) return `${labels[0]} contradicts ${labels[1]}`;
   return `${labels.slice(0, -1).join(", ")} and ${labels.at(-1)} cannot all hold`;
@@ -174,7 +175,7 @@ function checkPair(a: RuleFacts, b: RuleFacts, schemaOf: SchemaOf, sample: Reado
   log.report("KR4002", b.rule.span, `rules overlap: ${a.rule.id} and ${b.rule.id} both match some requests for \`${a.tool.name}\``, {
     rules: [a.rule.id, b.rule.id],
     witness,
-    hint: overlapHint(a.rule, b.rule, a.tool),
+    hint: overlapHint(a.rule, b.rule, a.tool, input),
   });
 }
 

@@ -4,17 +4,25 @@
 import { flow } from "../3-resolve/resolve-conditions.js";
 import type { Condition, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
 
-export function overlapHint(a: ResolvedRule, b: ResolvedRule, tool: ResolvedTool): string {
+export function overlapHint(a: ResolvedRule, b: ResolvedRule, tool: ResolvedTool, input: Record<string, unknown>): string {
   // Between an allow and a deny, the deny is the exception: narrow the allow by it.
   // Between rules of one effect, narrow the later rule by the earlier one.
   const source = a.effect !== b.effect && b.effect === "deny" ? b : a;
   const target = source === a ? b : a;
-  for (const condition of source.conditions) {
-    const negated = negatedCondition(condition, tool);
-    if (negated !== undefined) return `add \`${negated}\` to ${target.id} so that the rules cannot both match`;
-  }
   if (source.conditions.length === 0) {
     return `${source.id} matches every \`${tool.name}\` request of its agents; give the two rules conditions that exclude each other, or disjoint \`agents\``;
+  }
+  const emptyList = Object.keys(input).find(
+    (name) => Array.isArray(input[name]) && (input[name] as unknown[]).length === 0 && a.conditions.some((c) => c.field === name) && b.conditions.some((c) => c.field === name),
+  );
+  if (emptyList !== undefined) {
+    return `both rules accept an empty \`${emptyList}\` list; give the field \`minItems: 1\` in tool \`${tool.name}\` if an empty list should not be allowed`;
+  }
+  for (const [from, to] of [[source, target], [target, source]] as const) {
+    for (const condition of from.conditions) {
+      const negated = negatedCondition(condition, tool);
+      if (negated !== undefined) return `add \`${negated}\` to ${to.id} so that the rules cannot both match`;
+    }
   }
   return `give the two rules conditions that exclude each other (e.g. one field that one rule requires and the other rule excludes), or disjoint \`agents\``;
 }
@@ -43,10 +51,12 @@ function negatedCondition(c: Condition, tool: ResolvedTool): string | undefined 
       return write("not_matches", c.value.source);
     case "not_matches":
       return write("matches", c.value.source);
+    // There is no strict bound operator; for whole-number bounds the next whole number excludes the
+    // bound (on a `number` field this leaves the gap between them to the default deny).
     case "min":
-      return field.type === "integer" && Number.isInteger(c.value) ? write("max", c.value - 1) : undefined;
+      return Number.isInteger(c.value) ? write("max", c.value - 1) : undefined;
     case "max":
-      return field.type === "integer" && Number.isInteger(c.value) ? write("min", c.value + 1) : undefined;
+      return Number.isInteger(c.value) ? write("min", c.value + 1) : undefined;
     default:
       return undefined;
   }
