@@ -13,10 +13,13 @@ export interface Analysis {
   readonly config: ResolvedConfig;
   /** Rules that can match, grouped by tool, in config order. */
   readonly rulesByTool: ReadonlyMap<string, readonly ResolvedRule[]>;
+  /** For each rule that can match, a concrete request it matches: the proof that it is reachable. */
+  readonly ruleWitnesses: ReadonlyMap<string, WitnessRequest>;
 }
 
 /** The reason attached to witness requests of rules that require one. */
 export const WITNESS_REASON = "witness: a request both rules match";
+const RULE_WITNESS_REASON = "witness: a request this rule matches";
 
 interface RuleFacts {
   readonly rule: ResolvedRule;
@@ -45,6 +48,8 @@ export function analyseConfig(config: ResolvedConfig, log: DiagnosticLog): Analy
   }
 
   const reachable: RuleFacts[] = [];
+  const ruleWitnesses = new Map<string, WitnessRequest>();
+  const knownAgents = [...new Set(config.rules.flatMap((r) => (r.agents === "all" ? [] : r.agents)))].sort();
   for (const rule of config.rules) {
     const tool = config.tools.get(rule.tool)!;
     const atoms = new Map<string, Atom[]>();
@@ -54,15 +59,22 @@ export function analyseConfig(config: ResolvedConfig, log: DiagnosticLog): Analy
     }
     const facts: RuleFacts = { rule, tool, atoms };
     if (rule.agents !== "all" && rule.agents.length === 0) continue;
-    if (isReachable(facts, schemaOf, log)) {
+    const values = reachableValues(facts, schemaOf, log);
+    if (values !== undefined) {
       reachable.push(facts);
+      const agent = rule.agents === "all" ? (knownAgents[0] ?? "any-agent") : rule.agents[0]!;
+      ruleWitnesses.set(rule.id, {
+        agent,
+        tool: tool.name,
+        input: witnessInput(tool, values, sample),
+        ...(rule.requireReason ? { reason: RULE_WITNESS_REASON } : {}),
+      });
       warnAlwaysHolds(facts, schemaOf, log);
     }
   }
 
   const rulesByTool = new Map<string, RuleFacts[]>();
   for (const facts of reachable) rulesByTool.set(facts.tool.name, [...(rulesByTool.get(facts.tool.name) ?? []), facts]);
-  const knownAgents = [...new Set(config.rules.flatMap((r) => (r.agents === "all" ? [] : r.agents)))].sort();
   for (const rules of rulesByTool.values()) {
     for (let j = 1; j < rules.length; j++) {
       for (let i = 0; i < j; i++) checkPair(rules[i]!, rules[j]!, schemaOf, sample, knownAgents, log);
@@ -84,6 +96,7 @@ export function analyseConfig(config: ResolvedConfig, log: DiagnosticLog): Analy
   return {
     config,
     rulesByTool: new Map([...rulesByTool].map(([tool, facts]) => [tool, facts.map((f) => f.rule)])),
+    ruleWitnesses,
   };
 }
 
@@ -102,22 +115,35 @@ function checkFields(tool: ResolvedTool, schemaOf: SchemaOf, sample: Map<InputFi
   }
 }
 
-function isReachable(facts: RuleFacts, schemaOf: SchemaOf, log: DiagnosticLog): boolean {
+/** A value for each constrained field that satisfies the rule, or undefined (reported) when there is none. */
+function reachableValues(facts: RuleFacts, schemaOf: SchemaOf, log: DiagnosticLog): Map<string, unknown> | undefined {
+  const values = new Map<string, unknown>();
   for (const [name, atoms] of facts.atoms) {
     const field = facts.tool.fieldByName.get(name)!;
     const all = [...schemaOf(field), ...atoms];
     const solution = guarded(() => solveAtoms(field, all), atoms[0]?.span ?? facts.rule.span, log, `the conditions on \`${name}\``);
-    if (solution === undefined) return false;
+    if (solution === undefined) return undefined;
     if (!solution.found) {
       const core = unsatisfiableCore(field, all);
       const span = core.find((a) => a.span !== undefined)?.span ?? facts.rule.span;
       log.report("KR4001", span, `rule ${facts.rule.id} can never match: ${contradiction(core)}`, {
         hint: "change or remove one of the contradicting conditions; a rule that can never match protects nothing",
       });
-      return false;
+      return undefined;
     }
+    values.set(name, solution.value);
   }
-  return true;
+  return values;
+}
+
+/** A whole input: the given values, and a sample value for every other required field. */
+function witnessInput(tool: ResolvedTool, values: ReadonlyMap<string, unknown>, sample: ReadonlyMap<InputField, unknown>): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  for (const field of tool.fields) {
+    if (values.has(field.name)) input[field.name] = values.get(field.name);
+    else if (!field.optional && sample.has(field)) input[field.name] = sample.get(field);
+  }
+  return input;
 }
 
 function contradiction(core: readonly Atom[]): string {
@@ -165,11 +191,7 @@ function checkPair(a: RuleFacts, b: RuleFacts, schemaOf: SchemaOf, sample: Reado
     if (solution === undefined || !solution.found) return;
     values.set(field.name, solution.value);
   }
-  const input: Record<string, unknown> = {};
-  for (const field of a.tool.fields) {
-    if (values.has(field.name)) input[field.name] = values.get(field.name);
-    else if (!field.optional && sample.has(field)) input[field.name] = sample.get(field);
-  }
+  const input = witnessInput(a.tool, values, sample);
   const witness: WitnessRequest = { agent, tool: a.tool.name, input };
   if (a.rule.requireReason || b.rule.requireReason) witness.reason = WITNESS_REASON;
   log.report("KR4002", b.rule.span, `rules overlap: ${a.rule.id} and ${b.rule.id} both match some requests for \`${a.tool.name}\``, {
