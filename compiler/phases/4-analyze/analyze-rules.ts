@@ -15,6 +15,8 @@ export interface Analysis {
   readonly rulesByTool: ReadonlyMap<string, readonly ResolvedRule[]>;
   /** For each rule that can match, a concrete request it matches: the proof that it is reachable. */
   readonly ruleWitnesses: ReadonlyMap<string, WitnessRequest>;
+  /** Rule pairs compared for overlap: only rules of one tool with a common agent are. */
+  readonly pairsCompared: number;
 }
 
 /** The reason attached to witness requests of rules that require one. */
@@ -75,9 +77,12 @@ export function analyseConfig(config: ResolvedConfig, log: DiagnosticLog): Analy
 
   const rulesByTool = new Map<string, RuleFacts[]>();
   for (const facts of reachable) rulesByTool.set(facts.tool.name, [...(rulesByTool.get(facts.tool.name) ?? []), facts]);
+  let pairsCompared = 0;
   for (const rules of rulesByTool.values()) {
     for (let j = 1; j < rules.length; j++) {
-      for (let i = 0; i < j; i++) checkPair(rules[i]!, rules[j]!, schemaOf, sample, knownAgents, log);
+      for (let i = 0; i < j; i++) {
+        if (checkPair(rules[i]!, rules[j]!, schemaOf, sample, knownAgents, log)) pairsCompared++;
+      }
     }
   }
 
@@ -97,6 +102,7 @@ export function analyseConfig(config: ResolvedConfig, log: DiagnosticLog): Analy
     config,
     rulesByTool: new Map([...rulesByTool].map(([tool, facts]) => [tool, facts.map((f) => f.rule)])),
     ruleWitnesses,
+    pairsCompared,
   };
 }
 
@@ -180,15 +186,16 @@ function warnAlwaysHolds(facts: RuleFacts, schemaOf: SchemaOf, log: DiagnosticLo
   }
 }
 
-function checkPair(a: RuleFacts, b: RuleFacts, schemaOf: SchemaOf, sample: ReadonlyMap<InputField, unknown>, knownAgents: readonly string[], log: DiagnosticLog): void {
+/** Reports the pair if some request matches both; returns whether they were compared (share an agent). */
+function checkPair(a: RuleFacts, b: RuleFacts, schemaOf: SchemaOf, sample: ReadonlyMap<InputField, unknown>, knownAgents: readonly string[], log: DiagnosticLog): boolean {
   const agent = commonAgent(a.rule, b.rule, knownAgents);
-  if (agent === undefined) return;
+  if (agent === undefined) return false;
   const values = new Map<string, unknown>();
   for (const field of a.tool.fields) {
     const atoms = [...(a.atoms.get(field.name) ?? []), ...(b.atoms.get(field.name) ?? [])];
     if (atoms.length === 0) continue;
     const solution = guarded(() => solveAtoms(field, [...schemaOf(field), ...atoms]), b.rule.span, log, `the conditions on \`${field.name}\` of ${a.rule.id} and ${b.rule.id}`);
-    if (solution === undefined || !solution.found) return;
+    if (solution === undefined || !solution.found) return true;
     values.set(field.name, solution.value);
   }
   const input = witnessInput(a.tool, values, sample);
@@ -199,6 +206,7 @@ function checkPair(a: RuleFacts, b: RuleFacts, schemaOf: SchemaOf, sample: Reado
     witness,
     hint: overlapHint(a.rule, b.rule, a.tool, input),
   });
+  return true;
 }
 
 /** An agent both rules govern, or undefined when their agent lists are disjoint. */
