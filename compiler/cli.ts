@@ -1,7 +1,9 @@
 // The `keyrunner` command line: a thin layer over the compiler library. run(argv) returns the exit code.
 
+import { spawn } from "node:child_process";
 import { Command, CommanderError } from "commander";
-import { check, renderHuman, renderJson, renderSummary } from "./index.js";
+import { auditVerify, newToken } from "../runtime-template/bundle-cli.js";
+import { check, renderHuman, renderJson, renderSummary, type CheckResult } from "./index.js";
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -41,6 +43,141 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
         io.stdout(`${renderSummary(result.diagnostics)}${result.analysis ? `: ${describe(result.analysis)}` : ""}\n`);
       }
       exitCode = result.diagnostics.some((d) => d.severity === "error") ? 1 : 0;
+    });
+
+  const configOptions = (command: Command) =>
+    command
+      .argument("[dir]", "config folder holding tools/ and policies/", ".")
+      .option("--tools <dir>", "tool folder (default: DIR/tools)")
+      .option("--policies <dir>", "policy folder (default: DIR/policies)");
+  type ConfigFlags = { tools?: string; policies?: string };
+  const location = (dir: string, o: ConfigFlags) => ({ dir, tools: o.tools, policies: o.policies });
+  /** Prints diagnostics; true when the config compiled. */
+  const report = (result: CheckResult): boolean => {
+    const errors = result.diagnostics.filter((d) => d.severity === "error");
+    if (result.diagnostics.length > 0) io.stderr(renderHuman(result.diagnostics, result.sources) + "\n" + renderSummary(result.diagnostics) + "\n");
+    return errors.length === 0 && result.analysis !== undefined;
+  };
+
+  configOptions(program.command("build").description("check, generate the handlers and bundle them into one executable file"))
+    .option("--out <dir>", "output folder", "dist")
+    .option("--check", "exit 1 when the committed generated code differs from what the config generates")
+    .action(async (dir: string, o: ConfigFlags & { out: string; check?: boolean }) => {
+      const { buildConfig, staleGeneratedFiles } = await import("./build.js");
+      if (o.check) {
+        const { check: result, stale } = await staleGeneratedFiles(location(dir, o), o.out);
+        if (!report(result)) return void (exitCode = 1);
+        if (stale.length > 0) {
+          io.stderr(`generated code in ${o.out}/generated is stale; run \`keyrunner build\` and commit:\n${stale.map((f) => `  ${f}`).join("\n")}\n`);
+          return void (exitCode = 1);
+        }
+        io.stdout(`${o.out}/generated is up to date\n`);
+        return;
+      }
+      const built = await buildConfig(location(dir, o), o.out);
+      if (!report(built.check) || built.manifest === undefined) return void (exitCode = 1);
+      io.stdout(
+        `wrote ${o.out}/keyrunner.mjs (${Math.round(built.bundle!.length / 1024)} KiB), ${o.out}/generated (${built.generated!.files.size + 1} files), ${o.out}/manifest.json\n` +
+          `config ${built.manifest.config_sha256}, bundle ${built.manifest.bundle_sha256}\n`,
+      );
+    });
+
+  const requestOptions = (command: Command) =>
+    configOptions(command)
+      .requiredOption("--agent <name>", "the agent making the request")
+      .requiredOption("--tool <name>", "the tool to call")
+      .requiredOption("--input <json>", "the tool input, as JSON")
+      .option("--reason <text>", "why the agent asks");
+  type RequestFlags = ConfigFlags & { agent: string; tool: string; input: string; reason?: string };
+  const parseInput = (text: string): unknown => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      io.stderr("error: --input must be JSON, e.g. '{\"payment_id\": \"pi_123\"}'\n");
+      return undefined;
+    }
+  };
+
+  requestOptions(program.command("explain").description("print the decision and the rule for a request, without executing it"))
+    .action(async (dir: string, o: RequestFlags) => {
+      const input = parseInput(o.input);
+      if (input === undefined) return void (exitCode = 1);
+      const { loadCompiled } = await import("./runtime-commands.js");
+      const loaded = await loadCompiled(location(dir, o));
+      if (!report(loaded.check) || loaded.bundle === undefined) return void (exitCode = 1);
+      const tool = loaded.bundle.config.tools.get(o.tool);
+      if (tool === undefined || !(tool.visibleTo.includes("*") || tool.visibleTo.includes(o.agent))) {
+        io.stdout(`not found: no tool \`${o.tool}\` for agent ${o.agent}\n`);
+        return void (exitCode = 2);
+      }
+      const errors = tool.validate(input);
+      if (errors !== undefined) {
+        io.stdout(`invalid input:\n${errors.map((e) => `  ${e.path}: ${e.message}`).join("\n")}\n`);
+        return void (exitCode = 2);
+      }
+      const decision = tool.decide(o.agent, input as never, o.reason);
+      if (decision.effect === "allow") io.stdout(`allowed by ${decision.rule}${decision.obligations ? ` with obligations ${JSON.stringify(decision.obligations)}` : ""}\n`);
+      else io.stdout(`denied${decision.rule ? ` by ${decision.rule}` : ""}: ${decision.reason}\n`);
+      exitCode = decision.effect === "allow" ? 0 : 2;
+    });
+
+  requestOptions(program.command("run").description("execute one request in this process, exactly as the bundle would"))
+    .option("--audit <file>", "audit log", "keyrunner-audit.jsonl")
+    .option("--secrets-file <file>", "NAME=value lines (default: the environment)")
+    .action(async (dir: string, o: RequestFlags & { audit: string; secretsFile?: string }) => {
+      const input = parseInput(o.input);
+      if (input === undefined) return void (exitCode = 1);
+      const { loadCompiled } = await import("./runtime-commands.js");
+      const loaded = await loadCompiled(location(dir, o));
+      if (!report(loaded.check) || loaded.bundle === undefined) return void (exitCode = 1);
+      let runtime;
+      try {
+        runtime = loaded.bundle.createRuntime(loaded.bundle.config, { auditFile: o.audit, ...(o.secretsFile ? { secretsFile: o.secretsFile } : {}) });
+      } catch (error) {
+        io.stderr(`error: ${(error as Error).message}\n`);
+        return void (exitCode = 1);
+      }
+      const response = await runtime.execute({ agent: o.agent, tool: o.tool, input, ...(o.reason === undefined ? {} : { reason: o.reason }) });
+      await runtime.close();
+      io.stdout(`${JSON.stringify(response.body, null, 2)}\n`);
+      exitCode = response.body.status === "ok" ? 0 : ["denied", "invalid", "not_found"].includes(response.body.status) ? 2 : 1;
+    });
+
+  configOptions(program.command("serve").description("compile in memory, then serve the bundle's HTTP API"))
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--port <port>", "port (0 takes a free one)", "8787")
+    .option("--audit <file>", "audit log", "keyrunner-audit.jsonl")
+    .option("--agents <file>", "agents file mapping agents to token hashes")
+    .option("--secrets-file <file>", "NAME=value lines (default: the environment)")
+    .action(async (dir: string, o: ConfigFlags & { host: string; port: string; audit: string; agents?: string; secretsFile?: string }) => {
+      const { buildToTemp } = await import("./build.js");
+      const built = await buildToTemp(location(dir, o));
+      if (!report(built.check) || built.bundlePath === undefined) return void (exitCode = 1);
+      const args = ["serve", "--host", o.host, "--port", o.port, "--audit", o.audit];
+      if (o.agents) args.push("--agents", o.agents);
+      if (o.secretsFile) args.push("--secrets-file", o.secretsFile);
+      const child = spawn(process.execPath, [built.bundlePath, ...args], { stdio: "inherit" });
+      for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => child.kill(signal));
+      exitCode = await new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
+    });
+
+  program
+    .command("audit")
+    .description("audit log tools")
+    .command("verify")
+    .argument("<file>", "audit JSON Lines file")
+    .description("check the hash chain and report the first broken record")
+    .action((file: string) => {
+      exitCode = auditVerify(file);
+    });
+
+  program
+    .command("token")
+    .argument("<agent>", "agent name")
+    .description("print a new random token for an agent and the line to add to the agents file")
+    .action((agent: string) => {
+      const { token, line } = newToken(agent);
+      io.stdout(`${token}\n\nadd to the agents file, under agents:\n${line}\n`);
     });
 
   try {

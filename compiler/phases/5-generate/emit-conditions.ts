@@ -1,0 +1,78 @@
+// Rule conditions as plain TypeScript expressions over `input`, `agent` and `reason`. Constants that
+// are not literals (sets, regular expressions) are hoisted to module scope and named once.
+
+import type { Condition, InputField, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
+
+export class ModuleConstants {
+  readonly declarations: Array<{ name: string; initializer: string }> = [];
+  readonly #byInitializer = new Map<string, string>();
+
+  constant(prefix: string, initializer: string): string {
+    let name = this.#byInitializer.get(initializer);
+    if (name === undefined) {
+      name = `${prefix}_${this.declarations.filter((d) => d.name.startsWith(`${prefix}_`)).length}`;
+      this.#byInitializer.set(initializer, name);
+      this.declarations.push({ name, initializer });
+    }
+    return name;
+  }
+}
+
+const literal = (value: unknown) => JSON.stringify(value);
+
+export function ruleExpression(rule: ResolvedRule, tool: ResolvedTool, constants: ModuleConstants): string {
+  const parts: string[] = [];
+  if (rule.agents !== "all") {
+    parts.push(`${constants.constant("AGENTS", `new Set<string>(${literal(rule.agents)})`)}.has(agent)`);
+  }
+  const byField = new Map<string, Condition[]>();
+  for (const condition of rule.conditions) byField.set(condition.field, [...(byField.get(condition.field) ?? []), condition]);
+  for (const field of tool.fields) {
+    const conditions = byField.get(field.name);
+    if (conditions === undefined) continue;
+    const value = `input.${field.name}`;
+    const tests = conditions.map((c) => conditionExpression(c, field, value, constants));
+    // A condition on an optional field without a default needs the field (docs/policy-semantics.md).
+    if (field.optional && field.default === undefined) tests.unshift(`${value} !== undefined`);
+    parts.push(...tests);
+  }
+  if (rule.requireReason) parts.push("hasReason(reason)");
+  return parts.length === 0 ? "true" : parts.join(" && ");
+}
+
+function conditionExpression(c: Condition, field: InputField, v: string, constants: ModuleConstants): string {
+  const set = (values: readonly unknown[]) => constants.constant("SET", `new Set<${field.type === "string" ? "string" : "number"}>(${literal(values)})`);
+  const regex = (source: string) => constants.constant("PATTERN", `new RegExp(${literal(source)}, "u")`);
+  switch (c.operator) {
+    case "min":
+      return `${v} >= ${c.value}`;
+    case "max":
+      return `${v} <= ${c.value}`;
+    case "equals":
+      return `${v} === ${literal(c.value)}`;
+    case "in":
+      return c.value.length === 1 ? `${v} === ${literal(c.value[0])}` : `${set(c.value)}.has(${v})`;
+    case "not_in":
+      return c.value.length === 1 ? `${v} !== ${literal(c.value[0])}` : `!${set(c.value)}.has(${v})`;
+    case "starts_with":
+      return `${v}.startsWith(${literal(c.value)})`;
+    case "not_starts_with":
+      return `!${v}.startsWith(${literal(c.value)})`;
+    case "ends_with":
+      return `${v}.endsWith(${literal(c.value)})`;
+    case "not_ends_with":
+      return `!${v}.endsWith(${literal(c.value)})`;
+    case "matches":
+      return `${regex(c.value.source)}.test(${v})`;
+    case "not_matches":
+      return `!${regex(c.value.source)}.test(${v})`;
+    case "max_length":
+      return `codePointLength(${v}) <= ${c.value}`;
+    case "subset_of":
+      return `everyIn(${v}, ${set(c.value)})`;
+    case "each_matches":
+      return `everyMatches(${v}, ${regex(c.value.source)})`;
+    case "max_items":
+      return `${v}.length <= ${c.value}`;
+  }
+}

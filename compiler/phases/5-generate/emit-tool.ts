@@ -1,0 +1,160 @@
+// One tool's handler module: typed input, validator binding, the policy decision inlined as plain
+// conditions (each rule commented with its YAML file and line), and the request plan builder.
+
+import { VariableDeclarationKind, type Project } from "ts-morph";
+import type { InputField, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
+import { ModuleConstants, ruleExpression } from "./emit-conditions.js";
+import { execPlan, httpPlan, pathPattern } from "./emit-plan.js";
+import { inputJsonSchema } from "./input-json-schema.js";
+import { RUNTIME } from "./runtime-path.js";
+
+const literal = (value: unknown) => JSON.stringify(value);
+
+export function typeName(tool: ResolvedTool): string {
+  return `${tool.name.replace(/(^|_)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase())}Input`;
+}
+
+function tsType(field: InputField): string {
+  const scalar = field.type === "integer" ? "number" : field.type;
+  return field.array ? `${scalar}[]` : scalar;
+}
+
+function describeAgents(rule: ResolvedRule): string {
+  return rule.agents === "all" ? "every agent" : rule.agents.join(", ");
+}
+
+export function emitTool(project: Project, tool: ResolvedTool, rules: readonly ResolvedRule[]): string {
+  const file = project.createSourceFile(`tools/${tool.name}.ts`, "", { overwrite: true });
+  const input = typeName(tool);
+  const constants = new ModuleConstants();
+  const ruleBlocks = rules.map((rule, index) => ({ rule, index, test: ruleExpression(rule, tool, constants) }));
+  const plan = tool.run.type === "http" ? httpPlan(tool.run, tool) : execPlan(tool.run, tool);
+
+  file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/tool-module.js`, isTypeOnly: true, namedImports: ["Decision", "ExecPlan", "HttpRequestPlan", "SecretReader", "ToolModule", "ValidationError"] });
+  const helpers = new Set<string>(["validationErrors"]);
+  const used = (name: string, code: string) => new RegExp(`\\b${name}\\(`).test(code) && helpers.add(name);
+  const decisionCode = ruleBlocks.map((b) => b.test).join("\n");
+  for (const name of ["hasReason", "codePointLength", "everyIn", "everyMatches"]) used(name, decisionCode);
+  const encoders = ["pathSegment", "text", "header", "queryString", "definedPairs", "jsonBody", "formBody", "bearer", "basic", "argvValue"].filter((n) => new RegExp(`\\b${n}\\(`).test(plan));
+  const policyHelpers = [...helpers].filter((h) => h !== "validationErrors");
+  if (policyHelpers.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/policy-helpers.js`, namedImports: policyHelpers.sort() });
+  if (encoders.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/request-encoding.js`, namedImports: encoders.sort() });
+  file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/validation-errors.js`, namedImports: ["validationErrors"] });
+  file.addImportDeclaration({ moduleSpecifier: `../validators/${tool.name}.js`, namedImports: ["validate"] });
+
+  file.addInterface({
+    name: input,
+    isExported: true,
+    docs: [`Input of \`${tool.name}\` (${tool.span.file}:${tool.span.line}).`],
+    properties: tool.fields.map((f) => ({
+      name: f.name,
+      type: tsType(f),
+      hasQuestionToken: f.optional && f.default === undefined,
+      ...(f.description === undefined ? {} : { docs: [f.description] }),
+    })),
+  });
+
+  file.addVariableStatement({
+    declarationKind: VariableDeclarationKind.Const,
+    docs: ["The input's JSON Schema, as agents are shown it and as the validator enforces it."],
+    declarations: [{ name: "INPUT_SCHEMA", initializer: `${JSON.stringify(inputJsonSchema(tool), null, 2)} as const` }],
+  });
+  for (const c of constants.declarations) {
+    file.addVariableStatement({ declarationKind: VariableDeclarationKind.Const, declarations: [{ name: c.name, initializer: c.initializer }] });
+  }
+  for (const { rule, index } of ruleBlocks) {
+    const decision = {
+      effect: rule.effect,
+      rule: rule.id,
+      ...(rule.reason !== undefined && rule.effect === "deny" ? { reason: rule.reason } : {}),
+      ...(rule.approval || rule.rateLimit || rule.budget
+        ? { obligations: { ...(rule.approval ? { approval: rule.approval } : {}), ...(rule.rateLimit ? { rateLimit: rule.rateLimit } : {}), ...(rule.budget ? { budget: rule.budget } : {}) } }
+        : {}),
+    };
+    file.addVariableStatement({
+      declarationKind: VariableDeclarationKind.Const,
+      declarations: [{ name: `RULE_${index}`, type: "Decision", initializer: JSON.stringify(decision) }],
+    });
+  }
+  file.addVariableStatement({
+    declarationKind: VariableDeclarationKind.Const,
+    declarations: [{ name: "NO_RULE", type: "Decision", initializer: `{ effect: "deny", reason: "no rule allows this request" }` }],
+  });
+
+  file.addFunction({
+    name: "decide",
+    isExported: true,
+    docs: [`The policy for \`${tool.name}\`. The compiler proved these rules disjoint, so at most one matches and their order does not matter; anything else is denied.`],
+    parameters: [
+      { name: "agent", type: "string" },
+      { name: "input", type: input },
+      { name: "reason", type: "string | undefined" },
+    ],
+    returnType: "Decision",
+    statements: (writer) => {
+      if (ruleBlocks.length === 0) writer.writeLine("void agent, input, reason;");
+      for (const { rule, index, test } of ruleBlocks) {
+        writer.writeLine(`// ${rule.id} (${rule.span.file}:${rule.span.line}): ${rule.effect}, policy \`${rule.policy}\`, ${describeAgents(rule)}`);
+        const conditions = test.split(" && ");
+        if (conditions.length <= 2) writer.write(`if (${test})`);
+        else writer.write(`if (\n${conditions.map((c) => `  ${c}`).join(" &&\n")}\n)`);
+        writer.block(() => writer.writeLine(`return RULE_${index};`));
+      }
+      writer.writeLine("return NO_RULE;");
+    },
+  });
+
+  file.addFunction({
+    name: "plan",
+    isExported: true,
+    docs: [`What \`${tool.name}\` runs (${tool.span.file}), with every value encoded for its place.`],
+    parameters: [
+      { name: "input", type: input },
+      { name: "secret", type: "SecretReader" },
+    ],
+    returnType: tool.run.type === "http" ? "HttpRequestPlan" : "ExecPlan",
+    statements: (writer) => {
+      if (!/\bsecret\(/.test(plan)) writer.writeLine("void secret;");
+      if (!/\binput\./.test(plan)) writer.writeLine("void input;");
+      writer.writeLine(`return ${plan};`);
+    },
+  });
+
+  const visibleTo = rules.some((r) => r.effect === "allow" && r.agents === "all")
+    ? ["*"]
+    : [...new Set(rules.filter((r) => r.effect === "allow").flatMap((r) => (r.agents === "all" ? [] : r.agents)))].sort();
+  const egress =
+    tool.run.type === "http"
+      ? `{ origin: ${literal(tool.run.origin)}, method: ${literal(tool.run.method)}, path: new RegExp(${literal(pathPattern(tool.run))}) }`
+      : "undefined";
+  file.addVariableStatement({
+    declarationKind: VariableDeclarationKind.Const,
+    isExported: true,
+    declarations: [
+      {
+        name: "tool",
+        type: `ToolModule<${input}>`,
+        initializer: `{
+  name: ${literal(tool.name)},
+  description: ${literal(tool.description)},
+  source: ${literal(`${tool.span.file}:${tool.span.line}`)},
+  inputSchema: INPUT_SCHEMA,
+  visibleTo: ${literal(visibleTo)},
+  requiresReason: ${rules.some((r) => r.effect === "allow" && r.requireReason)},
+  secrets: ${literal(tool.secrets)},
+  egress: ${egress},
+  output: ${literal(tool.output)},
+  validate: (value: unknown): ValidationError[] | undefined => (validate(value) ? undefined : validationErrors(validate.errors)),
+  decide,
+  plan,
+}`,
+      },
+    ],
+  });
+  file.insertStatements(0, [
+    `// Generated by keyrunner from ${tool.file} and the policies that name \`${tool.name}\` — do not edit.`,
+    `// Regenerate with \`keyrunner build\`; review changes to this file like code.`,
+  ]);
+  file.formatText({ indentSize: 2, convertTabsToSpaces: true, ensureNewLineAtEndOfFile: true });
+  return file.getFullText();
+}

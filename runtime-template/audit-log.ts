@@ -1,0 +1,133 @@
+// An append-only JSON Lines audit log. Records are chained in the order they are appended; writes are
+// batched: every record appended while one write+fsync is in flight goes out in the next one, so
+// durability does not serialise the server. `append` resolves only once the record is on disk; if
+// the disk refuses, it rejects (and the caller denies: fail closed).
+
+import { closeSync, fdatasyncSync, openSync, readFileSync, existsSync, ftruncateSync, statSync, write, fdatasync } from "node:fs";
+import { promisify } from "node:util";
+import { AUDIT_VERSION, chainHash, GENESIS, type AuditEntry, type AuditRecord } from "./audit-record.js";
+
+const writeAsync = promisify(write);
+const fdatasyncAsync = promisify(fdatasync);
+
+interface Pending {
+  line: string;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export class AuditLog {
+  #fd: number;
+  #seq: number;
+  #prev: string;
+  #queue: Pending[] = [];
+  #flushing: Promise<void> | undefined;
+  #failed: Error | undefined;
+
+  private constructor(
+    readonly path: string,
+    private readonly key: string | undefined,
+    fd: number,
+    seq: number,
+    prev: string,
+  ) {
+    this.#fd = fd;
+    this.#seq = seq;
+    this.#prev = prev;
+  }
+
+  /** Opens (creating) the log; a torn last line from a crash is cut off, and the chain continues. */
+  static open(path: string, key: string | undefined): AuditLog {
+    let seq = 0;
+    let prev = GENESIS;
+    // Only a regular file holds a chain to continue (a device such as /dev/full is written, never read).
+    if (existsSync(path) && statSync(path).isFile()) {
+      const text = readFileSync(path, "utf8");
+      const lastNewline = text.lastIndexOf("\n");
+      const complete = text.slice(0, lastNewline + 1);
+      const lines = complete.split("\n").filter((l) => l !== "");
+      const last = lines.at(-1);
+      if (last !== undefined) {
+        const record = JSON.parse(last) as AuditRecord;
+        seq = record.seq;
+        prev = record.hash;
+      }
+      if (complete.length !== text.length) {
+        const fd = openSync(path, "r+");
+        ftruncateSync(fd, Buffer.byteLength(complete));
+        fdatasyncSync(fd);
+        closeSync(fd);
+      }
+    }
+    return new AuditLog(path, key, openSync(path, "a"), seq, prev);
+  }
+
+  /** Chains the entry now (so order is the call order) and resolves once it is durable. */
+  append(entry: AuditEntry, time = new Date()): Promise<AuditRecord> {
+    if (this.#failed !== undefined) return Promise.reject(this.#failed);
+    const unsigned = { v: AUDIT_VERSION, seq: this.#seq + 1, time: time.toISOString(), ...entry, prev: this.#prev };
+    const record: AuditRecord = { ...unsigned, hash: chainHash(unsigned, this.key) };
+    this.#seq = record.seq;
+    this.#prev = record.hash;
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.#queue.push({ line: `${JSON.stringify(record)}\n`, resolve: () => resolve(record), reject });
+      this.#flushing ??= this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    await new Promise<void>((r) => setImmediate(r));
+    while (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
+      try {
+        const bytes = Buffer.from(batch.map((p) => p.line).join(""));
+        let written = 0;
+        while (written < bytes.length) written += (await writeAsync(this.#fd, bytes, written, bytes.length - written)).bytesWritten;
+        await fdatasyncAsync(this.#fd);
+        for (const p of batch) p.resolve();
+      } catch (error) {
+        // A partial write would break the chain: stop accepting records, fail closed from now on.
+        this.#failed = new Error(`audit log unavailable: ${(error as NodeJS.ErrnoException).code ?? "write failed"}`);
+        for (const p of [...batch, ...this.#queue]) p.reject(this.#failed);
+        this.#queue = [];
+      }
+    }
+    this.#flushing = undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.#flushing;
+    closeSync(this.#fd);
+  }
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  records: number;
+  /** 1-based line of the first record that breaks the chain. */
+  brokenAt?: number;
+  problem?: string;
+}
+
+export function verifyAuditFile(path: string, key: string | undefined): VerifyResult {
+  const lines = readFileSync(path, "utf8").split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  let prev = GENESIS;
+  let seq = 0;
+  for (let i = 0; i < lines.length; i++) {
+    let record: AuditRecord;
+    try {
+      record = JSON.parse(lines[i]!) as AuditRecord;
+    } catch {
+      return { ok: false, records: i, brokenAt: i + 1, problem: "not a JSON record (torn or edited line)" };
+    }
+    const { hash, ...unsigned } = record;
+    if (record.prev !== prev) return { ok: false, records: i, brokenAt: i + 1, problem: "does not chain to the record before it" };
+    if (record.seq !== seq + 1) return { ok: false, records: i, brokenAt: i + 1, problem: `sequence ${record.seq} follows ${seq}` };
+    if (chainHash(unsigned, key) !== hash) return { ok: false, records: i, brokenAt: i + 1, problem: "hash does not match its content" };
+    prev = hash;
+    seq = record.seq;
+  }
+  return { ok: true, records: lines.length };
+}

@@ -1,0 +1,127 @@
+// The command line of the bundle itself: `node dist/keyrunner.mjs serve | audit verify FILE | token AGENT`.
+
+import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
+import { AgentsFileError, loadAgentsFile, type Principal } from "./agents-file.js";
+import { verifyAuditFile } from "./audit-log.js";
+import { sha256Hex } from "./constant-time.js";
+import { createHttpServer } from "./http-server.js";
+import { createRuntime } from "./runtime.js";
+import { MissingSecretsError, WeakSecretsError } from "./secrets.js";
+import type { CompiledConfig } from "./tool-module.js";
+
+type Flags = Map<string, string>;
+
+function parseFlags(args: readonly string[]): { positional: string[]; flags: Flags } {
+  const positional: string[] = [];
+  const flags: Flags = new Map();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith("--")) positional.push(arg);
+    else if (arg.includes("=")) flags.set(arg.slice(2, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1));
+    else flags.set(arg.slice(2), args[++i] ?? "");
+  }
+  return { positional, flags };
+}
+
+const err = (line: string) => process.stderr.write(`keyrunner: ${line}\n`);
+
+export function newToken(agent: string): { token: string; line: string } {
+  const token = `kr_${randomBytes(32).toString("base64url")}`;
+  return { token, line: `  ${agent}: { token_sha256: ${sha256Hex(token)} }` };
+}
+
+export async function runBundleCli(config: CompiledConfig, argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { positional, flags } = parseFlags(rest);
+  if (command === "serve") return serve(config, flags);
+  if (command === "audit" && positional[0] === "verify" && positional[1] !== undefined) return auditVerify(positional[1]);
+  if (command === "token" && positional[0] !== undefined) {
+    const { token, line } = newToken(positional[0]);
+    process.stdout.write(`${token}\n\nadd to the agents file, under agents:\n${line}\n`);
+    return 0;
+  }
+  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] | audit verify FILE | token AGENT");
+  return 1;
+}
+
+export function auditVerify(file: string): number {
+  try {
+    const result = verifyAuditFile(file, process.env.KEYRUNNER_AUDIT_KEY);
+    if (result.ok) {
+      process.stdout.write(`audit verified: ${result.records} records, chain intact\n`);
+      return 0;
+    }
+    process.stdout.write(`audit broken at record ${result.brokenAt} (line ${result.brokenAt}): ${result.problem}\n`);
+    return 1;
+  } catch (error) {
+    err(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
+    return 1;
+  }
+}
+
+async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
+  const host = flags.get("host") ?? "127.0.0.1";
+  const port = Number(flags.get("port") ?? 8787);
+  let principals: Principal[] | undefined;
+  if (flags.has("agents")) {
+    try {
+      principals = loadAgentsFile(flags.get("agents")!);
+    } catch (error) {
+      err(error instanceof AgentsFileError ? `agents file: ${error.message}` : `cannot read the agents file ${flags.get("agents")}`);
+      return 1;
+    }
+  } else {
+    if (!isLoopback(host)) {
+      err(`without --agents the server trusts the agent named in each request, so it listens on loopback only, not ${host}`);
+      return 1;
+    }
+    err("warning: no --agents file: trusting the `agent` field of each request (loopback only)");
+  }
+  let runtime;
+  try {
+    runtime = createRuntime(config, { auditFile: flags.get("audit"), secretsFile: flags.get("secrets-file") });
+  } catch (error) {
+    if (error instanceof MissingSecretsError) {
+      err(`missing secrets: ${error.missing.join(", ")} (set them in the environment or in --secrets-file)`);
+      return 1;
+    }
+    if (error instanceof WeakSecretsError) {
+      err(`${error.message}; secrets are redacted by value, so they must be real credentials`);
+      return 1;
+    }
+    err(`cannot start: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    return 1;
+  }
+  const bodyLimit = Number(flags.get("body-limit") ?? 1024 * 1024);
+  const server = createHttpServer({ engine: runtime.engine, ...(principals ? { principals } : {}), bodyLimitBytes: bodyLimit, log: err });
+  let inFlight = 0;
+  server.on("request", (_req, res) => {
+    inFlight++;
+    res.on("close", () => inFlight--);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, resolve);
+  }).catch((error: NodeJS.ErrnoException) => {
+    err(`cannot listen on ${host}:${port}: ${error.code}`);
+    process.exit(1);
+  });
+  const address = server.address();
+  const shown = typeof address === "object" && address !== null ? address : { address: host, port };
+  process.stdout.write(`keyrunner listening on http://${shown.address.includes(":") ? `[${shown.address}]` : shown.address}:${shown.port}\n`);
+  return new Promise<number>((resolve) => {
+    const drain = () => {
+      server.close();
+      server.closeIdleConnections();
+      const wait = () => (inFlight === 0 ? runtime.close().then(() => resolve(0)) : setTimeout(wait, 10));
+      wait();
+    };
+    process.once("SIGTERM", drain);
+    process.once("SIGINT", drain);
+  });
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
+}

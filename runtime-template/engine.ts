@@ -1,0 +1,201 @@
+// The execute pipeline of SPEC section 5, shared by the HTTP server, `keyrunner run` and the SDK:
+// resolve the tool → validate → decide → (durable decision record) → run → redact → outcome record.
+// A denied or invalid request stops before any plan is built: no secret is read, nothing is sent.
+
+import { randomUUID } from "node:crypto";
+import { gunzipSync, inflateSync, brotliDecompressSync } from "node:zlib";
+import type { AuditLog } from "./audit-log.js";
+import type { AuditEntry } from "./audit-record.js";
+import { Egress, EgressRefused, ResponseTooLarge, UpstreamTimeout, type Resolver, type UpstreamResponse } from "./egress.js";
+import { runExec } from "./exec-runner.js";
+import { Metrics } from "./metrics.js";
+import { applyOutput } from "./output-filter.js";
+import { createRedactor, type Redactor } from "./redact.js";
+import { TemplateValueError } from "./request-encoding.js";
+import type { SecretStore } from "./secrets.js";
+import type { CompiledConfig, ExecPlan, HttpRequestPlan, ToolModule, ValidationError } from "./tool-module.js";
+
+export interface ExecuteRequest {
+  agent: string;
+  tool: unknown;
+  input: unknown;
+  reason?: unknown;
+}
+
+export type ExecuteBody =
+  | { status: "ok"; result: unknown; http_status?: number; audit_id: string }
+  | { status: "invalid"; errors: ValidationError[]; audit_id: string }
+  | { status: "denied"; reason: string; rule?: string; audit_id: string }
+  | { status: "not_found"; message: string; audit_id: string }
+  | { status: "upstream_error" | "upstream_timeout"; http_status?: number; message: string; audit_id: string };
+
+export interface ExecuteResponse {
+  httpStatus: number;
+  body: ExecuteBody;
+}
+
+export interface EngineOptions {
+  config: CompiledConfig;
+  secrets: SecretStore;
+  audit: AuditLog;
+  resolver?: Resolver;
+  metrics?: Metrics;
+}
+
+const MAX_LOGGED_NAME = 128;
+
+export class Engine {
+  readonly metrics: Metrics;
+  readonly redactor: Redactor;
+  readonly #egress: Egress;
+
+  constructor(private readonly options: EngineOptions) {
+    this.metrics = options.metrics ?? new Metrics();
+    this.redactor = createRedactor(options.secrets.values());
+    this.#egress = new Egress(options.resolver);
+  }
+
+  /** Tools this agent may see: those with an allow rule that governs it. */
+  visibleTools(agent: string): ToolModule[] {
+    return [...this.options.config.tools.values()].filter((t) => t.visibleTo.includes("*") || t.visibleTo.includes(agent));
+  }
+
+  async execute(request: ExecuteRequest): Promise<ExecuteResponse> {
+    const id = randomUUID();
+    const toolName = typeof request.tool === "string" ? request.tool : "";
+    const tool = this.options.config.tools.get(toolName);
+    const base = {
+      id,
+      config: this.options.config.configSha256,
+      agent: request.agent,
+      tool: toolName.slice(0, MAX_LOGGED_NAME),
+      input: this.redactor.json(request.input ?? null),
+      ...(typeof request.reason === "string" ? { reason: this.redactor.text(request.reason) } : {}),
+    };
+    const finish = async (entry: Omit<AuditEntry, keyof typeof base> & Partial<AuditEntry>, response: ExecuteResponse, outcome: string) => {
+      this.metrics.countRequest(tool?.name ?? "(unknown)", outcome);
+      try {
+        await this.options.audit.append({ ...base, ...entry } as AuditEntry);
+      } catch {
+        this.metrics.countRequest(tool?.name ?? "(unknown)", "audit_failed");
+        return { httpStatus: 403, body: { status: "denied", reason: "the audit log is unavailable, so nothing is executed", audit_id: id } } as ExecuteResponse;
+      }
+      return response;
+    };
+
+    // Unknown tools and tools the agent may not see get the same answer.
+    if (tool === undefined || !(tool.visibleTo.includes("*") || tool.visibleTo.includes(request.agent))) {
+      return finish({ decision: "deny", status: "unknown_tool" }, { httpStatus: 404, body: { status: "not_found", message: "unknown tool", audit_id: id } }, "not_found");
+    }
+    const invalid = (errors: ValidationError[]) =>
+      finish({ decision: "invalid", status: "invalid" }, { httpStatus: 400, body: { status: "invalid", errors, audit_id: id } }, "invalid");
+    if (request.reason !== undefined && typeof request.reason !== "string") return invalid([{ path: "reason", message: "must be a string" }]);
+    const input = request.input;
+    if (input === null || typeof input !== "object" || Array.isArray(input)) return invalid([{ path: "(input)", message: "must be an object" }]);
+    const errors = tool.validate(input);
+    if (errors !== undefined) return invalid(errors);
+    const reason = request.reason as string | undefined;
+
+    const decision = tool.decide(request.agent, input as never, reason);
+    if (decision.effect === "deny") {
+      const body = { status: "denied" as const, reason: decision.reason ?? "denied by policy", ...(decision.rule ? { rule: decision.rule } : {}), audit_id: id };
+      return finish({ decision: "deny", ...(decision.rule ? { rule: decision.rule } : {}), status: "denied" }, { httpStatus: 403, body }, "denied");
+    }
+    if (decision.obligations !== undefined) {
+      // Approvals, rate limits and budgets need the state store of a later release: fail closed.
+      const body = { status: "denied" as const, reason: "this rule has obligations (approval, rate limit or budget) that this runtime cannot enforce yet", rule: decision.rule!, audit_id: id };
+      return finish({ decision: "deny", rule: decision.rule!, status: "obligation_unavailable" }, { httpStatus: 403, body }, "denied");
+    }
+
+    let plan: HttpRequestPlan | ExecPlan;
+    try {
+      plan = tool.plan(input as never, (name) => this.options.secrets.read(name));
+    } catch (error) {
+      if (error instanceof TemplateValueError) return invalid([{ path: error.field, message: error.message }]);
+      throw error;
+    }
+
+    // The decision record is durable before anything leaves this process.
+    try {
+      await this.options.audit.append({ ...base, decision: "allow", rule: decision.rule! });
+    } catch {
+      this.metrics.countRequest(tool.name, "audit_failed");
+      return { httpStatus: 403, body: { status: "denied", reason: "the audit log is unavailable, so nothing is executed", audit_id: id } };
+    }
+
+    const started = performance.now();
+    const outcome = await this.#run(tool, plan, id);
+    const duration = performance.now() - started;
+    if (plan.kind === "http") this.metrics.observeUpstream(tool.name, duration / 1000);
+    const body = outcome.body;
+    return finish(
+      {
+        decision: "outcome",
+        rule: decision.rule!,
+        status: body.status,
+        ...("http_status" in body && body.http_status !== undefined ? { http_status: body.http_status } : {}),
+        duration_ms: Math.round(duration * 1000) / 1000,
+      },
+      outcome,
+      body.status,
+    );
+  }
+
+  async #run(tool: ToolModule, plan: HttpRequestPlan | ExecPlan, id: string): Promise<ExecuteResponse> {
+    if (plan.kind === "exec") {
+      try {
+        const result = await runExec(plan);
+        if (result.timedOut) return { httpStatus: 504, body: { status: "upstream_timeout", message: "the command did not finish in time", audit_id: id } };
+        const output = this.redactor.json({ exit_code: result.exitCode, stdout: result.stdout, stderr: result.stderr, truncated: result.truncated });
+        return { httpStatus: 200, body: { status: "ok", result: output, audit_id: id } };
+      } catch {
+        return { httpStatus: 502, body: { status: "upstream_error", message: "the command could not be started", audit_id: id } };
+      }
+    }
+    let response: UpstreamResponse;
+    try {
+      response = await this.#egress.send(plan, tool.egress!);
+    } catch (error) {
+      if (error instanceof UpstreamTimeout) return { httpStatus: 504, body: { status: "upstream_timeout", message: "the upstream did not answer in time", audit_id: id } };
+      if (error instanceof EgressRefused) return { httpStatus: 502, body: { status: "upstream_error", message: "the upstream address is not allowed", audit_id: id } };
+      if (error instanceof ResponseTooLarge) return { httpStatus: 502, body: { status: "upstream_error", message: "the upstream response is too large", audit_id: id } };
+      return { httpStatus: 502, body: { status: "upstream_error", message: "the upstream could not be reached", audit_id: id } };
+    }
+    if (response.status >= 300 && response.status < 400) {
+      // Redirects are never followed; the agent sees where it pointed, redacted.
+      const location = response.headers.location;
+      return { httpStatus: 200, body: { status: "ok", http_status: response.status, result: { location: this.redactor.text(String(location ?? "")) }, audit_id: id } };
+    }
+    if (response.status >= 400) {
+      return { httpStatus: 502, body: { status: "upstream_error", http_status: response.status, message: "the upstream answered with an error", audit_id: id } };
+    }
+    let text: string;
+    try {
+      text = decode(response, plan.maxResponseBytes);
+    } catch {
+      return { httpStatus: 502, body: { status: "upstream_error", http_status: response.status, message: "the upstream response could not be decoded", audit_id: id } };
+    }
+    let result: unknown;
+    try {
+      result = applyOutput(this.redactor.json(JSON.parse(text)), tool.output);
+    } catch {
+      result = this.redactor.text(text);
+    }
+    return { httpStatus: 200, body: { status: "ok", http_status: response.status, result, audit_id: id } };
+  }
+
+  async close(): Promise<void> {
+    await this.#egress.close();
+  }
+}
+
+/** The body as the reader would decode it: decompressed (within the size cap) and as UTF-8 text. */
+function decode(response: UpstreamResponse, maxResponseBytes: number): string {
+  const encoding = String(response.headers["content-encoding"] ?? "").toLowerCase();
+  const limit = { maxOutputLength: maxResponseBytes };
+  let bytes = response.body;
+  if (encoding === "gzip" || encoding === "x-gzip") bytes = gunzipSync(bytes, limit);
+  else if (encoding === "deflate") bytes = inflateSync(bytes, limit);
+  else if (encoding === "br") bytes = brotliDecompressSync(bytes, limit);
+  return bytes.toString("utf8");
+}

@@ -1,0 +1,34 @@
+// Small predicates the generated decision code calls; their semantics are docs/policy-semantics.md's.
+
+/** SPEC 3: a reason is a non-empty string of at most 1000 characters. */
+export function hasReason(reason: string | undefined): boolean {
+  return typeof reason === "string" && reason.length > 0 && reason.length <= 1000;
+}
+
+/** Length in Unicode code points, as JSON Schema counts it. */
+export function codePointLength(value: string): number {
+  let length = 0;
+  for (let i = 0; i < value.length; i++) {
+    length++;
+    const code = value.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdbff && i + 1 < value.length) {
+      const next = value.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+  }
+  return length;
+}
+
+export function everyIn<T>(values: readonly T[], allowed: ReadonlySet<T>): boolean {
+  for (const value of values) if (!allowed.has(value)) return false;
+  return true;
+}
+
+export function everyMatches(values: readonly string[], pattern: RegExp): boolean {
+  for (const value of values) if (!pattern.test(value)) return false;
+  return true;
+}
+
+export function agentIn(agent: string, agents: ReadonlySet<string>): boolean {
+  return agents.has(agent);
+}

@@ -1,0 +1,47 @@
+// Replaces every secret value — raw, base64 and base64url at any byte offset, hex, URL- and
+// form-encoded — with [REDACTED], judged on what the reader decodes: JSON is parsed first, so `\u`
+// escapes are decoded before matching; gzip/deflate/br bodies are decompressed by the caller.
+
+export const REDACTED = "[REDACTED]";
+/** Encoded fragments shorter than this are too likely to occur by chance to be replaced. */
+const MIN_FRAGMENT = 6;
+
+export interface Redactor {
+  text(value: string): string;
+  /** A deep copy of a JSON value with every string (and key) redacted. */
+  json(value: unknown): unknown;
+}
+
+export function secretVariants(secret: string): string[] {
+  const bytes = Buffer.from(secret, "utf8");
+  const variants = new Set<string>([secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)]);
+  variants.add(bytes.toString("hex"));
+  variants.add(bytes.toString("hex").toUpperCase());
+  for (let offset = 0; offset < 3; offset++) {
+    // The secret's bytes preceded by `offset` other bytes: keep only the characters they fully determine.
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString("base64");
+    const start = Math.ceil((offset * 8) / 6);
+    const end = Math.floor(((offset + bytes.length) * 8) / 6);
+    const fragment = encoded.slice(start, end);
+    variants.add(fragment);
+    variants.add(fragment.replace(/\+/g, "-").replace(/\//g, "_"));
+  }
+  return [...variants].filter((v) => v.length >= MIN_FRAGMENT || v === secret);
+}
+
+export function createRedactor(secrets: Iterable<string>): Redactor {
+  const variants = [...new Set([...secrets].filter((s) => s.length > 0).flatMap(secretVariants))].sort((a, b) => b.length - a.length);
+  const pattern = variants.length === 0 ? undefined : new RegExp(variants.map((v) => v.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&")).join("|"), "g");
+  const text = (value: string) => (pattern === undefined ? value : value.replace(pattern, REDACTED));
+  const json = (value: unknown): unknown => {
+    if (typeof value === "string") return text(value);
+    if (Array.isArray(value)) return value.map(json);
+    if (value !== null && typeof value === "object") {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) Object.defineProperty(out, text(k), { value: json(v), enumerable: true, writable: true, configurable: true });
+      return out;
+    }
+    return value;
+  };
+  return { text, json };
+}

@@ -1,0 +1,55 @@
+// The runtime as a library: what the bundle exports and what `keyrunner run`, `serve` and the SDK use.
+
+import { AuditLog } from "./audit-log.js";
+import { Engine, type ExecuteRequest, type ExecuteResponse } from "./engine.js";
+import type { Resolver } from "./egress.js";
+import { loadSecrets } from "./secrets.js";
+import type { CompiledConfig, Decision, ValidationError } from "./tool-module.js";
+
+export interface RuntimeOptions {
+  /** Where the audit JSON Lines go (default ./keyrunner-audit.jsonl). */
+  auditFile?: string;
+  /** HMAC key for the audit chain (default: KEYRUNNER_AUDIT_KEY). */
+  auditKey?: string;
+  secretsFile?: string;
+  env?: NodeJS.ProcessEnv;
+  resolver?: Resolver;
+}
+
+export type Explanation =
+  | { status: "invalid"; errors: ValidationError[] }
+  | { status: "not_found"; message: string }
+  | { status: "allowed" | "denied"; decision: Decision };
+
+export interface Runtime {
+  readonly engine: Engine;
+  execute(request: ExecuteRequest): Promise<ExecuteResponse>;
+  /** The decision and the rule, without executing or auditing. */
+  explain(request: ExecuteRequest): Explanation;
+  close(): Promise<void>;
+}
+
+export function createRuntime(config: CompiledConfig, options: RuntimeOptions = {}): Runtime {
+  const env = options.env ?? process.env;
+  const secrets = loadSecrets(config.secrets, { env, file: options.secretsFile });
+  const auditKey = options.auditKey ?? env.KEYRUNNER_AUDIT_KEY;
+  delete env.KEYRUNNER_AUDIT_KEY;
+  const audit = AuditLog.open(options.auditFile ?? "keyrunner-audit.jsonl", auditKey);
+  const engine = new Engine({ config, secrets, audit, ...(options.resolver ? { resolver: options.resolver } : {}) });
+  return {
+    engine,
+    execute: (request) => engine.execute(request),
+    explain(request) {
+      const tool = typeof request.tool === "string" ? config.tools.get(request.tool) : undefined;
+      if (tool === undefined || !(tool.visibleTo.includes("*") || tool.visibleTo.includes(request.agent))) return { status: "not_found", message: "unknown tool" };
+      const errors = tool.validate(request.input);
+      if (errors !== undefined) return { status: "invalid", errors };
+      const decision = tool.decide(request.agent, request.input as never, typeof request.reason === "string" ? request.reason : undefined);
+      return { status: decision.effect === "allow" ? "allowed" : "denied", decision };
+    },
+    async close() {
+      await engine.close();
+      await audit.close();
+    },
+  };
+}

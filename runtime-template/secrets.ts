@@ -1,0 +1,61 @@
+// Secrets are read once at start-up (environment or a secrets file), all must be present, and they are
+// removed from process.env so that nothing later (a child process, a log of the environment) sees them.
+
+import { readFileSync } from "node:fs";
+
+export class MissingSecretsError extends Error {
+  constructor(readonly missing: readonly string[]) {
+    super(`missing secrets: ${missing.join(", ")}`);
+  }
+}
+
+/** Secrets are redacted by value; a value this short would blank ordinary text in every answer. */
+export const MIN_SECRET_LENGTH = 8;
+
+export class WeakSecretsError extends Error {
+  constructor(readonly names: readonly string[]) {
+    super(`secrets shorter than ${MIN_SECRET_LENGTH} characters: ${names.join(", ")}`);
+  }
+}
+
+export interface SecretStore {
+  read(name: string): string;
+  values(): string[];
+}
+
+/** `NAME=value` lines; `#` comments and blank lines ignored; values may be quoted. */
+export function parseSecretsFile(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    const match = /^\s*(?:export\s+)?([A-Z][A-Z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (match === null) continue;
+    let value = match[2]!;
+    if (/^(["']).*\1$/.test(value)) value = value.slice(1, -1);
+    out.set(match[1]!, value);
+  }
+  return out;
+}
+
+export function loadSecrets(names: readonly string[], options: { env?: NodeJS.ProcessEnv; file?: string | undefined } = {}): SecretStore {
+  const env = options.env ?? process.env;
+  const fromFile = options.file === undefined ? new Map<string, string>() : parseSecretsFile(readFileSync(options.file, "utf8"));
+  const values = new Map<string, string>();
+  const missing: string[] = [];
+  for (const name of names) {
+    const value = fromFile.get(name) ?? env[name];
+    if (value === undefined || value === "") missing.push(name);
+    else values.set(name, value);
+  }
+  if (missing.length > 0) throw new MissingSecretsError(missing);
+  const weak = [...values].filter(([, v]) => v.length < MIN_SECRET_LENGTH).map(([name]) => name);
+  if (weak.length > 0) throw new WeakSecretsError(weak);
+  for (const name of names) delete env[name];
+  return {
+    read(name) {
+      const value = values.get(name);
+      if (value === undefined) throw new Error(`secret ${name} is not one this configuration names`);
+      return value;
+    },
+    values: () => [...values.values()],
+  };
+}

@@ -1,0 +1,82 @@
+// The contract between generated handlers (dist/generated) and the runtime that serves them.
+
+export type Effect = "allow" | "deny";
+
+export interface Decision {
+  readonly effect: Effect;
+  /** The one rule that decided, e.g. `policies/a.yaml#allow[0]`; absent for the default deny. */
+  readonly rule?: string;
+  /** A deny rule's reason, shown to the agent. */
+  readonly reason?: string;
+  readonly obligations?: Obligations;
+}
+
+export interface Obligations {
+  readonly approval?: { readonly expiresSeconds: number };
+  readonly rateLimit?: { readonly max: number; readonly perSeconds: number };
+  readonly budget?: { readonly field: string; readonly max: number; readonly perSeconds: number };
+}
+
+export interface ValidationError {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Reads a secret by name; only request builders call it, and only for the secrets their tool names. */
+export type SecretReader = (name: string) => string;
+
+export interface HttpRequestPlan {
+  readonly kind: "http";
+  readonly method: string;
+  readonly origin: string;
+  /** Already percent-encoded, starting with `/`. */
+  readonly path: string;
+  /** Already encoded, without the leading `?`, or "" for none. */
+  readonly query: string;
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly body?: { readonly contentType: string; readonly text: string };
+  readonly timeoutMs: number;
+  readonly maxResponseBytes: number;
+}
+
+export interface ExecPlan {
+  readonly kind: "exec";
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  readonly timeoutMs: number;
+  readonly maxOutputBytes: number;
+}
+
+export interface EgressBinding {
+  readonly origin: string;
+  readonly method: string;
+  /** Matches exactly the paths this tool's builder can produce. */
+  readonly path: RegExp;
+}
+
+export interface ToolModule<Input = Record<string, unknown>> {
+  readonly name: string;
+  readonly description: string;
+  /** The YAML file and line the tool came from. */
+  readonly source: string;
+  /** JSON Schema of the input, as agents see it. */
+  readonly inputSchema: Readonly<Record<string, unknown>>;
+  /** Agents with at least one allow rule for this tool ("*" for every agent). */
+  readonly visibleTo: readonly string[];
+  readonly requiresReason: boolean;
+  readonly secrets: readonly string[];
+  readonly egress?: EgressBinding;
+  readonly output: { readonly pick: readonly string[]; readonly redact: readonly string[] };
+  /** Validates in place (applies defaults); returns the errors, or undefined when valid. */
+  validate(input: unknown): ValidationError[] | undefined;
+  decide(agent: string, input: Input, reason: string | undefined): Decision;
+  plan(input: Input, secret: SecretReader): HttpRequestPlan | ExecPlan;
+}
+
+export interface CompiledConfig {
+  /** sha256 of the compiled configuration (the YAML sources, in order). */
+  readonly configSha256: string;
+  readonly tools: ReadonlyMap<string, ToolModule>;
+  readonly secrets: readonly string[];
+}

@@ -1,0 +1,79 @@
+// Builds a config into a temporary folder and runs the real bundle as a child process.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { buildConfig } from "../../compiler/build.js";
+
+export function writeConfig(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "kr-test-config-"));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  return dir;
+}
+
+export async function buildBundle(dir: string): Promise<string> {
+  const out = join(dir, "dist");
+  const built = await buildConfig({ dir }, out);
+  if (built.manifest === undefined) throw new Error(`config does not compile: ${JSON.stringify(built.check.diagnostics, null, 2)}`);
+  return join(out, "keyrunner.mjs");
+}
+
+export interface RunningBundle {
+  url: string;
+  process: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+  stop(): Promise<number | null>;
+}
+
+export async function startBundle(bundle: string, args: string[], env: Record<string, string>, nodeFlags: string[] = []): Promise<RunningBundle> {
+  const child = spawn(process.execPath, [...nodeFlags, bundle, "serve", "--port", "0", ...args], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+  child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bundle did not start: ${err}`)), 10_000);
+    const check = () => {
+      const match = /keyrunner listening on (http:\/\/\S+)/.exec(out);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.on("data", check);
+    void exited.then((code) => reject(new Error(`bundle exited ${code}: ${err}`)));
+  });
+  return {
+    url,
+    process: child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async stop() {
+      child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; text: string }> {
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, body: parsed, text };
+}

@@ -1,0 +1,53 @@
+// A real HTTP upstream on 127.0.0.1 that records every request it receives and answers by route.
+
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface Received {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: string;
+}
+
+export type Route = (request: Received, res: ServerResponse) => void | Promise<void>;
+
+export class Upstream {
+  readonly received: Received[] = [];
+  readonly routes = new Map<string, Route>();
+  #server: Server | undefined;
+  port = 0;
+
+  async start(): Promise<this> {
+    this.#server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const request: Received = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString("utf8") };
+        this.received.push(request);
+        const path = request.url.split("?")[0]!;
+        const route = [...this.routes].find(([prefix]) => path.startsWith(prefix))?.[1];
+        if (route === undefined) {
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify({ ok: true, path }));
+          return;
+        }
+        void route(request, res);
+      });
+    });
+    await new Promise<void>((resolve) => this.#server!.listen(0, "127.0.0.1", resolve));
+    this.port = (this.#server!.address() as AddressInfo).port;
+    return this;
+  }
+
+  /** Requests received since `mark` (a length of `received`). */
+  since(mark: number): Received[] {
+    return this.received.slice(mark);
+  }
+
+  async stop(): Promise<void> {
+    this.#server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server?.close(() => resolve()));
+  }
+}
