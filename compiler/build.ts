@@ -59,9 +59,9 @@ export async function buildConfig(location: ConfigLocation, out: string): Promis
   const result = check(location);
   if (result.analysis === undefined) return { check: result };
   const generated = await generateConfig(result.analysis);
-  const generatedDir = join(out, "generated");
-  writeTree(generatedDir, generatedTree(generated));
-  const bundle = await bundleRuntime(generatedDir);
+  const tree = generatedTree(generated);
+  writeTree(join(out, "generated"), tree);
+  const bundle = await bundleRuntime(tree);
   const manifest = manifestOf(result.analysis, generated, bundle.sha256);
   writeFileSync(join(out, "keyrunner.mjs"), bundle.code);
   chmodSync(join(out, "keyrunner.mjs"), 0o755);
@@ -93,8 +93,7 @@ export async function buildToTemp(location: ConfigLocation): Promise<{ check: Ch
   const generated = await generateConfig(result.analysis);
   const key = createHash("sha256").update(generated.configSha256).digest("hex").slice(0, 16);
   const out = mkdtempSync(join(tmpdir(), `keyrunner-${key}-`));
-  writeTree(join(out, "generated"), generatedTree(generated));
-  const bundle = await bundleRuntime(join(out, "generated"));
+  const bundle = await bundleRuntime(generatedTree(generated));
   const bundlePath = join(out, "keyrunner.mjs");
   writeFileSync(bundlePath, bundle.code, { mode: 0o700 });
   return { check: result, bundlePath };

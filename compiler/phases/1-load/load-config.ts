@@ -72,7 +72,10 @@ export function parseConfigSources(files: readonly SourceFile[], log: Diagnostic
       for (const problem of problems) {
         const pos = lines.linePos(problem.pos[0]);
         const message = problem.message.split("\n")[0] ?? problem.message;
-        log.report("KR1001", { file: file.path, line: pos.line, column: pos.col, length: Math.max(1, problem.pos[1] - problem.pos[0]) }, message);
+        const lineText = file.text.split(/\r?\n/)[pos.line - 1] ?? "";
+        // `{ type: string[] }` reads as the start of a list inside a flow map: the commonest slip.
+        const hint = /\{[^}]*\b(string|number|integer)\[\]/.test(lineText) ? 'inside `{ }`, quote list types: `type: "string[]"`' : undefined;
+        log.report("KR1001", { file: file.path, line: pos.line, column: pos.col, length: Math.max(1, problem.pos[1] - problem.pos[0]) }, message, { hint });
       }
       if (problems.length > 0 && file.kind === "tool") {
         for (const match of file.text.matchAll(/^tool:\s*["']?([a-z][a-z0-9_]*)/gm)) unparsedToolNames.add(match[1]!);

@@ -2,7 +2,7 @@
 // Nothing of the compiler (yaml, ajv's compiler, ts-morph, esbuild) is reachable from the entry.
 
 import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 import { RUNTIME } from "../5-generate/runtime-path.js";
 
@@ -35,11 +35,15 @@ export interface Bundle {
   readonly sha256: string;
 }
 
-export async function bundleRuntime(generatedDir: string): Promise<Bundle> {
+/**
+ * Bundles the generated files (path → text, as under dist/generated/) from memory, under a fixed
+ * virtual folder `generated/`, so that the bundle's bytes do not depend on where it is written.
+ */
+export async function bundleRuntime(files: ReadonlyMap<string, string>): Promise<Bundle> {
   const esbuild = await import("esbuild");
   const prefix = `${RUNTIME}/`;
   const result = await esbuild.build({
-    entryPoints: [join(generatedDir, "main.ts")],
+    entryPoints: ["generated/main.ts"],
     absWorkingDir: packageRoot,
     bundle: true,
     platform: "node",
@@ -58,6 +62,19 @@ export async function bundleRuntime(generatedDir: string): Promise<Bundle> {
           build.onResolve({ filter: /^@keyrunner\/runtime\/runtime-template\// }, (args) => ({
             path: join(runtimeTemplateDir, args.path.slice(prefix.length).replace(/\.js$/, ".ts")),
           }));
+          // The entry and the generated files' relative imports resolve inside the virtual folder.
+          build.onResolve({ filter: /.*/ }, (args) => {
+            if (args.kind === "entry-point") return { path: args.path, namespace: "generated" };
+            if (args.namespace !== "generated" || !args.path.startsWith(".")) return undefined;
+            const joined = posix.join(posix.dirname(args.importer), args.path);
+            const asTs = joined.replace(/\.js$/, ".ts");
+            return { path: files.has(asTs.slice("generated/".length)) ? asTs : joined, namespace: "generated" };
+          });
+          build.onLoad({ filter: /.*/, namespace: "generated" }, (args) => {
+            const text = files.get(args.path.slice("generated/".length));
+            if (text === undefined) return { errors: [{ text: `generated file ${args.path} is missing` }] };
+            return { contents: text, loader: args.path.endsWith(".ts") ? "ts" : "js", resolveDir: runtimeTemplateDir };
+          });
         },
       },
     ],

@@ -1,0 +1,117 @@
+// `keyrunner build` as a user runs it: the three outputs, byte-identical rebuilds, `--check` in CI,
+// and the bundle carrying no compiler dependency.
+
+import { execFile } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..");
+const bin = join(root, "bin", "keyrunner.js");
+
+async function keyrunner(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)("node", [bin, ...args], { cwd: options.cwd ?? root, env: options.env ?? process.env });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function tree(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.set(relative(dir, p), readFileSync(p));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe("keyrunner build", () => {
+  let project: string;
+  beforeAll(() => {
+    project = mkdtempSync(join(tmpdir(), "kr-build-"));
+    cpSync(join(root, "tools"), join(project, "tools"), { recursive: true });
+    cpSync(join(root, "policies"), join(project, "policies"), { recursive: true });
+  });
+
+  it("writes the bundle, the generated code and the manifest; building twice gives identical bytes", async () => {
+    const first = await keyrunner(["build", project, "--out", join(project, "out1")]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^wrote .*out1\/keyrunner\.mjs \(\d+ KiB\), .*out1\/generated \(20 files\), .*out1\/manifest\.json\n/);
+    const second = await keyrunner(["build", project, "--out", join(project, "out2")]);
+    expect(second.code).toBe(0);
+    const a = tree(join(project, "out1"));
+    const b = tree(join(project, "out2"));
+    expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+    for (const [path, bytes] of a) expect(bytes.equals(b.get(path)!), path).toBe(true);
+    expect(statSync(join(project, "out1", "keyrunner.mjs")).mode & 0o111).not.toBe(0);
+    expect(readFileSync(join(project, "out1", "keyrunner.mjs"), "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+  });
+
+  it("records config and bundle digests, egress origins and secret names in the manifest", async () => {
+    await keyrunner(["build", project, "--out", join(project, "out3")]);
+    const manifest = JSON.parse(readFileSync(join(project, "out3", "manifest.json"), "utf8"));
+    const { createHash } = await import("node:crypto");
+    expect(manifest.bundle_sha256).toBe(createHash("sha256").update(readFileSync(join(project, "out3", "keyrunner.mjs"))).digest("hex"));
+    expect(manifest.config_sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(manifest.secrets).toEqual(["GITHUB_TOKEN", "HUBSPOT_TOKEN", "PAGERDUTY_ROUTING_KEY", "POSTMARK_SERVER_TOKEN", "STRIPE_API_KEY"]);
+    expect(manifest.egress_origins).toEqual(["https://api.github.com", "https://api.hubapi.com", "https://api.postmarkapp.com", "https://api.stripe.com", "https://events.pagerduty.com"]);
+  });
+
+  it("carries no compiler dependency in the bundle", async () => {
+    await keyrunner(["build", project, "--out", join(project, "out4")]);
+    const bundle = readFileSync(join(project, "out4", "keyrunner.mjs"), "utf8");
+    for (const forbidden of ["node_modules/ts-morph", "node_modules/esbuild", "node_modules/yaml", "node_modules/refa", "ajv/dist/compile", "node_modules/typescript", "new Function("]) {
+      expect(bundle, forbidden).not.toContain(forbidden);
+    }
+  });
+
+  it("--check passes on fresh output and fails, naming the file, when committed code is stale", async () => {
+    const out = join(project, "out5");
+    await keyrunner(["build", project, "--out", out]);
+    expect((await keyrunner(["build", project, "--out", out, "--check"])).code).toBe(0);
+    const file = join(out, "generated", "tools", "refund_payment.ts");
+    writeFileSync(file, readFileSync(file, "utf8").replace("amount_cents <= 5000", "amount_cents <= 50000"));
+    const stale = await keyrunner(["build", project, "--out", out, "--check"]);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain("  tools/refund_payment.ts\n");
+  });
+
+  it("writes nothing when the config has errors", async () => {
+    const broken = join(root, "test", "errors", "overlap-allow-and-deny");
+    const out = join(project, "broken-out");
+    const result = await keyrunner(["build", broken, "--out", out]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("error KR4002");
+    expect(() => statSync(out)).toThrow();
+  });
+});
+
+describe("keyrunner explain and run", () => {
+  it("explain prints the deciding rule and exits 0 when allowed, 2 when denied or invalid", async () => {
+    const allowed = await keyrunner(["explain", "--agent", "support-agent", "--tool", "refund_payment", "--input", '{"payment_id":"pi_1","amount_cents":100}', "--reason", "asked"]);
+    expect(allowed).toMatchObject({ code: 0, stdout: "allowed by policies/support_refunds.yaml#allow[0]\n" });
+    const denied = await keyrunner(["explain", "--agent", "support-agent", "--tool", "refund_payment", "--input", '{"payment_id":"pi_1","amount_cents":9000}', "--reason", "asked"]);
+    expect(denied).toMatchObject({ code: 2, stdout: "denied: no rule allows this request\n" });
+    const invalid = await keyrunner(["explain", "--agent", "support-agent", "--tool", "refund_payment", "--input", '{"payment_id":"pi_1"}']);
+    expect(invalid).toMatchObject({ code: 2, stdout: "invalid input:\n  amount_cents: is required\n" });
+  });
+
+  it("run executes in process exactly as the bundle would: a denial exits 2 and is audited", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kr-run-"));
+    const env = { ...process.env, GITHUB_TOKEN: "ghp_test_token_123", HUBSPOT_TOKEN: "hub_test_token_1", PAGERDUTY_ROUTING_KEY: "pd_routing_key_1", POSTMARK_SERVER_TOKEN: "pm_server_token1", STRIPE_API_KEY: "sk_test_key_12345" };
+    const audit = join(dir, "audit.jsonl");
+    const result = await keyrunner(["run", root, "--agent", "support-agent", "--tool", "refund_payment", "--input", '{"payment_id":"pi_1","amount_cents":9000}', "--reason", "r", "--audit", audit], { env });
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout)).toMatchObject({ status: "denied", reason: "no rule allows this request" });
+    expect(readFileSync(audit, "utf8")).toContain('"decision":"deny"');
+  });
+});
