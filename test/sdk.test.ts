@@ -1,0 +1,87 @@
+// The SDK, in process and as a client of the real bundle, against a real upstream on 127.0.0.1.
+
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KeyRunner, KeyRunnerConfigError } from "../sdk/index.js";
+import { buildBundle, startBundle, writeConfig, type RunningBundle } from "./support/bundle-process.js";
+import { Upstream } from "./support/upstream.js";
+
+const SECRET = "sk_test_sdk_0123456789";
+const upstream = new Upstream();
+let dir: string;
+let server: RunningBundle;
+
+beforeAll(async () => {
+  await upstream.start();
+  const seedTool = `tool: refund_payment
+description: Refund a Stripe payment
+input:
+  payment_id: string
+  amount_cents: number
+run:
+  type: http
+  method: POST
+  url: http://127.0.0.1:${upstream.port}/v1/refunds
+  auth:
+    secret: STRIPE_API_KEY
+  body:
+    payment_intent: \${payment_id}
+    amount: \${amount_cents}
+`;
+  dir = writeConfig({
+    "tools/refund_payment.yaml": seedTool,
+    "policies/support_refunds.yaml": "policy: support_refunds\nallow:\n  - tool: refund_payment\n    when:\n      max_amount_cents: 5000\n      require_reason: true\n",
+  });
+  server = await startBundle(await buildBundle(dir), ["--audit", join(dir, "bundle-audit.jsonl")], { STRIPE_API_KEY: SECRET });
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await upstream.stop();
+});
+
+describe("new KeyRunner({ tools, policies }) — in process", () => {
+  it("runs the seed's snippet as written and returns SPEC section 5's shapes", async () => {
+    process.env.STRIPE_API_KEY = SECRET;
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const runtime = new KeyRunner({ tools: "./tools", policies: "./policies", auditFile: join(mkdtempSync(join(tmpdir(), "kr-sdk-")), "a.jsonl") });
+      const result = await runtime.execute({ agent: "support-agent", tool: "refund_payment", input: { payment_id: "pi_123", amount_cents: 2500 } });
+      // The seed policy requires a reason, which the snippet does not give: denied, and nothing sent.
+      expect(result).toEqual({ status: "denied", reason: "no rule allows this request", audit_id: expect.any(String) });
+      const mark = upstream.received.length;
+      const ok = await runtime.execute({ agent: "support-agent", tool: "refund_payment", input: { payment_id: "pi_123", amount_cents: 2500 }, reason: "customer asked" });
+      expect(ok).toMatchObject({ status: "ok", http_status: 200 });
+      expect(upstream.since(mark).map((r) => r.headers.authorization)).toEqual([`Bearer ${SECRET}`]);
+      expect(process.env.STRIPE_API_KEY).toBeUndefined();
+      await runtime.close();
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it("throws a readable error when the config does not compile", async () => {
+    const broken = join(import.meta.dirname, "errors", "overlap-allow-and-deny");
+    const runtime = new KeyRunner({ tools: join(broken, "tools"), policies: join(broken, "policies"), agent: "a" });
+    await expect(runtime.execute({ tool: "refund_payment", input: {} })).rejects.toBeInstanceOf(KeyRunnerConfigError);
+    await expect(runtime.execute({ tool: "refund_payment", input: {} })).rejects.toThrow(/error KR4002 rules overlap/);
+  });
+});
+
+describe("new KeyRunner({ url, token }) — client of a running bundle", () => {
+  it("returns the bundle's answers unchanged", async () => {
+    const client = new KeyRunner({ url: server.url, agent: "support-agent" });
+    const mark = upstream.received.length;
+    expect(await client.execute({ tool: "refund_payment", input: { payment_id: "pi_9", amount_cents: 9000 }, reason: "r" })).toEqual({
+      status: "denied",
+      reason: "no rule allows this request",
+      audit_id: expect.any(String),
+    });
+    expect(upstream.since(mark)).toHaveLength(0);
+    expect(await client.execute({ tool: "refund_payment", input: { payment_id: "pi_9" } })).toMatchObject({ status: "invalid", errors: [{ path: "amount_cents", message: "is required" }] });
+    expect((await client.tools()).map((t) => t.name)).toEqual(["refund_payment"]);
+  });
+});
