@@ -5,7 +5,7 @@
 
 import { closeSync, fdatasyncSync, openSync, readFileSync, existsSync, ftruncateSync, statSync, write, fdatasync } from "node:fs";
 import { promisify } from "node:util";
-import { AUDIT_VERSION, chainHash, GENESIS, type AuditEntry, type AuditRecord } from "./audit-record.js";
+import { AUDIT_VERSION, chainHash, GENESIS, sealRecord, type AuditEntry, type AuditRecord } from "./audit-record.js";
 
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
@@ -65,18 +65,19 @@ export class AuditLog {
   /** Chains the entry now (so order is the call order) and resolves once it is durable. */
   append(entry: AuditEntry, time = new Date()): Promise<AuditRecord> {
     if (this.#failed !== undefined) return Promise.reject(this.#failed);
-    const unsigned = { v: AUDIT_VERSION, seq: this.#seq + 1, time: time.toISOString(), ...entry, prev: this.#prev };
-    const record: AuditRecord = { ...unsigned, hash: chainHash(unsigned, this.key) };
+    const { record, line } = sealRecord({ v: AUDIT_VERSION, seq: this.#seq + 1, time: time.toISOString(), ...entry, prev: this.#prev }, this.key);
     this.#seq = record.seq;
     this.#prev = record.hash;
     return new Promise<AuditRecord>((resolve, reject) => {
-      this.#queue.push({ line: `${JSON.stringify(record)}\n`, resolve: () => resolve(record), reject });
+      this.#queue.push({ line, resolve: () => resolve(record), reject });
       this.#flushing ??= this.#flush();
     });
   }
 
   async #flush(): Promise<void> {
-    await new Promise<void>((r) => setImmediate(r));
+    // Group commit: appends made while one write+fsync is in flight wait for the next one. The first
+    // write starts after the current microtasks, so appends made in the same turn share it.
+    await Promise.resolve();
     while (this.#queue.length > 0) {
       const batch = this.#queue;
       this.#queue = [];
@@ -125,7 +126,7 @@ export function verifyAuditFile(path: string, key: string | undefined): VerifyRe
     const { hash, ...unsigned } = record;
     if (record.prev !== prev) return { ok: false, records: i, brokenAt: i + 1, problem: "does not chain to the record before it" };
     if (record.seq !== seq + 1) return { ok: false, records: i, brokenAt: i + 1, problem: `sequence ${record.seq} follows ${seq}` };
-    if (chainHash(unsigned, key) !== hash) return { ok: false, records: i, brokenAt: i + 1, problem: "hash does not match its content" };
+    if (chainHash(JSON.stringify(unsigned), key) !== hash) return { ok: false, records: i, brokenAt: i + 1, problem: "hash does not match its content" };
     prev = hash;
     seq = record.seq;
   }

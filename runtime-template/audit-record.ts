@@ -27,8 +27,18 @@ export interface AuditRecord {
 
 export type AuditEntry = Omit<AuditRecord, "v" | "seq" | "time" | "prev" | "hash">;
 
-/** The text hashed: the record without `hash`, with keys in a fixed order. */
-export function chainHash(record: Omit<AuditRecord, "hash">, key: string | undefined): string {
-  const text = JSON.stringify(record, Object.keys(record).sort());
+/**
+ * The hash covers the record's JSON text exactly as written, without its final `hash` field: a verifier
+ * parses the line, drops `hash`, and stringifies again (JSON.parse/JSON.stringify keep key order and
+ * number formatting, so the text is reproduced byte for byte).
+ */
+export function chainHash(text: string, key: string | undefined): string {
   return key === undefined ? createHash("sha256").update(text).digest("hex") : createHmac("sha256", key).update(text).digest("hex");
+}
+
+/** The line written for a record: its JSON text with the chained hash appended as the last field. */
+export function sealRecord(unsigned: Omit<AuditRecord, "hash">, key: string | undefined): { record: AuditRecord; line: string } {
+  const text = JSON.stringify(unsigned);
+  const hash = chainHash(text, key);
+  return { record: { ...unsigned, hash }, line: `${text.slice(0, -1)},"hash":"${hash}"}\n` };
 }

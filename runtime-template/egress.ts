@@ -89,7 +89,6 @@ export class Egress {
         body: plan.body?.text ?? null,
         headersTimeout: plan.timeoutMs,
         bodyTimeout: plan.timeoutMs,
-        signal: AbortSignal.timeout(plan.timeoutMs),
       });
       const chunks: Buffer[] = [];
       let size = 0;

@@ -72,10 +72,18 @@ export class Engine {
       input: this.redactor.json(request.input ?? null),
       ...(typeof request.reason === "string" ? { reason: this.redactor.text(request.reason) } : {}),
     };
+    /** Writes the request's last record; a decision that is also the answer is durable before the answer. */
     const finish = async (entry: Omit<AuditEntry, keyof typeof base> & Partial<AuditEntry>, response: ExecuteResponse, outcome: string) => {
       this.metrics.countRequest(tool?.name ?? "(unknown)", outcome);
+      const written = this.options.audit.append({ ...base, ...entry } as AuditEntry);
+      if (entry.decision === "outcome") {
+        // The allow decision was durable before anything ran, so the request is in the audit whatever
+        // happens next; its outcome record goes out with the next batch instead of delaying the answer.
+        written.catch(() => this.metrics.countRequest(tool?.name ?? "(unknown)", "audit_failed"));
+        return response;
+      }
       try {
-        await this.options.audit.append({ ...base, ...entry } as AuditEntry);
+        await written;
       } catch {
         this.metrics.countRequest(tool?.name ?? "(unknown)", "audit_failed");
         return { httpStatus: 403, body: { status: "denied", reason: "the audit log is unavailable, so nothing is executed", audit_id: id } } as ExecuteResponse;
@@ -177,7 +185,8 @@ export class Engine {
     }
     let result: unknown;
     try {
-      result = applyOutput(this.redactor.json(JSON.parse(text)), tool.output);
+      const parsed: unknown = JSON.parse(text);
+      result = applyOutput(this.redactor.mayHoldSecret(text) ? this.redactor.json(parsed) : parsed, tool.output);
     } catch {
       result = this.redactor.text(text);
     }

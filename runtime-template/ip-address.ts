@@ -56,9 +56,9 @@ export function classifyIPv6(address: string): AddressClass {
   // NAT64 64:ff9b::/96 and 6to4 2002::/16 embed an IPv4 address too.
   if (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0)) return embedded(g[6]!, g[7]!);
   if (g[0] === 0x2002) return embedded(g[1]!, g[2]!);
+  if (g[0] === 0xfd00 && g[1] === 0xec2 && g.slice(2, 7).every((x) => x === 0) && g[7] === 0x254) return "metadata";
   if ((g[0]! & 0xfe00) === 0xfc00) return "private";
   if ((g[0]! & 0xffc0) === 0xfe80) return "link-local";
-  if (g[0] === 0xfd00 && g[1] === 0xec2 && g.slice(2, 7).every((x) => x === 0) && g[7] === 0x254) return "metadata";
   if ((g[0]! & 0xff00) === 0xff00) return "reserved";
   return "public";
 }

@@ -8,6 +8,8 @@ const MIN_FRAGMENT = 6;
 
 export interface Redactor {
   text(value: string): string;
+  /** Whether JSON text may hold a secret once parsed: false only when it has no escape and no secret form. */
+  mayHoldSecret(jsonText: string): boolean;
   /** A deep copy of a JSON value with every string (and key) redacted. */
   json(value: unknown): unknown;
 }
@@ -43,5 +45,8 @@ export function createRedactor(secrets: Iterable<string>): Redactor {
     }
     return value;
   };
-  return { text, json };
+  // Without a backslash, every decoded string is a substring of the raw text, so a raw miss is a miss.
+  const probe = pattern === undefined ? undefined : new RegExp(pattern.source);
+  const mayHoldSecret = (jsonText: string) => probe !== undefined && (jsonText.includes("\\") || probe.test(jsonText));
+  return { text, json, mayHoldSecret };
 }

@@ -1,0 +1,65 @@
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { AuditLog, verifyAuditFile } from "../../runtime-template/audit-log.js";
+
+const entry = (n: number) => ({ id: `id-${n}`, config: "c".repeat(64), agent: "support-agent", tool: "refund_payment", input: { payment_id: `pi_${n}`, amount_cents: n }, decision: "allow" as const, rule: "policies/p.yaml#allow[0]" });
+
+async function logWith(records: number, key?: string): Promise<string> {
+  const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+  const log = AuditLog.open(file, key);
+  await Promise.all(Array.from({ length: records }, (_, i) => log.append(entry(i + 1))));
+  await log.close();
+  return file;
+}
+
+function edit(file: string, line: number, change: (record: Record<string, any>) => void): void {
+  const lines = readFileSync(file, "utf8").trim().split("\n");
+  const record = JSON.parse(lines[line - 1]!);
+  change(record);
+  lines[line - 1] = JSON.stringify(record);
+  writeFileSync(file, `${lines.join("\n")}\n`);
+}
+
+describe("audit chain", () => {
+  it("chains concurrent appends in call order and verifies", async () => {
+    const file = await logWith(50);
+    expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 50 });
+    expect(readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l).seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+
+  it.each([
+    ["an edited input value", (r: Record<string, any>) => (r.input.amount_cents = 1)],
+    ["an edited decision", (r: Record<string, any>) => (r.decision = "deny")],
+    ["a removed nested field", (r: Record<string, any>) => delete r.input.payment_id],
+  ])("names the first broken record after %s", async (_name, change) => {
+    const file = await logWith(5);
+    edit(file, 3, change);
+    expect(verifyAuditFile(file, undefined)).toEqual({ ok: false, records: 2, brokenAt: 3, problem: "hash does not match its content" });
+  });
+
+  it("detects a deleted record", async () => {
+    const file = await logWith(5);
+    const lines = readFileSync(file, "utf8").trim().split("\n");
+    lines.splice(1, 1);
+    writeFileSync(file, `${lines.join("\n")}\n`);
+    expect(verifyAuditFile(file, undefined)).toMatchObject({ ok: false, brokenAt: 2, problem: "does not chain to the record before it" });
+  });
+
+  it("with KEYRUNNER_AUDIT_KEY, a rewritten chain without the key does not verify", async () => {
+    const file = await logWith(3, "audit-key-1");
+    expect(verifyAuditFile(file, "audit-key-1").ok).toBe(true);
+    expect(verifyAuditFile(file, undefined)).toMatchObject({ ok: false, brokenAt: 1 });
+  });
+
+  it("repairs a torn last line on open and continues the chain", async () => {
+    const file = await logWith(3);
+    appendFileSync(file, '{"v":1,"seq":4,"time":"2026-');
+    expect(verifyAuditFile(file, undefined)).toMatchObject({ ok: false, brokenAt: 4 });
+    const log = AuditLog.open(file, undefined);
+    await log.append(entry(9));
+    await log.close();
+    expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 4 });
+  });
+});
