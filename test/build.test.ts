@@ -115,3 +115,29 @@ describe("keyrunner explain and run", () => {
     expect(readFileSync(audit, "utf8")).toContain('"decision":"deny"');
   });
 });
+
+describe("keyrunner serve and token", () => {
+  it("token prints a token whose agents-file line authenticates it against a served config", async () => {
+    const { spawn } = await import("node:child_process");
+    const issued = await keyrunner(["token", "support-agent"]);
+    expect(issued.code).toBe(0);
+    const [token, , , line] = issued.stdout.split("\n");
+    expect(token).toMatch(/^kr_[A-Za-z0-9_-]{43}$/);
+    expect(line).toMatch(/^ {2}support-agent: \{ token_sha256: [0-9a-f]{64} \}$/);
+    const dir = mkdtempSync(join(tmpdir(), "kr-serve-"));
+    cpSync(join(root, "test", "samples", "seed", "tools"), join(dir, "tools"), { recursive: true });
+    cpSync(join(root, "test", "samples", "seed", "policies"), join(dir, "policies"), { recursive: true });
+    writeFileSync(join(dir, "agents.yaml"), `agents:\n${line}\n`);
+    const child = spawn(process.execPath, [bin, "serve", dir, "--port", "0", "--agents", join(dir, "agents.yaml"), "--audit", join(dir, "a.jsonl")], {
+      env: { PATH: process.env.PATH, STRIPE_API_KEY: "sk_test_serve_123456" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const url = await new Promise<string>((resolve) => child.stdout.on("data", (c: Buffer) => /listening on (\S+)/.exec(String(c)) && resolve(/listening on (\S+)/.exec(String(c))![1]!)));
+    const tools = await fetch(`${url}/v1/tools`, { headers: { authorization: `Bearer ${token}` } });
+    expect(tools.status).toBe(200);
+    expect((await tools.json()).tools.map((t: { name: string }) => t.name)).toEqual(["refund_payment"]);
+    expect((await fetch(`${url}/v1/tools`, { headers: { authorization: "Bearer kr_wrong" } })).status).toBe(401);
+    child.kill("SIGTERM");
+    expect(await new Promise((resolve) => child.on("exit", resolve))).toBe(0);
+  });
+});
