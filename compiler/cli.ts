@@ -124,7 +124,9 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   requestOptions(program.command("run").description("execute one request in this process, exactly as the bundle would"))
     .option("--audit <file>", "audit log", "keyrunner-audit.jsonl")
     .option("--secrets-file <file>", "NAME=value lines (default: the environment)")
-    .action(async (dir: string, o: RequestFlags & { audit: string; secretsFile?: string }) => {
+    .option("--state <dir|url>", "approvals and counters (default keyrunner-state/ beside the audit)")
+    .option("--approval-id <id>", "execute a request a person approved")
+    .action(async (dir: string, o: RequestFlags & { audit: string; secretsFile?: string; state?: string; approvalId?: string }) => {
       const input = parseInput(o.input);
       if (input === undefined) return void (exitCode = 1);
       const { loadCompiled } = await import("./runtime-commands.js");
@@ -132,15 +134,15 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       if (!report(loaded.check) || loaded.bundle === undefined) return void (exitCode = 1);
       let runtime;
       try {
-        runtime = loaded.bundle.createRuntime(loaded.bundle.config, { auditFile: o.audit, ...(o.secretsFile ? { secretsFile: o.secretsFile } : {}) });
+        runtime = loaded.bundle.createRuntime(loaded.bundle.config, { auditFile: o.audit, ...(o.secretsFile ? { secretsFile: o.secretsFile } : {}), ...(o.state ? { state: o.state } : {}) });
       } catch (error) {
         io.stderr(`error: ${(error as Error).message}\n`);
         return void (exitCode = 1);
       }
-      const response = await runtime.execute({ agent: o.agent, tool: o.tool, input, ...(o.reason === undefined ? {} : { reason: o.reason }) });
+      const response = await runtime.execute({ agent: o.agent, tool: o.tool, input, ...(o.reason === undefined ? {} : { reason: o.reason }), ...(o.approvalId ? { approval_id: o.approvalId } : {}) });
       await runtime.close();
       io.stdout(`${JSON.stringify(response.body, null, 2)}\n`);
-      exitCode = response.body.status === "ok" ? 0 : ["denied", "invalid", "not_found"].includes(response.body.status) ? 2 : 1;
+      exitCode = response.body.status === "ok" ? 0 : ["denied", "invalid", "not_found", "pending_approval", "rate_limited"].includes(response.body.status) ? 2 : 1;
     });
 
   configOptions(program.command("serve").description("compile in memory, then serve the bundle's HTTP API"))
@@ -149,13 +151,15 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     .option("--audit <file>", "audit log", "keyrunner-audit.jsonl")
     .option("--agents <file>", "agents file mapping agents to token hashes")
     .option("--secrets-file <file>", "NAME=value lines (default: the environment)")
-    .action(async (dir: string, o: ConfigFlags & { host: string; port: string; audit: string; agents?: string; secretsFile?: string }) => {
+    .option("--state <dir|url>", "approvals and counters: a directory (default keyrunner-state/ beside the audit) or redis://HOST:PORT")
+    .action(async (dir: string, o: ConfigFlags & { host: string; port: string; audit: string; agents?: string; secretsFile?: string; state?: string }) => {
       const { buildToTemp } = await import("./build.js");
       const built = await buildToTemp(location(dir, o));
       if (!report(built.check) || built.bundlePath === undefined) return void (exitCode = 1);
       const args = ["serve", "--host", o.host, "--port", o.port, "--audit", o.audit];
       if (o.agents) args.push("--agents", o.agents);
       if (o.secretsFile) args.push("--secrets-file", o.secretsFile);
+      if (o.state) args.push("--state", o.state);
       const child = spawn(process.execPath, [built.bundlePath, ...args], { stdio: "inherit" });
       for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => child.kill(signal));
       exitCode = await new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
@@ -170,6 +174,43 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     .action((file: string) => {
       exitCode = auditVerify(file);
     });
+
+  const approvals = program.command("approvals").description("list, approve or deny pending approvals on a running bundle");
+  const approvalOptions = (command: Command) =>
+    command
+      .requiredOption("--url <url>", "the bundle, e.g. http://127.0.0.1:8787")
+      .option("--token <token>", "an approver's token (default: KEYRUNNER_TOKEN)");
+  const call = async (o: { url: string; token?: string }, method: string, path: string): Promise<{ status: number; body: any } | undefined> => {
+    const token = o.token ?? process.env.KEYRUNNER_TOKEN;
+    try {
+      const response = await fetch(new URL(path, o.url), { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(method === "POST" ? { "content-type": "application/json" } : {}) }, ...(method === "POST" ? { body: "{}" } : {}) });
+      return { status: response.status, body: await response.json() };
+    } catch {
+      io.stderr(`error: cannot reach ${o.url}\n`);
+      return undefined;
+    }
+  };
+  approvalOptions(approvals.command("list").description("approvals and their status")).action(async (o: { url: string; token?: string }) => {
+    const result = await call(o, "GET", "/v1/approvals");
+    if (result === undefined || result.status !== 200) {
+      if (result) io.stderr(`error: ${result.body.message ?? result.status}\n`);
+      return void (exitCode = 1);
+    }
+    const rows = (result.body.approvals as Array<Record<string, unknown>>).filter((a) => a.status === "pending" || a.status === "approved");
+    if (rows.length === 0) io.stdout("no approvals pending\n");
+    for (const a of rows) io.stdout(`${a.approval_id}  ${a.status}  ${a.agent} → ${a.tool} ${JSON.stringify(a.input)}${a.reason ? `  reason: ${a.reason}` : ""}  expires ${a.expires_at}\n`);
+  });
+  for (const action of ["approve", "deny"] as const) {
+    approvalOptions(approvals.command(action).argument("<id>", "approval id").description(`${action} a pending approval`)).action(async (id: string, o: { url: string; token?: string }) => {
+      const result = await call(o, "POST", `/v1/approvals/${encodeURIComponent(id)}/${action}`);
+      if (result === undefined) return void (exitCode = 1);
+      if (result.status !== 200) {
+        io.stderr(`error: ${result.body.message ?? result.status}\n`);
+        return void (exitCode = 1);
+      }
+      io.stdout(`${id} ${result.body.status}\n`);
+    });
+  }
 
   program
     .command("token")

@@ -1,5 +1,5 @@
-// The agents file: `agents: { <name>: { token_sha256: <hex> } }` (YAML or JSON). The bundle carries no
-// YAML library, so this reads exactly that shape: a block map or flow maps, nothing else.
+// The agents file: `agents:` and `approvers:`, each `{ <name>: { token_sha256: <hex> } }` (YAML or JSON).
+// The bundle carries no YAML library, so this reads exactly that shape: a block map or flow maps.
 
 import { readFileSync } from "node:fs";
 import { tokenMatchesDigest } from "./constant-time.js";
@@ -7,6 +7,8 @@ import { tokenMatchesDigest } from "./constant-time.js";
 export interface Principal {
   readonly name: string;
   readonly tokenSha256: string;
+  /** Agents execute and never approve; approvers approve and never execute. */
+  readonly role: "agent" | "approver";
 }
 
 export class AgentsFileError extends Error {}
@@ -14,7 +16,7 @@ export class AgentsFileError extends Error {}
 export function parseAgentsFile(text: string): Principal[] {
   const trimmed = text.trim();
   if (trimmed.startsWith("{")) return fromObject(JSON.parse(trimmed) as unknown);
-  const agents: Principal[] = [];
+  const principals: Principal[] = [];
   let section: string | undefined;
   let pending: string | undefined;
   text.split(/\r?\n/).forEach((raw, index) => {
@@ -28,23 +30,26 @@ export function parseAgentsFile(text: string): Principal[] {
     const inline = /^\s+([A-Za-z0-9][A-Za-z0-9_.-]*):\s*\{\s*token_sha256:\s*["']?([0-9a-fA-F]{64})["']?\s*\}\s*$/.exec(line);
     const open = /^\s+([A-Za-z0-9][A-Za-z0-9_.-]*):\s*$/.exec(line);
     const digest = /^\s+token_sha256:\s*["']?([0-9a-fA-F]{64})["']?\s*$/.exec(line);
-    if (section === "agents" && inline !== null) agents.push({ name: inline[1]!, tokenSha256: inline[2]!.toLowerCase() });
-    else if (section === "agents" && open !== null) pending = open[1];
-    else if (section === "agents" && digest !== null && pending !== undefined) {
-      agents.push({ name: pending, tokenSha256: digest[1]!.toLowerCase() });
+    const role = section === "agents" ? "agent" : section === "approvers" ? "approver" : undefined;
+    if (role === undefined) return;
+    if (inline !== null) principals.push({ name: inline[1]!, tokenSha256: inline[2]!.toLowerCase(), role });
+    else if (open !== null) pending = open[1];
+    else if (digest !== null && pending !== undefined) {
+      principals.push({ name: pending, tokenSha256: digest[1]!.toLowerCase(), role });
       pending = undefined;
-    } else if (section !== "agents") return;
-    else throw new AgentsFileError(`line ${index + 1}: expected \`<agent>: { token_sha256: <64 hex digits> }\``);
+    } else throw new AgentsFileError(`line ${index + 1}: expected \`<name>: { token_sha256: <64 hex digits> }\``);
   });
-  return agents;
+  return principals;
 }
 
 function fromObject(value: unknown): Principal[] {
-  const agents = (value as { agents?: Record<string, { token_sha256?: string }> }).agents ?? {};
-  return Object.entries(agents).map(([name, entry]) => {
-    if (!/^[0-9a-fA-F]{64}$/.test(entry?.token_sha256 ?? "")) throw new AgentsFileError(`agent ${name}: token_sha256 must be 64 hex digits`);
-    return { name, tokenSha256: entry.token_sha256!.toLowerCase() };
-  });
+  const file = value as { agents?: Record<string, { token_sha256?: string }>; approvers?: Record<string, { token_sha256?: string }> };
+  return (["agents", "approvers"] as const).flatMap((section) =>
+    Object.entries(file[section] ?? {}).map(([name, entry]) => {
+      if (!/^[0-9a-fA-F]{64}$/.test(entry?.token_sha256 ?? "")) throw new AgentsFileError(`${name}: token_sha256 must be 64 hex digits`);
+      return { name, tokenSha256: entry.token_sha256!.toLowerCase(), role: section === "agents" ? ("agent" as const) : ("approver" as const) };
+    }),
+  );
 }
 
 export function loadAgentsFile(path: string): Principal[] {

@@ -16,8 +16,11 @@ export interface AuditRecord {
   tool: string;
   input: unknown;
   reason?: string;
-  decision: "allow" | "deny" | "invalid" | "outcome";
+  decision: "allow" | "deny" | "invalid" | "outcome" | "pending_approval" | "approval_granted" | "approval_denied";
   rule?: string;
+  approval_id?: string;
+  /** The approver who granted or denied an approval. */
+  approver?: string;
   status?: string;
   http_status?: number;
   duration_ms?: number;

@@ -8,6 +8,7 @@ import { sha256Hex } from "./constant-time.js";
 import { createHttpServer } from "./http-server.js";
 import { createRuntime } from "./runtime.js";
 import { MissingSecretsError, WeakSecretsError } from "./secrets.js";
+import { StateUnavailable } from "./state-store.js";
 import type { CompiledConfig } from "./tool-module.js";
 
 type Flags = Map<string, string>;
@@ -41,7 +42,7 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
     process.stdout.write(`${token}\n\nadd to the agents file, under agents:\n${line}\n`);
     return 0;
   }
-  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] | audit verify FILE | token AGENT");
+  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] [--state DIR|redis://HOST:PORT] | audit verify FILE | token AGENT");
   return 1;
 }
 
@@ -80,7 +81,7 @@ async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
   }
   let runtime;
   try {
-    runtime = createRuntime(config, { auditFile: flags.get("audit"), secretsFile: flags.get("secrets-file") });
+    runtime = createRuntime(config, { auditFile: flags.get("audit"), secretsFile: flags.get("secrets-file"), state: flags.get("state") });
   } catch (error) {
     if (error instanceof MissingSecretsError) {
       err(`missing secrets: ${error.missing.join(", ")} (set them in the environment or in --secrets-file)`);
@@ -88,6 +89,10 @@ async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
     }
     if (error instanceof WeakSecretsError) {
       err(`${error.message}; secrets are redacted by value, so they must be real credentials`);
+      return 1;
+    }
+    if (error instanceof StateUnavailable) {
+      err(error.message);
       return 1;
     }
     err(`cannot start: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);

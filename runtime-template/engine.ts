@@ -13,6 +13,8 @@ import { applyOutput } from "./output-filter.js";
 import { createRedactor, type Redactor } from "./redact.js";
 import { TemplateValueError } from "./request-encoding.js";
 import type { SecretStore } from "./secrets.js";
+import { checkObligations, type ObligationVerdict } from "./obligations.js";
+import { effectiveStatus, StateUnavailable, type Approval, type StateStore } from "./state-store.js";
 import type { CompiledConfig, ExecPlan, HttpRequestPlan, ToolModule, ValidationError } from "./tool-module.js";
 
 export interface ExecuteRequest {
@@ -20,12 +22,16 @@ export interface ExecuteRequest {
   tool: unknown;
   input: unknown;
   reason?: unknown;
+  approval_id?: unknown;
 }
 
 export type ExecuteBody =
   | { status: "ok"; result: unknown; http_status?: number; audit_id: string }
   | { status: "invalid"; errors: ValidationError[]; audit_id: string }
-  | { status: "denied"; reason: string; rule?: string; audit_id: string }
+  | { status: "denied"; reason: string; rule?: string; remaining?: number; audit_id: string }
+  | { status: "pending_approval"; approval_id: string; expires_at: string; audit_id: string }
+  | { status: "rate_limited"; retry_after_s: number; rule: string; audit_id: string }
+  | { status: "unavailable"; message: string; audit_id: string }
   | { status: "not_found"; message: string; audit_id: string }
   | { status: "upstream_error" | "upstream_timeout"; http_status?: number; message: string; audit_id: string };
 
@@ -38,6 +44,7 @@ export interface EngineOptions {
   config: CompiledConfig;
   secrets: SecretStore;
   audit: AuditLog;
+  state: StateStore;
   resolver?: Resolver;
   metrics?: Metrics;
 }
@@ -109,11 +116,7 @@ export class Engine {
       const body = { status: "denied" as const, reason: decision.reason ?? "denied by policy", ...(decision.rule ? { rule: decision.rule } : {}), audit_id: id };
       return finish({ decision: "deny", ...(decision.rule ? { rule: decision.rule } : {}), status: "denied" }, { httpStatus: 403, body }, "denied");
     }
-    if (decision.obligations !== undefined) {
-      // Approvals, rate limits and budgets need the state store of a later release: fail closed.
-      const body = { status: "denied" as const, reason: "this rule has obligations (approval, rate limit or budget) that this runtime cannot enforce yet", rule: decision.rule!, audit_id: id };
-      return finish({ decision: "deny", rule: decision.rule!, status: "obligation_unavailable" }, { httpStatus: 403, body }, "denied");
-    }
+    if (request.approval_id !== undefined && typeof request.approval_id !== "string") return invalid([{ path: "approval_id", message: "must be a string" }]);
 
     let plan: HttpRequestPlan | ExecPlan;
     try {
@@ -123,9 +126,41 @@ export class Engine {
       throw error;
     }
 
+    const rule = decision.rule!;
+    let approvalId: string | undefined;
+    if (decision.obligations !== undefined) {
+      let verdict: ObligationVerdict;
+      try {
+        verdict = await checkObligations(
+          this.options.state,
+          decision,
+          { agent: request.agent, tool: tool.name, input: input as Record<string, unknown>, ...(reason === undefined ? {} : { reason }), ...(typeof request.approval_id === "string" ? { approvalId: request.approval_id } : {}) },
+          Date.now(),
+        );
+      } catch (error) {
+        if (!(error instanceof StateUnavailable)) throw error;
+        const body = { status: "unavailable" as const, message: "the state store for approvals and limits is unavailable, so nothing is executed", audit_id: id };
+        return finish({ decision: "deny", rule, status: "state_unavailable" }, { httpStatus: 503, body }, "state_unavailable");
+      }
+      switch (verdict.kind) {
+        case "pending": {
+          const body = { status: "pending_approval" as const, approval_id: verdict.approval.id, expires_at: new Date(verdict.approval.expiresAt).toISOString(), audit_id: id };
+          return finish({ decision: "pending_approval", rule, approval_id: verdict.approval.id, status: "pending_approval" }, { httpStatus: 202, body }, "pending_approval");
+        }
+        case "refused":
+          return finish({ decision: "deny", rule, status: "approval_refused", ...(typeof request.approval_id === "string" ? { approval_id: request.approval_id } : {}) }, { httpStatus: 403, body: { status: "denied", reason: verdict.reason, rule, audit_id: id } }, "approval_refused");
+        case "rate_limited":
+          return finish({ decision: "deny", rule, status: "rate_limited" }, { httpStatus: 429, body: { status: "rate_limited", retry_after_s: verdict.retryAfterSeconds, rule, audit_id: id } }, "rate_limited");
+        case "over_budget":
+          return finish({ decision: "deny", rule, status: "over_budget" }, { httpStatus: 403, body: { status: "denied", reason: verdict.reason, rule, remaining: verdict.remaining, audit_id: id } }, "over_budget");
+        case "proceed":
+          approvalId = verdict.approval?.id;
+      }
+    }
+
     // The decision record is durable before anything leaves this process.
     try {
-      await this.options.audit.append({ ...base, decision: "allow", rule: decision.rule! });
+      await this.options.audit.append({ ...base, decision: "allow", rule, ...(approvalId ? { approval_id: approvalId } : {}) });
     } catch {
       this.metrics.countRequest(tool.name, "audit_failed");
       return { httpStatus: 403, body: { status: "denied", reason: "the audit log is unavailable, so nothing is executed", audit_id: id } };
@@ -193,8 +228,44 @@ export class Engine {
     return { httpStatus: 200, body: { status: "ok", http_status: response.status, result, audit_id: id } };
   }
 
+  /** Approvals, with their status as of now (pending or approved past their expiry read as expired). */
+  async approvals(): Promise<Approval[]> {
+    const now = Date.now();
+    return (await this.options.state.listApprovals()).map((a) => ({ ...a, status: effectiveStatus(a, now), input: this.redactor.json(a.input) }));
+  }
+
+  async approval(id: string): Promise<Approval | undefined> {
+    const approval = await this.options.state.getApproval(id);
+    return approval === undefined ? undefined : { ...approval, status: effectiveStatus(approval, Date.now()), input: this.redactor.json(approval.input) };
+  }
+
+  /** A person grants or denies a pending approval; the step and the approver are audited. */
+  async decideApproval(id: string, approver: string, grant: boolean): Promise<{ httpStatus: number; body: Record<string, unknown> }> {
+    const now = Date.now();
+    const current = await this.options.state.getApproval(id);
+    if (current === undefined) return { httpStatus: 404, body: { status: "not_found", message: "unknown approval" } };
+    if (effectiveStatus(current, now) !== "pending") return { httpStatus: 409, body: { status: effectiveStatus(current, now), message: `the approval is ${effectiveStatus(current, now)}, not pending` } };
+    const decided = await this.options.state.transitionApproval(id, ["pending"], grant ? "approved" : "denied", { decidedBy: approver, decidedAt: now });
+    if (decided === undefined) return { httpStatus: 409, body: { status: "conflict", message: "the approval changed meanwhile" } };
+    const auditId = randomUUID();
+    await this.options.audit.append({
+      id: auditId,
+      config: this.options.config.configSha256,
+      agent: decided.agent,
+      tool: decided.tool,
+      input: this.redactor.json(decided.input),
+      decision: grant ? "approval_granted" : "approval_denied",
+      rule: decided.rule,
+      approval_id: id,
+      approver,
+    });
+    this.metrics.countRequest(decided.tool, grant ? "approval_granted" : "approval_denied");
+    return { httpStatus: 200, body: { status: decided.status, approval_id: id, audit_id: auditId } };
+  }
+
   async close(): Promise<void> {
     await this.#egress.close();
+    await this.options.state.close();
   }
 }
 

@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { authenticate, type Principal } from "./agents-file.js";
 import type { Engine } from "./engine.js";
+import type { Approval } from "./state-store.js";
 
 export interface ServerOptions {
   engine: Engine;
@@ -49,16 +50,23 @@ export function createHttpServer(options: ServerOptions): Server {
   const limit = options.bodyLimitBytes ?? 1024 * 1024;
   const { engine } = options;
 
-  const identify = (req: IncomingMessage, claimed: unknown): string => {
+  /** Who is calling. With an agents file the bearer token decides; without one (loopback only) the caller's claim. */
+  const principal = (req: IncomingMessage, claimed: unknown, role: "agent" | "approver"): Principal => {
     if (options.principals === undefined) {
-      if (typeof claimed !== "string" || claimed === "") throw new HttpError(400, { status: "invalid", errors: [{ path: "agent", message: "is required without an agents file" }] });
-      return claimed;
+      const field = role === "agent" ? "agent" : "approver";
+      if (typeof claimed !== "string" || claimed === "") throw new HttpError(400, { status: "invalid", errors: [{ path: field, message: "is required without an agents file" }] });
+      return { name: claimed, tokenSha256: "", role };
     }
     const header = req.headers.authorization ?? "";
     const match = /^Bearer ([\x21-\x7e]+)$/.exec(header);
-    const principal = match === null ? undefined : authenticate(options.principals, match[1]!);
-    if (principal === undefined) throw new HttpError(401, { status: "unauthorized", message: "unknown or missing agent token" });
-    return principal.name;
+    const found = match === null ? undefined : authenticate(options.principals, match[1]!);
+    if (found === undefined) throw new HttpError(401, { status: "unauthorized", message: "unknown or missing agent token" });
+    return found;
+  };
+  const identify = (req: IncomingMessage, claimed: unknown): string => {
+    const who = principal(req, claimed, "agent");
+    if (who.role !== "agent") throw new HttpError(403, { status: "forbidden", message: "approvers' tokens cannot execute tools" });
+    return who.name;
   };
 
   const execute = async (req: IncomingMessage, res: ServerResponse) => {
@@ -70,9 +78,9 @@ export function createHttpServer(options: ServerOptions): Server {
       throw new HttpError(400, { status: "invalid", errors: [{ path: "(body)", message: "malformed JSON" }] });
     }
     if (body === null || typeof body !== "object" || Array.isArray(body)) throw new HttpError(400, { status: "invalid", errors: [{ path: "(body)", message: "must be a JSON object" }] });
-    const request = body as { agent?: unknown; tool?: unknown; input?: unknown; reason?: unknown };
+    const request = body as { agent?: unknown; tool?: unknown; input?: unknown; reason?: unknown; approval_id?: unknown };
     const agent = identify(req, request.agent);
-    const result = await engine.execute({ agent, tool: request.tool, input: request.input, reason: request.reason });
+    const result = await engine.execute({ agent, tool: request.tool, input: request.input, reason: request.reason, approval_id: request.approval_id });
     send(res, result.httpStatus, result.body);
   };
 
@@ -87,6 +95,50 @@ export function createHttpServer(options: ServerOptions): Server {
     send(res, 200, { tools: list });
   };
 
+  const approvalView = (a: Approval) => ({
+    approval_id: a.id,
+    status: a.status,
+    agent: a.agent,
+    tool: a.tool,
+    rule: a.rule,
+    input: a.input,
+    ...(a.reason === undefined ? {} : { reason: a.reason }),
+    created_at: new Date(a.createdAt).toISOString(),
+    expires_at: new Date(a.expiresAt).toISOString(),
+    ...(a.decidedBy === undefined ? {} : { decided_by: a.decidedBy }),
+  });
+
+  const approvals = async (req: IncomingMessage, res: ServerResponse, url: URL, parts: string[]) => {
+    const [id, action] = parts;
+    if (req.method === "GET" && id === undefined) {
+      const who = principal(req, url.searchParams.get("approver") ?? undefined, "approver");
+      if (who.role !== "approver") throw new HttpError(403, { status: "forbidden", message: "only approvers can list approvals" });
+      return send(res, 200, { approvals: (await engine.approvals()).map(approvalView) });
+    }
+    if (req.method === "GET" && id !== undefined && action === undefined) {
+      // The requesting agent polls its own approval; approvers see any.
+      const claimed = url.searchParams.get("agent") ?? url.searchParams.get("approver") ?? undefined;
+      const who = principal(req, claimed, url.searchParams.has("approver") ? "approver" : "agent");
+      const approval = await engine.approval(id);
+      if (approval === undefined || (who.role === "agent" && approval.agent !== who.name)) throw new HttpError(404, { status: "not_found", message: "unknown approval" });
+      return send(res, 200, approvalView(approval));
+    }
+    if (req.method === "POST" && id !== undefined && (action === "approve" || action === "deny")) {
+      const raw = await readBody(req, limit);
+      let claimed: unknown;
+      try {
+        claimed = raw.length === 0 ? undefined : (JSON.parse(raw.toString("utf8")) as { approver?: unknown }).approver;
+      } catch {
+        claimed = undefined;
+      }
+      const who = principal(req, claimed ?? url.searchParams.get("approver") ?? undefined, "approver");
+      if (who.role !== "approver") throw new HttpError(403, { status: "forbidden", message: "agents' tokens cannot decide approvals" });
+      const result = await engine.decideApproval(id, who.name, action === "approve");
+      return send(res, result.httpStatus, result.body);
+    }
+    throw new HttpError(404, { status: "not_found", message: "no such endpoint" });
+  };
+
   return createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
     const url = new URL(req.url ?? "/", "http://keyrunner.invalid");
     const route = `${req.method} ${url.pathname}`;
@@ -95,6 +147,9 @@ export function createHttpServer(options: ServerOptions): Server {
       if (route === "GET /v1/tools") return tools(req, res, url);
       if (route === "GET /healthz") return send(res, 200, { status: "ok" });
       if (route === "GET /metrics") return send(res, 200, engine.metrics.render(), "text/plain; version=0.0.4");
+      if (url.pathname === "/v1/approvals" || url.pathname.startsWith("/v1/approvals/")) {
+        return approvals(req, res, url, url.pathname.split("/").slice(3).filter((p) => p !== "").map(decodeURIComponent));
+      }
       throw new HttpError(404, { status: "not_found", message: "no such endpoint" });
     };
     handle().catch((error: unknown) => {

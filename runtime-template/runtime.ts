@@ -3,7 +3,11 @@
 import { AuditLog } from "./audit-log.js";
 import { Engine, type ExecuteRequest, type ExecuteResponse } from "./engine.js";
 import type { Resolver } from "./egress.js";
+import { dirname, join } from "node:path";
+import { LocalStateStore } from "./local-state-store.js";
+import { RedisStateStore } from "./redis-state-store.js";
 import { loadSecrets } from "./secrets.js";
+import type { StateStore } from "./state-store.js";
 import type { CompiledConfig, Decision, ValidationError } from "./tool-module.js";
 
 export interface RuntimeOptions {
@@ -12,6 +16,8 @@ export interface RuntimeOptions {
   /** HMAC key for the audit chain (default: KEYRUNNER_AUDIT_KEY). */
   auditKey?: string;
   secretsFile?: string;
+  /** Obligation state: a directory (default: keyrunner-state/ beside the audit file) or redis://HOST:PORT. */
+  state?: string;
   env?: NodeJS.ProcessEnv;
   resolver?: Resolver;
 }
@@ -29,13 +35,19 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+export function openStateStore(location: string): StateStore {
+  return /^rediss?:\/\//.test(location) ? new RedisStateStore(location) : new LocalStateStore(location);
+}
+
 export function createRuntime(config: CompiledConfig, options: RuntimeOptions = {}): Runtime {
   const env = options.env ?? process.env;
   const secrets = loadSecrets(config.secrets, { env, file: options.secretsFile });
   const auditKey = options.auditKey ?? env.KEYRUNNER_AUDIT_KEY;
   delete env.KEYRUNNER_AUDIT_KEY;
-  const audit = AuditLog.open(options.auditFile ?? "keyrunner-audit.jsonl", auditKey);
-  const engine = new Engine({ config, secrets, audit, ...(options.resolver ? { resolver: options.resolver } : {}) });
+  const auditFile = options.auditFile ?? "keyrunner-audit.jsonl";
+  const state = openStateStore(options.state ?? join(dirname(auditFile), "keyrunner-state"));
+  const audit = AuditLog.open(auditFile, auditKey);
+  const engine = new Engine({ config, secrets, audit, state, ...(options.resolver ? { resolver: options.resolver } : {}) });
   return {
     engine,
     execute: (request) => engine.execute(request),

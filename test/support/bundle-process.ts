@@ -32,7 +32,9 @@ export interface RunningBundle {
 }
 
 export async function startBundle(bundle: string, args: string[], env: Record<string, string>, nodeFlags: string[] = []): Promise<RunningBundle> {
-  const child = spawn(process.execPath, [...nodeFlags, bundle, "serve", "--port", "0", ...args], {
+  // Each bundle gets its own state directory unless the test shares one on purpose.
+  const state = args.includes("--state") ? [] : ["--state", mkdtempSync(join(tmpdir(), "kr-state-"))];
+  const child = spawn(process.execPath, [...nodeFlags, bundle, "serve", "--port", "0", ...state, ...args], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
