@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyRunner, KeyRunnerConfigError } from "../sdk/index.js";
 import { buildBundle, startBundle, writeConfig, type RunningBundle } from "./support/bundle-process.js";
+import { seedConfig } from "./support/seed-config.js";
 import { Upstream } from "./support/upstream.js";
 
 const SECRET = "sk_test_sdk_0123456789";
@@ -15,25 +16,7 @@ let server: RunningBundle;
 
 beforeAll(async () => {
   await upstream.start();
-  const seedTool = `tool: refund_payment
-description: Refund a Stripe payment
-input:
-  payment_id: string
-  amount_cents: number
-run:
-  type: http
-  method: POST
-  url: http://127.0.0.1:${upstream.port}/v1/refunds
-  auth:
-    secret: STRIPE_API_KEY
-  body:
-    payment_intent: \${payment_id}
-    amount: \${amount_cents}
-`;
-  dir = writeConfig({
-    "tools/refund_payment.yaml": seedTool,
-    "policies/support_refunds.yaml": "policy: support_refunds\nallow:\n  - tool: refund_payment\n    when:\n      max_amount_cents: 5000\n      require_reason: true\n",
-  });
+  dir = writeConfig(seedConfig(`http://127.0.0.1:${upstream.port}`));
   server = await startBundle(await buildBundle(dir), ["--audit", join(dir, "bundle-audit.jsonl")], { STRIPE_API_KEY: SECRET });
 }, 60_000);
 

@@ -7,6 +7,7 @@ import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../runtime-template/constant-time.js";
 import { buildBundle, post, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
+import { seedConfig } from "../support/seed-config.js";
 import { Upstream } from "../support/upstream.js";
 
 const SECRET = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";
@@ -74,21 +75,7 @@ beforeAll(async () => {
   upstream.routes.set("/drain", (_req, res) => void setTimeout(() => res.end('{"drained":true}'), 400));
 
   dir = writeConfig({
-    "tools/refund_payment.yaml": `tool: refund_payment
-description: Refund a Stripe payment
-input:
-  payment_id: string
-  amount_cents: number
-run:
-  type: http
-  method: POST
-  url: ${origin}/v1/refunds
-  auth:
-    secret: STRIPE_API_KEY
-  body:
-    payment_intent: \${payment_id}
-    amount: \${amount_cents}
-`,
+    ...seedConfig(origin),
     "tools/probes.yaml": [
       `tool: echo\ndescription: reflects the request\ninput:\n  text: string\nrun:\n  type: http\n  method: POST\n  url: ${origin}/echo\n  auth: { secret: STRIPE_API_KEY }\n  headers:\n    X-Other: \${secrets.OTHER_SECRET}\n  body:\n    text: \${text}\n`,
       `tool: get_customer\ndescription: path template\ninput:\n  id: string\n  expand: string?\nrun:\n  type: http\n  method: GET\n  url: ${origin}/v1/customers/\${id}?expand=\${expand}\n`,
@@ -102,7 +89,6 @@ run:
       `tool: run_probe\ndescription: exec with an argument\ninput:\n  arg: string\nrun:\n  type: exec\n  command: ["${process.execPath}", "-e", "console.log(JSON.stringify({argv: process.argv.slice(1), env: process.env}))", "\${arg}"]\n  env:\n    PROBE_TOKEN: \${secrets.OTHER_SECRET}\n`,
       `tool: ops_only\ndescription: only the ops agent sees this\nrun: { type: http, method: GET, url: "${origin}/ops" }\n`,
     ].join("---\n"),
-    "policies/support_refunds.yaml": "policy: support_refunds\nallow:\n  - tool: refund_payment\n    when:\n      max_amount_cents: 5000\n      require_reason: true\n",
     "policies/probes.yaml": `policy: probes\nagents: [support-agent]\nallow:\n${["echo", "get_customer", "note_header", "fetch_gzip", "follow_redirect", "failing", "slow", "big", "drain", "run_probe"].map((t) => `  - tool: ${t}\n`).join("")}`,
     "policies/ops.yaml": "policy: ops\nagents: [ops-agent]\nallow:\n  - tool: ops_only\n",
     "agents.yaml": `agents:\n  support-agent: { token_sha256: ${sha256Hex(SUPPORT_TOKEN)} }\n  ops-agent:\n    token_sha256: ${sha256Hex(OPS_TOKEN)}\n`,

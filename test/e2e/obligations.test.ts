@@ -3,7 +3,7 @@
 
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../runtime-template/constant-time.js";
 import { buildBundle, post, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
@@ -136,12 +136,12 @@ describe("shared state on Redis, two replicas", () => {
 });
 
 describe("local state store", () => {
-  it("keeps a pending approval across a restart of the bundle", async () => {
-    const state = mkdtempSync(join(tmpdir(), "kr-local-state-"));
-    const first = await replica(state, join(state, "audit.jsonl"));
+  it("keeps a pending approval across a restart of the bundle (creating --state DIR when missing)", async () => {
+    const state = join(mkdtempSync(join(tmpdir(), "kr-local-state-")), "not", "yet", "there");
+    const first = await replica(state, join(dirname(state), "audit.jsonl"));
     const id = (await post(`${first.url}/v1/execute`, refund(8000), agent)).body.approval_id as string;
     expect(await first.stop()).toBe(0);
-    const second = await replica(state, join(state, "audit.jsonl"));
+    const second = await replica(state, join(dirname(state), "audit.jsonl"));
     expect((await fetch(`${second.url}/v1/approvals/${id}`, { headers: agent }).then((r) => r.json())).status).toBe("pending");
     await post(`${second.url}/v1/approvals/${id}/approve`, {}, approver);
     const mark = upstream.received.length;
