@@ -38,6 +38,13 @@ export type ExecuteBody =
 export interface ExecuteResponse {
   httpStatus: number;
   body: ExecuteBody;
+  /** Forward mode only: the upstream's own status and its body (redacted, output rules applied). */
+  upstream?: { status: number; body: unknown };
+}
+
+/** Forward-proxy mode: client headers passed on (Accept, User-Agent), and the upstream's errors passed through. */
+export interface ForwardOptions {
+  headers: Array<readonly [string, string]>;
 }
 
 export interface EngineOptions {
@@ -67,7 +74,7 @@ export class Engine {
     return [...this.options.config.tools.values()].filter((t) => t.visibleTo.includes("*") || t.visibleTo.includes(agent));
   }
 
-  async execute(request: ExecuteRequest): Promise<ExecuteResponse> {
+  async execute(request: ExecuteRequest, forward?: ForwardOptions): Promise<ExecuteResponse> {
     const id = randomUUID();
     const toolName = typeof request.tool === "string" ? request.tool : "";
     const tool = this.options.config.tools.get(toolName);
@@ -125,6 +132,10 @@ export class Engine {
       if (error instanceof TemplateValueError) return invalid([{ path: error.field, message: error.message }]);
       throw error;
     }
+    if (forward !== undefined && plan.kind === "http") {
+      const own = new Set(plan.headers.map(([name]) => name));
+      plan = { ...plan, headers: [...plan.headers, ...forward.headers.filter(([name]) => !own.has(name))] };
+    }
 
     const rule = decision.rule!;
     let approvalId: string | undefined;
@@ -167,7 +178,7 @@ export class Engine {
     }
 
     const started = performance.now();
-    const outcome = await this.#run(tool, plan, id);
+    const outcome = await this.#run(tool, plan, id, forward !== undefined);
     const duration = performance.now() - started;
     if (plan.kind === "http") this.metrics.observeUpstream(tool.name, duration / 1000);
     const body = outcome.body;
@@ -184,7 +195,7 @@ export class Engine {
     );
   }
 
-  async #run(tool: ToolModule, plan: HttpRequestPlan | ExecPlan, id: string): Promise<ExecuteResponse> {
+  async #run(tool: ToolModule, plan: HttpRequestPlan | ExecPlan, id: string, passUpstream = false): Promise<ExecuteResponse> {
     if (plan.kind === "exec") {
       try {
         const result = await runExec(plan);
@@ -209,7 +220,7 @@ export class Engine {
       const location = response.headers.location;
       return { httpStatus: 200, body: { status: "ok", http_status: response.status, result: { location: this.redactor.text(String(location ?? "")) }, audit_id: id } };
     }
-    if (response.status >= 400) {
+    if (response.status >= 400 && !passUpstream) {
       return { httpStatus: 502, body: { status: "upstream_error", http_status: response.status, message: "the upstream answered with an error", audit_id: id } };
     }
     let text: string;
@@ -225,7 +236,22 @@ export class Engine {
     } catch {
       result = this.redactor.text(text);
     }
-    return { httpStatus: 200, body: { status: "ok", http_status: response.status, result, audit_id: id } };
+    const upstream = passUpstream ? { upstream: { status: response.status, body: result } } : {};
+    if (response.status >= 400) {
+      return { httpStatus: 502, body: { status: "upstream_error", http_status: response.status, message: "the upstream answered with an error", audit_id: id }, ...upstream };
+    }
+    return { httpStatus: 200, body: { status: "ok", http_status: response.status, result, audit_id: id }, ...upstream };
+  }
+
+  /** A forward-proxy request refused before any tool (CONNECT, an undeclared destination): audited. */
+  async refuseForward(agent: string, method: string, target: string, status: string, tool = "(forward)"): Promise<string> {
+    const id = randomUUID();
+    this.metrics.countRequest(tool, status);
+    const input = { method: method.slice(0, 16), target: this.redactor.text(target.slice(0, 2048)) };
+    await this.options.audit
+      .append({ id, config: this.options.config.configSha256, agent, tool, input, decision: status === "invalid" ? "invalid" : "deny", status })
+      .catch(() => undefined);
+    return id;
   }
 
   /** Approvals, with their status as of now (pending or approved past their expiry read as expired). */

@@ -5,6 +5,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { authenticate, type Principal } from "./agents-file.js";
 import type { Engine } from "./engine.js";
 import type { Approval } from "./state-store.js";
+import { forwardError, inputFromRequest, matchRoute } from "./forward-proxy.js";
+import type { ExecuteBody } from "./engine.js";
 
 export interface ServerOptions {
   engine: Engine;
@@ -139,10 +141,106 @@ export function createHttpServer(options: ServerOptions): Server {
     throw new HttpError(404, { status: "not_found", message: "no such endpoint" });
   };
 
-  return createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+  /** The agent of a forward-proxy request: its token rides in Proxy-Authorization (Basic agent:TOKEN, or Bearer). */
+  const proxyAgent = (req: IncomingMessage): string | undefined => {
+    const header = String(req.headers["proxy-authorization"] ?? "");
+    let user: string | undefined;
+    let token: string | undefined;
+    const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
+    const bearer = /^Bearer ([\x21-\x7e]+)$/i.exec(header);
+    if (basic !== null) {
+      const decoded = Buffer.from(basic[1]!, "base64").toString("utf8");
+      const colon = decoded.indexOf(":");
+      user = colon === -1 ? decoded : decoded.slice(0, colon);
+      token = colon === -1 ? undefined : decodeURIComponent(decoded.slice(colon + 1));
+    } else if (bearer !== null) token = bearer[1];
+    if (options.principals === undefined) return user !== undefined && user !== "" ? user : undefined;
+    const found = token === undefined ? undefined : authenticate(options.principals, token);
+    return found?.role === "agent" ? found.name : undefined;
+  };
+
+  const sendForwardError = (res: ServerResponse, status: number, type: string, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
+    const text = JSON.stringify(forwardError(type, message, extra));
+    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+    res.end(text);
+  };
+
+  const forward = async (req: IncomingMessage, res: ServerResponse) => {
+    const method = req.method ?? "GET";
+    const rawTarget = req.url ?? "";
+    const agent = proxyAgent(req);
+    if (agent === undefined) {
+      await engine.refuseForward("(unauthenticated)", method, rawTarget, "proxy_auth_required");
+      return sendForwardError(res, 407, "proxy_authentication_required", "KeyRunner needs the agent's token in Proxy-Authorization (HTTP_PROXY=http://AGENT:TOKEN@host:port)", {}, { "proxy-authenticate": 'Basic realm="keyrunner"' });
+    }
+    let target: URL;
+    try {
+      target = new URL(rawTarget);
+    } catch {
+      return sendForwardError(res, 400, "invalid_request", "the request target is not a valid URL");
+    }
+    const host = String(req.headers.host ?? "").toLowerCase();
+    if (host !== "" && host !== target.host.toLowerCase()) {
+      const auditId = await engine.refuseForward(agent, method, rawTarget, "host_mismatch");
+      return sendForwardError(res, 400, "invalid_request", "the Host header disagrees with the request target", { audit_id: auditId });
+    }
+    const match = matchRoute(engine.visibleTools(agent), method, target);
+    if (match === undefined) {
+      const auditId = await engine.refuseForward(agent, method, rawTarget, "forward_refused");
+      return sendForwardError(res, 403, "permission_denied", `no tool of this agent is ${method} ${target.origin}${target.pathname}; KeyRunner forwards only what its tools declare`, { audit_id: auditId });
+    }
+    const body = await readBody(req, limit);
+    const mapped = inputFromRequest(match, target, req.headers, body);
+    if (mapped.errors !== undefined) {
+      const auditId = await engine.refuseForward(agent, method, rawTarget, "invalid", match.tool.name);
+      const message = mapped.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
+      return sendForwardError(res, 400, "invalid_request", message, { errors: mapped.errors, audit_id: auditId });
+    }
+    const passOn = (["accept", "user-agent"] as const).flatMap((name) => (typeof req.headers[name] === "string" ? [[name, req.headers[name] as string] as const] : []));
+    const reason = req.headers["x-keyrunner-reason"];
+    const approval = req.headers["x-keyrunner-approval"];
+    const result = await engine.execute(
+      { agent, tool: match.tool.name, input: mapped.input, ...(typeof reason === "string" ? { reason } : {}), ...(typeof approval === "string" ? { approval_id: approval } : {}) },
+      { headers: passOn },
+    );
+    if (result.upstream !== undefined) {
+      const upstreamBody = result.upstream.body;
+      const text = typeof upstreamBody === "string" ? upstreamBody : JSON.stringify(upstreamBody);
+      res.writeHead(result.upstream.status, { "content-type": typeof upstreamBody === "string" ? "text/plain; charset=utf-8" : "application/json", "content-length": Buffer.byteLength(text), "x-keyrunner-audit-id": result.body.audit_id });
+      return res.end(text);
+    }
+    return sendForwardAnswer(res, result.httpStatus, result.body);
+  };
+
+  /** KeyRunner's own answers in forward mode, shaped so that stock SDKs raise them as errors. */
+  const sendForwardAnswer = (res: ServerResponse, status: number, body: ExecuteBody) => {
+    const audit = { audit_id: body.audit_id };
+    switch (body.status) {
+      case "denied":
+        return sendForwardError(res, 403, "permission_denied", `denied by KeyRunner: ${body.reason}`, { ...audit, ...(body.rule ? { rule: body.rule } : {}), ...(body.remaining === undefined ? {} : { remaining: body.remaining }) });
+      case "invalid":
+        return sendForwardError(res, 400, "invalid_request", body.errors.map((e) => `${e.path}: ${e.message}`).join("; "), { ...audit, errors: body.errors });
+      case "not_found":
+        return sendForwardError(res, 403, "permission_denied", "no tool of this agent matches this request", audit);
+      case "pending_approval":
+        return sendForwardError(res, 403, "approval_required", `a person must approve this request: re-send it with X-KeyRunner-Approval: ${body.approval_id} once approved`, { ...audit, approval_id: body.approval_id });
+      case "rate_limited":
+        return sendForwardError(res, 429, "rate_limited", `rate limited by KeyRunner; retry after ${body.retry_after_s} s`, { ...audit, retry_after_s: body.retry_after_s }, { "retry-after": String(body.retry_after_s) });
+      case "unavailable":
+        return sendForwardError(res, 503, "unavailable", body.message, audit);
+      case "upstream_error":
+      case "upstream_timeout":
+        return sendForwardError(res, status, body.status, body.message, audit);
+      default:
+        return sendForwardError(res, status, "error", "unexpected answer", audit);
+    }
+  };
+
+  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
     const url = new URL(req.url ?? "/", "http://keyrunner.invalid");
     const route = `${req.method} ${url.pathname}`;
     const handle = async () => {
+      if (/^https?:\/\//i.test(req.url ?? "")) return forward(req, res);
       if (route === "POST /v1/execute") return execute(req, res);
       if (route === "GET /v1/tools") return tools(req, res, url);
       if (route === "GET /healthz") return send(res, 200, { status: "ok" });
@@ -158,4 +256,15 @@ export function createHttpServer(options: ServerOptions): Server {
       if (!res.headersSent) send(res, 500, { status: "error", message: "internal error" });
     });
   });
+
+  // KeyRunner does not tunnel what it cannot inspect: every CONNECT is refused, and audited.
+  server.on("connect", (req: IncomingMessage, socket) => {
+    const agent = proxyAgent(req) ?? "(unauthenticated)";
+    void engine.refuseForward(agent, "CONNECT", req.url ?? "", "connect_refused").then((auditId) => {
+      const text = JSON.stringify(forwardError("permission_denied", "KeyRunner does not tunnel (CONNECT); send plain-http requests for tool endpoints through the proxy", { audit_id: auditId }));
+      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    });
+    socket.on("error", () => socket.destroy());
+  });
+  return server;
 }

@@ -55,6 +55,22 @@ export interface EgressBinding {
   readonly path: RegExp;
 }
 
+/** Forward-proxy mode: how a stock client's HTTP request maps back to this tool's input. */
+export interface ForwardRoute {
+  readonly method: string;
+  readonly origin: string;
+  /** Anchored; one capture group per entry of `pathFields`. */
+  readonly path: RegExp;
+  readonly pathFields: readonly string[];
+  readonly specificity: number;
+  readonly query: ReadonlyArray<{ readonly name: string; readonly field?: string; readonly literal?: string; readonly secret?: true }>;
+  readonly headers: ReadonlyArray<{ readonly name: string; readonly field?: string }>;
+  readonly body?: {
+    readonly encoding: "json" | "form";
+    readonly slots: ReadonlyArray<{ readonly path: readonly string[]; readonly field?: string; readonly literal?: unknown; readonly secret?: true }>;
+  };
+}
+
 export interface ToolModule<Input = Record<string, unknown>> {
   readonly name: string;
   readonly description: string;
@@ -67,6 +83,8 @@ export interface ToolModule<Input = Record<string, unknown>> {
   readonly requiresReason: boolean;
   readonly secrets: readonly string[];
   readonly egress?: EgressBinding;
+  /** Absent when the tool's templates cannot be reversed exactly (see KR4007). */
+  readonly forward?: ForwardRoute;
   readonly output: { readonly pick: readonly string[]; readonly redact: readonly string[] };
   /** Validates in place (applies defaults); returns the errors, or undefined when valid. */
   validate(input: unknown): ValidationError[] | undefined;

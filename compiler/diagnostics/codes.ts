@@ -92,6 +92,11 @@ export const codes = {
   KR4003: { severity: "warning", title: "no rule allows this tool", help: "add an allow rule, or remove the tool" },
   KR4004: { severity: "warning", title: "condition always holds", help: "remove the condition, or tighten it" },
   KR4005: { severity: "warning", title: "input field never used", help: "use the field in a template, or remove it" },
+  KR4007: {
+    severity: "warning",
+    title: "tool left out of forward-proxy mode",
+    help: "send every input field in exactly one place as a whole value (a path segment, a query value, a header or a body value), or call this tool through /v1/execute",
+  },
   KR4006: {
     severity: "error",
     title: "constraint too complex to decide",

@@ -6,6 +6,7 @@ import type { InputField, ResolvedRule, ResolvedTool } from "../3-resolve/resolv
 import { ModuleConstants, ruleExpression } from "./emit-conditions.js";
 import { execPlan, httpPlan, pathPattern } from "./emit-plan.js";
 import { inputJsonSchema } from "./input-json-schema.js";
+import { reverseRoute } from "../3-resolve/reverse-route.js";
 import { RUNTIME } from "./runtime-path.js";
 
 const literal = (value: unknown) => JSON.stringify(value);
@@ -30,7 +31,7 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   const ruleBlocks = rules.map((rule, index) => ({ rule, index, test: ruleExpression(rule, tool, constants) }));
   const plan = tool.run.type === "http" ? httpPlan(tool.run, tool) : execPlan(tool.run, tool);
 
-  file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/tool-module.js`, isTypeOnly: true, namedImports: ["Decision", "ExecPlan", "HttpRequestPlan", "SecretReader", "ToolModule", "ValidationError"] });
+  file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/tool-module.js`, isTypeOnly: true, namedImports: ["Decision", "ExecPlan", ...(tool.run.type === "http" && reverseRoute(tool)?.ok ? ["ForwardRoute"] : []), "HttpRequestPlan", "SecretReader", "ToolModule", "ValidationError"] });
   const helpers = new Set<string>(["validationErrors"]);
   const used = (name: string, code: string) => new RegExp(`\\b${name}\\(`).test(code) && helpers.add(name);
   const decisionCode = ruleBlocks.map((b) => b.test).join("\n");
@@ -127,6 +128,15 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
     tool.run.type === "http"
       ? `{ origin: ${literal(tool.run.origin)}, method: ${literal(tool.run.method)}, path: new RegExp(${literal(pathPattern(tool.run))}) }`
       : "undefined";
+  const reverse = reverseRoute(tool);
+  if (reverse?.ok) {
+    const { path, ...rest } = reverse.route;
+    file.addVariableStatement({
+      declarationKind: VariableDeclarationKind.Const,
+      docs: ["Forward-proxy mode: how a stock client's request maps back to this input (exact, or the tool is left out)."],
+      declarations: [{ name: "FORWARD_ROUTE", type: "ForwardRoute", initializer: `${JSON.stringify(rest).slice(0, -1)}, "path": new RegExp(${literal(path)}) }` }],
+    });
+  }
   file.addVariableStatement({
     declarationKind: VariableDeclarationKind.Const,
     isExported: true,
@@ -143,6 +153,7 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   requiresReason: ${rules.some((r) => r.effect === "allow" && r.requireReason)},
   secrets: ${literal(tool.secrets)},
   egress: ${egress},
+  forward: ${reverse?.ok ? "FORWARD_ROUTE" : "undefined"},
   output: ${literal(tool.output)},
   validate: (value: unknown): ValidationError[] | undefined => (validate(value) ? undefined : validationErrors(validate.errors)),
   decide,

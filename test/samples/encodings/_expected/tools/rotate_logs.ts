@@ -66,6 +66,7 @@ export const tool: ToolModule<RotateLogsInput> = {
   requiresReason: false,
   secrets: ["LOG_BUCKET_TOKEN"],
   egress: undefined,
+  forward: undefined,
   output: { "pick": [], "redact": [] },
   validate: (value: unknown): ValidationError[] | undefined => (validate(value) ? undefined : validationErrors(validate.errors)),
   decide,

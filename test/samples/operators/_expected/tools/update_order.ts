@@ -156,6 +156,7 @@ export const tool: ToolModule<UpdateOrderInput> = {
   requiresReason: true,
   secrets: ["ORDERS_API_KEY"],
   egress: { origin: "https://api.example.com", method: "PATCH", path: new RegExp("^\\/v1\\/orders\\/[^/?#]+$") },
+  forward: undefined,
   output: { "pick": [], "redact": [] },
   validate: (value: unknown): ValidationError[] | undefined => (validate(value) ? undefined : validationErrors(validate.errors)),
   decide,
