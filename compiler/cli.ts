@@ -165,6 +165,24 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       exitCode = await new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
     });
 
+  configOptions(program.command("mcp").description("compile in memory, then serve the agent's tools over MCP on stdio (token in KEYRUNNER_TOKEN)"))
+    .option("--audit <file>", "audit log", "keyrunner-audit.jsonl")
+    .option("--agents <file>", "agents file; KEYRUNNER_TOKEN must name an agent in it")
+    .option("--secrets-file <file>", "NAME=value lines (default: the environment)")
+    .option("--state <dir|url>", "approvals and counters")
+    .action(async (dir: string, o: ConfigFlags & { audit: string; agents?: string; secretsFile?: string; state?: string }) => {
+      const { buildToTemp } = await import("./build.js");
+      const built = await buildToTemp(location(dir, o));
+      if (!report(built.check) || built.bundlePath === undefined) return void (exitCode = 1);
+      const args = ["mcp", "--audit", o.audit];
+      if (o.agents) args.push("--agents", o.agents);
+      if (o.secretsFile) args.push("--secrets-file", o.secretsFile);
+      if (o.state) args.push("--state", o.state);
+      const child = spawn(process.execPath, [built.bundlePath, ...args], { stdio: "inherit" });
+      process.on("SIGTERM", () => child.kill("SIGTERM"));
+      exitCode = await new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
+    });
+
   program
     .command("audit")
     .description("audit log tools")

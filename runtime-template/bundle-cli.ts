@@ -2,7 +2,9 @@
 
 import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
-import { AgentsFileError, loadAgentsFile, type Principal } from "./agents-file.js";
+import { AgentsFileError, authenticate, loadAgentsFile, type Principal } from "./agents-file.js";
+import { createMcpServer } from "./mcp-server.js";
+import { RUNTIME_VERSION } from "./version.js";
 import { verifyAuditFile } from "./audit-log.js";
 import { sha256Hex } from "./constant-time.js";
 import { createHttpServer } from "./http-server.js";
@@ -36,13 +38,14 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
   const [command, ...rest] = argv;
   const { positional, flags } = parseFlags(rest);
   if (command === "serve") return serve(config, flags);
+  if (command === "mcp") return serveMcpStdio(config, flags);
   if (command === "audit" && positional[0] === "verify" && positional[1] !== undefined) return auditVerify(positional[1]);
   if (command === "token" && positional[0] !== undefined) {
     const { token, line } = newToken(positional[0]);
     process.stdout.write(`${token}\n\nadd to the agents file, under agents:\n${line}\n`);
     return 0;
   }
-  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] [--state DIR|redis://HOST:PORT] | audit verify FILE | token AGENT");
+  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] [--state DIR|redis://HOST:PORT] | mcp [same flags] | audit verify FILE | token AGENT");
   return 1;
 }
 
@@ -124,6 +127,52 @@ async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
     };
     process.once("SIGTERM", drain);
     process.once("SIGINT", drain);
+  });
+}
+
+/**
+ * MCP over stdio: stdout carries the protocol, so everything else goes to stderr. The agent is the one
+ * KEYRUNNER_TOKEN names in --agents; without an agents file, KEYRUNNER_AGENT names it (local use).
+ */
+async function serveMcpStdio(config: CompiledConfig, flags: Flags): Promise<number> {
+  const token = process.env.KEYRUNNER_TOKEN;
+  delete process.env.KEYRUNNER_TOKEN;
+  let agent: string | undefined;
+  if (flags.has("agents")) {
+    try {
+      const found = token === undefined ? undefined : authenticate(loadAgentsFile(flags.get("agents")!), token);
+      agent = found?.role === "agent" ? found.name : undefined;
+    } catch {
+      err(`cannot read the agents file ${flags.get("agents")}`);
+      return 1;
+    }
+    if (agent === undefined) {
+      err("KEYRUNNER_TOKEN is missing or names no agent in the agents file");
+      return 1;
+    }
+  } else {
+    agent = process.env.KEYRUNNER_AGENT;
+    if (agent === undefined || agent === "") {
+      err("set KEYRUNNER_TOKEN with --agents, or KEYRUNNER_AGENT without an agents file");
+      return 1;
+    }
+    err(`warning: no --agents file: serving MCP as agent ${agent} on trust`);
+  }
+  let runtime;
+  try {
+    runtime = createRuntime(config, { auditFile: flags.get("audit"), secretsFile: flags.get("secrets-file"), state: flags.get("state") });
+  } catch (error) {
+    err(error instanceof MissingSecretsError ? `missing secrets: ${error.missing.join(", ")}` : (error as Error).message);
+    return 1;
+  }
+  const { StdioServerTransport } = await import("@modelcontextprotocol/sdk/server/stdio.js");
+  const server = createMcpServer(runtime.engine, agent, RUNTIME_VERSION);
+  const transport = new StdioServerTransport();
+  await server.connect(transport);
+  return new Promise<number>((resolve) => {
+    const stop = () => void server.close().then(() => runtime.close()).then(() => resolve(0));
+    process.stdin.once("end", stop);
+    process.once("SIGTERM", stop);
   });
 }
 

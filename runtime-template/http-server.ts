@@ -6,6 +6,9 @@ import { authenticate, type Principal } from "./agents-file.js";
 import type { Engine } from "./engine.js";
 import type { Approval } from "./state-store.js";
 import { forwardError, inputFromRequest, matchRoute } from "./forward-proxy.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { createMcpServer } from "./mcp-server.js";
+import { RUNTIME_VERSION } from "./version.js";
 import type { ExecuteBody } from "./engine.js";
 
 export interface ServerOptions {
@@ -236,6 +239,29 @@ export function createHttpServer(options: ServerOptions): Server {
     }
   };
 
+  /** MCP over Streamable HTTP, stateless: a fresh server per request, bound to the caller's identity. */
+  const mcp = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const claimed = url.searchParams.get("agent") ?? req.headers["x-keyrunner-agent"];
+    const agent = identify(req, claimed);
+    const body = req.method === "POST" ? await readBody(req, limit) : undefined;
+    let parsed: unknown;
+    if (body !== undefined) {
+      try {
+        parsed = JSON.parse(body.toString("utf8"));
+      } catch {
+        return send(res, 400, { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } });
+      }
+    }
+    const server = createMcpServer(engine, agent, RUNTIME_VERSION);
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    res.on("close", () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, parsed);
+  };
+
   const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
     const url = new URL(req.url ?? "/", "http://keyrunner.invalid");
     const route = `${req.method} ${url.pathname}`;
@@ -245,6 +271,7 @@ export function createHttpServer(options: ServerOptions): Server {
       if (route === "GET /v1/tools") return tools(req, res, url);
       if (route === "GET /healthz") return send(res, 200, { status: "ok" });
       if (route === "GET /metrics") return send(res, 200, engine.metrics.render(), "text/plain; version=0.0.4");
+      if (url.pathname === "/mcp") return mcp(req, res, url);
       if (url.pathname === "/v1/approvals" || url.pathname.startsWith("/v1/approvals/")) {
         return approvals(req, res, url, url.pathname.split("/").slice(3).filter((p) => p !== "").map(decodeURIComponent));
       }

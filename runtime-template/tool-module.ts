@@ -81,6 +81,8 @@ export interface ToolModule<Input = Record<string, unknown>> {
   /** Agents with at least one allow rule for this tool ("*" for every agent). */
   readonly visibleTo: readonly string[];
   readonly requiresReason: boolean;
+  /** Some allow rule for this tool needs a person's approval. */
+  readonly requiresApproval: boolean;
   readonly secrets: readonly string[];
   readonly egress?: EgressBinding;
   /** Absent when the tool's templates cannot be reversed exactly (see KR4007). */

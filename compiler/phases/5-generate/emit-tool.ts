@@ -151,6 +151,7 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   inputSchema: INPUT_SCHEMA,
   visibleTo: ${literal(visibleTo)},
   requiresReason: ${rules.some((r) => r.effect === "allow" && r.requireReason)},
+  requiresApproval: ${rules.some((r) => r.effect === "allow" && r.approval !== undefined)},
   secrets: ${literal(tool.secrets)},
   egress: ${egress},
   forward: ${reverse?.ok ? "FORWARD_ROUTE" : "undefined"},

@@ -59,6 +59,11 @@ export async function bundleRuntime(files: ReadonlyMap<string, string>): Promise
       {
         name: "keyrunner-runtime",
         setup(build) {
+          // The MCP SDK's server imports an ajv-based validator it only uses for elicitation, which
+          // KeyRunner never requests: keep ajv's code-generating compiler out of the bundle.
+          build.onResolve({ filter: /validation\/ajv-provider\.js$/ }, (args) =>
+            args.importer.includes("@modelcontextprotocol") ? { path: join(runtimeTemplateDir, "mcp-validator-stub.ts") } : undefined,
+          );
           build.onResolve({ filter: /^@keyrunner\/runtime\/runtime-template\// }, (args) => ({
             path: join(runtimeTemplateDir, args.path.slice(prefix.length).replace(/\.js$/, ".ts")),
           }));

@@ -1,0 +1,62 @@
+// The Model Context Protocol face of the runtime: an agent's allowed tools over MCP (Streamable HTTP at
+// /mcp, stateless, and stdio), through the same engine — validation, policy, approvals, audit,
+// redaction. Denials come back as tool errors that carry the reason, so the model can adjust.
+
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { Engine, ExecuteBody } from "./engine.js";
+import type { ToolModule } from "./tool-module.js";
+
+/** The input schema an MCP client sees: the tool's own, plus `reason` and `approval_id` where rules use them. */
+export function mcpInputSchema(tool: ToolModule): Record<string, unknown> {
+  const schema = tool.inputSchema as { properties: Record<string, unknown>; required: string[] };
+  const extra: Record<string, unknown> = {};
+  if (tool.requiresReason) extra.reason = { type: "string", minLength: 1, maxLength: 1000, description: "Why this is needed. Some requests are allowed only with a reason; it is recorded in the audit." };
+  if (tool.requiresApproval) extra.approval_id = { type: "string", description: "The approval_id of a request a person approved; send it with the identical request." };
+  return { ...schema, properties: { ...schema.properties, ...extra } };
+}
+
+const noValidation = {
+  getValidator() {
+    return () => ({ valid: true, data: undefined, errorMessage: undefined });
+  },
+};
+
+function toolResult(body: ExecuteBody): CallToolResult {
+  const text = (t: string): CallToolResult["content"] => [{ type: "text", text: t }];
+  switch (body.status) {
+    case "ok":
+      return {
+        content: text(typeof body.result === "string" ? body.result : JSON.stringify(body.result)),
+        ...(body.result !== null && typeof body.result === "object" && !Array.isArray(body.result) ? { structuredContent: body.result as Record<string, unknown> } : {}),
+      };
+    case "denied":
+      return { isError: true, content: text(`Denied by KeyRunner policy: ${body.reason}${body.rule ? ` (rule ${body.rule})` : ""}${body.remaining !== undefined ? `; remaining budget ${body.remaining}` : ""}. Nothing was executed.`) };
+    case "invalid":
+      return { isError: true, content: text(`Invalid input, nothing was executed: ${body.errors.map((e) => `${e.path} ${e.message}`).join("; ")}`) };
+    case "not_found":
+      return { isError: true, content: text("Unknown tool.") };
+    case "pending_approval":
+      return { isError: true, content: text(`Waiting for a person to approve this request (approval_id ${body.approval_id}, expires ${body.expires_at}). Nothing was executed. Once approved, call again with the identical arguments and "approval_id": "${body.approval_id}".`) };
+    case "rate_limited":
+      return { isError: true, content: text(`Rate limited by KeyRunner policy; try again in ${body.retry_after_s} seconds. Nothing was executed.`) };
+    case "unavailable":
+      return { isError: true, content: text(`${body.message}.`) };
+    case "upstream_error":
+    case "upstream_timeout":
+      return { isError: true, content: text(`The tool ran but its upstream failed: ${body.message}${body.http_status ? ` (HTTP ${body.http_status})` : ""}.`) };
+  }
+}
+
+export function createMcpServer(engine: Engine, agent: string, version: string): Server {
+  const server = new Server({ name: "keyrunner", version }, { capabilities: { tools: {} }, jsonSchemaValidator: noValidation as never });
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: engine.visibleTools(agent).map((t) => ({ name: t.name, description: t.description, inputSchema: mcpInputSchema(t) as { type: "object" } })),
+  }));
+  server.setRequestHandler(CallToolRequestSchema, async (request) => {
+    const { reason, approval_id, ...input } = (request.params.arguments ?? {}) as Record<string, unknown>;
+    const result = await engine.execute({ agent, tool: request.params.name, input, ...(reason === undefined ? {} : { reason }), ...(approval_id === undefined ? {} : { approval_id }) });
+    return toolResult(result.body);
+  });
+  return server;
+}

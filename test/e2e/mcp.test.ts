@@ -1,0 +1,123 @@
+// MCP with the SDK's own client, over Streamable HTTP (/mcp on the real bundle) and over stdio
+// (`node keyrunner.mjs mcp`), against a real upstream: the same identity, policy, approvals,
+// audit and redaction as /v1/execute.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sha256Hex } from "../../runtime-template/constant-time.js";
+import { buildBundle, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
+import { Upstream } from "../support/upstream.js";
+
+const SECRET = "sk_test_mcp_secret_0123456789";
+const AGENT = "kr_mcp_agent_token_000000001";
+const OTHER = "kr_mcp_other_agent_token_0002";
+const upstream = new Upstream();
+let dir: string;
+let bundle: string;
+let server: RunningBundle;
+
+beforeAll(async () => {
+  await upstream.start();
+  upstream.routes.set("/v1/refunds", (req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ id: "re_1", status: "succeeded", echoed_auth: req.headers.authorization }));
+  });
+  dir = writeConfig({
+    "tools/refund.yaml": `tool: refund_payment\ndescription: Refund a Stripe payment\ninput:\n  payment_id: string\n  amount_cents: integer\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/v1/refunds\n  auth: { secret: STRIPE_API_KEY }\n  body: { payment_intent: "\${payment_id}", amount: "\${amount_cents}" }\n`,
+    "tools/other.yaml": `tool: ops_only\ndescription: Only for ops\nrun: { type: http, method: GET, url: "http://127.0.0.1:${upstream.port}/ops" }\n`,
+    "policies/p.yaml": `policy: support\nagents: [support-agent]\nallow:\n  - tool: refund_payment\n    when: { amount_cents: { max: 5000 }, require_reason: true }\n  - tool: refund_payment\n    when: { amount_cents: { min: 5001 } }\n    require_approval: true\n---\npolicy: ops\nagents: [ops-agent]\nallow:\n  - tool: ops_only\n`,
+    "agents.yaml": `agents:\n  support-agent: { token_sha256: ${sha256Hex(AGENT)} }\n  ops-agent: { token_sha256: ${sha256Hex(OTHER)} }\n`,
+  });
+  bundle = await buildBundle(dir);
+  server = await startBundle(bundle, ["--audit", join(dir, "audit.jsonl"), "--agents", join(dir, "agents.yaml")], { STRIPE_API_KEY: SECRET }, ["--disallow-code-generation-from-strings"]);
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await upstream.stop();
+});
+
+async function httpClient(token: string): Promise<Client> {
+  const client = new Client({ name: "test-agent", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  return client;
+}
+
+async function stdioClient(token: string): Promise<Client> {
+  const client = new Client({ name: "test-agent", version: "1.0.0" });
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [bundle, "mcp", "--agents", join(dir, "agents.yaml"), "--audit", join(dir, "stdio-audit.jsonl"), "--state", join(dir, "stdio-state")],
+      env: { PATH: process.env.PATH ?? "", STRIPE_API_KEY: SECRET, KEYRUNNER_TOKEN: token },
+      stderr: "pipe",
+    }),
+  );
+  return client;
+}
+
+describe.each([
+  ["Streamable HTTP", httpClient],
+  ["stdio", stdioClient],
+])("MCP over %s", (_transport, connect) => {
+  let client: Client;
+  beforeAll(async () => {
+    client = await connect(AGENT);
+  });
+  afterAll(async () => client?.close());
+
+  it("tools/list shows only the agent's tools, with JSON Schema and the policy's reason and approval_id", async () => {
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toEqual(["refund_payment"]);
+    expect(tools[0]!.inputSchema).toMatchObject({ type: "object", required: ["payment_id", "amount_cents"], properties: { payment_id: { type: "string" }, amount_cents: { type: "integer" }, reason: { type: "string" }, approval_id: { type: "string" } } });
+  });
+
+  it("tools/call executes an allowed request, with the secret injected and redacted from the answer", async () => {
+    const mark = upstream.received.length;
+    const result = await client.callTool({ name: "refund_payment", arguments: { payment_id: "pi_1", amount_cents: 2500, reason: "double charge" } });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({ id: "re_1", status: "succeeded", echoed_auth: "Bearer [REDACTED]" });
+    expect(JSON.stringify(result)).not.toContain(SECRET);
+    expect(upstream.since(mark).map((r) => r.headers.authorization)).toEqual([`Bearer ${SECRET}`]);
+  });
+
+  it("returns a denial as a tool error with the reason, and nothing reaches the upstream", async () => {
+    const mark = upstream.received.length;
+    const denied = await client.callTool({ name: "refund_payment", arguments: { payment_id: "pi_1", amount_cents: 2500 } });
+    expect(denied).toMatchObject({ isError: true, content: [{ type: "text", text: "Denied by KeyRunner policy: no rule allows this request. Nothing was executed." }] });
+    const invalid = await client.callTool({ name: "refund_payment", arguments: { payment_id: "pi_1", amount_cents: "lots" } });
+    expect(invalid).toMatchObject({ isError: true, content: [{ type: "text", text: "Invalid input, nothing was executed: amount_cents must be integer" }] });
+    const hidden = await client.callTool({ name: "ops_only", arguments: {} });
+    expect(hidden).toMatchObject({ isError: true, content: [{ type: "text", text: "Unknown tool." }] });
+    expect(upstream.since(mark)).toHaveLength(0);
+  });
+
+  it("a request needing approval comes back as a tool error naming the approval", async () => {
+    const pending = await client.callTool({ name: "refund_payment", arguments: { payment_id: "pi_2", amount_cents: 9000 } });
+    expect(pending.isError).toBe(true);
+    expect((pending.content as Array<{ text: string }>)[0]!.text).toMatch(/^Waiting for a person to approve this request \(approval_id apr_[0-9a-f]{32}, expires /);
+  });
+});
+
+describe("MCP identity", () => {
+  it("HTTP refuses an unknown token; another agent sees only its own tools", async () => {
+    await expect(httpClient("kr_wrong")).rejects.toThrow();
+    const ops = await httpClient(OTHER);
+    expect((await ops.listTools()).tools.map((t) => t.name)).toEqual(["ops_only"]);
+    await ops.close();
+  });
+
+  it("stdio refuses to start without a token that names an agent", async () => {
+    await expect(stdioClient("kr_wrong")).rejects.toThrow();
+  });
+
+  it("every MCP call is in the audit like any other request", () => {
+    const records = readFileSync(join(dir, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const statuses = records.filter((r) => r.agent === "support-agent").map((r) => r.status ?? r.decision);
+    for (const s of ["allow", "ok", "denied", "invalid", "unknown_tool", "pending_approval"]) expect(statuses).toContain(s);
+  });
+});
