@@ -68,6 +68,7 @@ export const tool: ToolModule<CreateChargeInput> = {
   inputSchema: INPUT_SCHEMA,
   visibleTo: ["*"],
   requiresReason: false,
+  requiresApproval: false,
   secrets: ["STRIPE_API_KEY"],
   egress: { origin: "https://api.stripe.com", method: "POST", path: new RegExp("^\\/v1\\/charges$") },
   forward: FORWARD_ROUTE,

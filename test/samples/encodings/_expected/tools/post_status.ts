@@ -61,6 +61,7 @@ export const tool: ToolModule<PostStatusInput> = {
   inputSchema: INPUT_SCHEMA,
   visibleTo: ["*"],
   requiresReason: false,
+  requiresApproval: false,
   secrets: ["STATUS_TOKEN"],
   egress: { origin: "https://status.example.com", method: "POST", path: new RegExp("^\\/api\\/v1\\/statuses$") },
   forward: FORWARD_ROUTE,

@@ -64,6 +64,7 @@ export const tool: ToolModule<RotateLogsInput> = {
   inputSchema: INPUT_SCHEMA,
   visibleTo: ["*"],
   requiresReason: false,
+  requiresApproval: false,
   secrets: ["LOG_BUCKET_TOKEN"],
   egress: undefined,
   forward: undefined,

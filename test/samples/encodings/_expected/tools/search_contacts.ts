@@ -59,6 +59,7 @@ export const tool: ToolModule<SearchContactsInput> = {
   inputSchema: INPUT_SCHEMA,
   visibleTo: ["*"],
   requiresReason: false,
+  requiresApproval: false,
   secrets: ["CONTACTS_KEY"],
   egress: { origin: "https://api.example.com", method: "GET", path: new RegExp("^\\/v2\\/contacts\\/search$") },
   forward: FORWARD_ROUTE,

@@ -154,6 +154,7 @@ export const tool: ToolModule<UpdateOrderInput> = {
   inputSchema: INPUT_SCHEMA,
   visibleTo: ["order-agent", "support-agent"],
   requiresReason: true,
+  requiresApproval: true,
   secrets: ["ORDERS_API_KEY"],
   egress: { origin: "https://api.example.com", method: "PATCH", path: new RegExp("^\\/v1\\/orders\\/[^/?#]+$") },
   forward: undefined,

@@ -65,6 +65,7 @@ export const tool: ToolModule<RefundPaymentInput> = {
   inputSchema: INPUT_SCHEMA,
   visibleTo: ["*"],
   requiresReason: true,
+  requiresApproval: false,
   secrets: ["STRIPE_API_KEY"],
   egress: { origin: "https://api.stripe.com", method: "POST", path: new RegExp("^\\/v1\\/refunds$") },
   forward: FORWARD_ROUTE,
