@@ -1,6 +1,7 @@
 // The `keyrunner` command line: a thin layer over the compiler library. run(argv) returns the exit code.
 
 import { spawn } from "node:child_process";
+import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { auditVerify, newToken } from "../runtime-template/bundle-cli.js";
 import { check, renderHuman, renderJson, renderSummary, type CheckResult } from "./index.js";
@@ -181,6 +182,42 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       const child = spawn(process.execPath, [built.bundlePath, ...args], { stdio: "inherit" });
       process.on("SIGTERM", () => child.kill("SIGTERM"));
       exitCode = await new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
+    });
+
+  configOptions(program.command("export").description("print the tool definitions for OpenAI, Anthropic or MCP tool calling"))
+    .requiredOption("--format <format>", "openai, anthropic or mcp")
+    .option("--agent <name>", "only the tools this agent may call")
+    .action(async (dir: string, o: ConfigFlags & { format: string; agent?: string }) => {
+      if (!["openai", "anthropic", "mcp"].includes(o.format)) {
+        io.stderr(`error: --format must be openai, anthropic or mcp, not ${o.format}\n`);
+        return void (exitCode = 1);
+      }
+      const result = check(location(dir, o));
+      if (!report(result)) return void (exitCode = 1);
+      const { exportedTools, renderExport } = await import("./export-tools.js");
+      io.stdout(`${JSON.stringify(renderExport(exportedTools(result.analysis!, o.agent), o.format as "openai"), null, 2)}\n`);
+    });
+
+  configOptions(program.command("test").description("run the policy unit tests in DIR/tests/*.yaml through the generated code"))
+    .action(async (dir: string, o: ConfigFlags) => {
+      const { readPolicyTests, runPolicyTest } = await import("./policy-tests.js");
+      const { loadCompiled } = await import("./runtime-commands.js");
+      const loaded = await loadCompiled(location(dir, o));
+      if (!report(loaded.check) || loaded.bundle === undefined) return void (exitCode = 1);
+      const { cases, problems } = readPolicyTests(join(dir, "tests"), dir);
+      for (const problem of problems) io.stderr(`error: ${problem}\n`);
+      const results = cases.map((c) => runPolicyTest(loaded.bundle!.config, c));
+      for (const r of results) {
+        const got = `${r.got}${r.rule ? ` by ${r.rule}` : ""}`;
+        if (r.passed) io.stdout(`  ✓ ${r.case.name}  (${got})\n`);
+        else io.stdout(`  ✗ ${r.case.name}  ${r.case.where}\n      expected ${r.case.expect}${r.case.rule ? ` by ${r.case.rule}` : ""}, got ${got}${r.detail ? `: ${r.detail}` : ""}\n`);
+      }
+      const exercised = new Set(results.map((r) => r.rule).filter((rule): rule is string => rule !== undefined));
+      const unexercised = [...loaded.check.analysis!.rulesByTool.values()].flat().map((r) => r.id).filter((id) => !exercised.has(id)).sort();
+      if (unexercised.length > 0) io.stdout(`\nrules no case exercises:\n${unexercised.map((id) => `  ${id}`).join("\n")}\n`);
+      const failed = results.filter((r) => !r.passed).length;
+      io.stdout(`\npolicy tests: ${results.length - failed} of ${results.length} cases as expected${failed > 0 ? `, ${failed} not` : ""}\n`);
+      exitCode = failed > 0 || problems.length > 0 || cases.length === 0 ? 1 : 0;
     });
 
   program

@@ -5,16 +5,7 @@
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Engine, ExecuteBody } from "./engine.js";
-import type { ToolModule } from "./tool-module.js";
-
-/** The input schema an MCP client sees: the tool's own, plus `reason` and `approval_id` where rules use them. */
-export function mcpInputSchema(tool: ToolModule): Record<string, unknown> {
-  const schema = tool.inputSchema as { properties: Record<string, unknown>; required: string[] };
-  const extra: Record<string, unknown> = {};
-  if (tool.requiresReason) extra.reason = { type: "string", minLength: 1, maxLength: 1000, description: "Why this is needed. Some requests are allowed only with a reason; it is recorded in the audit." };
-  if (tool.requiresApproval) extra.approval_id = { type: "string", description: "The approval_id of a request a person approved; send it with the identical request." };
-  return { ...schema, properties: { ...schema.properties, ...extra } };
-}
+import { agentInputSchema } from "./agent-schema.js";
 
 const noValidation = {
   getValidator() {
@@ -51,7 +42,7 @@ function toolResult(body: ExecuteBody): CallToolResult {
 export function createMcpServer(engine: Engine, agent: string, version: string): Server {
   const server = new Server({ name: "keyrunner", version }, { capabilities: { tools: {} }, jsonSchemaValidator: noValidation as never });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: engine.visibleTools(agent).map((t) => ({ name: t.name, description: t.description, inputSchema: mcpInputSchema(t) as { type: "object" } })),
+    tools: engine.visibleTools(agent).map((t) => ({ name: t.name, description: t.description, inputSchema: agentInputSchema(t.inputSchema, t) as { type: "object" } })),
   }));
   server.setRequestHandler(CallToolRequestSchema, async (request) => {
     const { reason, approval_id, ...input } = (request.params.arguments ?? {}) as Record<string, unknown>;
