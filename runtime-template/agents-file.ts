@@ -53,7 +53,18 @@ function fromObject(value: unknown): Principal[] {
 }
 
 export function loadAgentsFile(path: string): Principal[] {
-  return parseAgentsFile(readFileSync(path, "utf8"));
+  const principals = parseAgentsFile(readFileSync(path, "utf8"));
+  // One token must name one principal, or who acted would depend on the order of the file.
+  const byDigest = new Map<string, string>();
+  for (const p of principals) {
+    const other = byDigest.get(p.tokenSha256);
+    if (other !== undefined) throw new AgentsFileError(`${other} and ${p.name} have the same token_sha256; give each its own token`);
+    byDigest.set(p.tokenSha256, p.name);
+  }
+  const names = principals.map((p) => `${p.role}:${p.name}`);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate !== undefined) throw new AgentsFileError(`${duplicate.split(":")[1]} is listed twice`);
+  return principals;
 }
 
 /** The principal a bearer token names. Every entry is compared, so timing does not depend on which matched. */

@@ -3,6 +3,9 @@
 // escapes are decoded before matching; gzip/deflate/br bodies are decompressed by the caller.
 
 export const REDACTED = "[REDACTED]";
+/** Deeper JSON than this is cut (and marked) before it reaches an answer, the audit or a log. */
+export const MAX_DEPTH = 64;
+export const TOO_DEEP = "[TOO DEEP]";
 /** Encoded fragments shorter than this are too likely to occur by chance to be replaced. */
 const MIN_FRAGMENT = 6;
 
@@ -10,7 +13,7 @@ export interface Redactor {
   text(value: string): string;
   /** Whether JSON text may hold a secret once parsed: false only when it has no escape and no secret form. */
   mayHoldSecret(jsonText: string): boolean;
-  /** A deep copy of a JSON value with every string (and key) redacted. */
+  /** A deep copy of a JSON value with every string (and key) redacted, cut at MAX_DEPTH. */
   json(value: unknown): unknown;
 }
 
@@ -35,15 +38,14 @@ export function createRedactor(secrets: Iterable<string>): Redactor {
   const variants = [...new Set([...secrets].filter((s) => s.length > 0).flatMap(secretVariants))].sort((a, b) => b.length - a.length);
   const pattern = variants.length === 0 ? undefined : new RegExp(variants.map((v) => v.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&")).join("|"), "g");
   const text = (value: string) => (pattern === undefined ? value : value.replace(pattern, REDACTED));
-  const json = (value: unknown): unknown => {
+  const json = (value: unknown, depth = 0): unknown => {
     if (typeof value === "string") return text(value);
-    if (Array.isArray(value)) return value.map(json);
-    if (value !== null && typeof value === "object") {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) Object.defineProperty(out, text(k), { value: json(v), enumerable: true, writable: true, configurable: true });
-      return out;
-    }
-    return value;
+    if (value === null || typeof value !== "object") return value;
+    if (depth >= MAX_DEPTH) return TOO_DEEP;
+    if (Array.isArray(value)) return value.map((v) => json(v, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) Object.defineProperty(out, text(k), { value: json(v, depth + 1), enumerable: true, writable: true, configurable: true });
+    return out;
   };
   // Without a backslash, every decoded string is a substring of the raw text, so a raw miss is a miss.
   const probe = pattern === undefined ? undefined : new RegExp(pattern.source);

@@ -16,6 +16,8 @@ export type Route = (request: Received, res: ServerResponse) => void | Promise<v
 export class Upstream {
   readonly received: Received[] = [];
   readonly routes = new Map<string, Route>();
+  /** TCP connections accepted, whether or not they carried an HTTP request (a TLS hello does not). */
+  connections = 0;
   #server: Server | undefined;
   port = 0;
 
@@ -36,6 +38,7 @@ export class Upstream {
         void route(request, res);
       });
     });
+    this.#server.on("connection", () => this.connections++);
     await new Promise<void>((resolve) => this.#server!.listen(0, "127.0.0.1", resolve));
     this.port = (this.#server!.address() as AddressInfo).port;
     return this;

@@ -1,0 +1,128 @@
+// Attacks on the real bundle process. A stub DNS resolver is preloaded into it (stub-dns.mjs), so a
+// tool's host can resolve to any internal address — and to 127.0.0.1, where the test upstream listens,
+// so a request that slipped through would be seen arriving.
+
+import { connect } from "node:net";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sha256Hex } from "../../runtime-template/constant-time.js";
+import { buildBundle, post, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
+import { seedConfig } from "../support/seed-config.js";
+import { Upstream } from "../support/upstream.js";
+
+const SECRET = "sk_test_attack_suite_01234";
+const INTERNAL: Record<string, string> = {
+  "loopback4.test": "127.0.0.1",
+  "loopback-other.test": "127.1.2.3",
+  "loopback6.test": "::1",
+  "mapped.test": "::ffff:127.0.0.1",
+  "mapped-hex.test": "::ffff:7f00:1",
+  "compatible.test": "::127.0.0.1",
+  "nat64-metadata.test": "64:ff9b::a9fe:a9fe",
+  "sixtofour.test": "2002:7f00:1::1",
+  "private10.test": "10.0.0.7",
+  "private172.test": "172.16.5.4",
+  "private192.test": "192.168.1.10",
+  "cgnat.test": "100.64.0.1",
+  "metadata.test": "169.254.169.254",
+  "metadata6.test": "fd00:ec2::254",
+  "linklocal.test": "169.254.10.10",
+  "unspecified.test": "0.0.0.0",
+  "ula.test": "fd12:3456::1",
+};
+const upstream = new Upstream();
+let server: RunningBundle;
+let dir: string;
+let bundle: string;
+
+beforeAll(async () => {
+  await upstream.start();
+  const names = Object.keys(INTERNAL);
+  const dns = Object.fromEntries(names.map((name) => [name, [INTERNAL[name]!]]));
+  dir = writeConfig({
+    ...seedConfig(`http://127.0.0.1:${upstream.port}`),
+    "tools/internal.yaml": names.map((name) => `tool: to_${name.replace(/[.-]/g, "_")}\ndescription: reaches ${name}\nrun: { type: http, method: GET, url: "https://${name}:${upstream.port}/internal" }\n`).join("---\n"),
+    "policies/internal.yaml": `policy: internal\nallow:\n${names.map((n) => `  - tool: to_${n.replace(/[.-]/g, "_")}\n`).join("")}`,
+  });
+  bundle = await buildBundle(dir);
+  server = await startBundle(bundle, ["--audit", join(dir, "audit.jsonl")], { STRIPE_API_KEY: SECRET, KR_STUB_DNS: JSON.stringify(dns) }, ["--import", join(import.meta.dirname, "stub-dns.mjs")]);
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await upstream.stop();
+});
+
+describe("DNS answers pointing inside", () => {
+  it.each(Object.entries(INTERNAL))("a host resolving to %s (%s) is refused, and nothing connects", async (name) => {
+    const mark = upstream.received.length;
+    const connections = upstream.connections;
+    const res = await post(`${server.url}/v1/execute`, { agent: "a", tool: `to_${name.replace(/[.-]/g, "_")}`, input: {} });
+    expect(res.status).toBe(502);
+    expect(res.body).toMatchObject({ status: "upstream_error", message: "the upstream address is not allowed" });
+    expect(upstream.since(mark)).toHaveLength(0);
+    expect(upstream.connections).toBe(connections);
+  });
+
+  it("CONNECT to any encoding of an internal address is refused and audited", async () => {
+    for (const target of ["127.0.0.1:443", "2130706433:443", "0x7f.0.0.1:443", "[::ffff:127.0.0.1]:443", "169.254.169.254:80", "[fd00:ec2::254]:80", "100.64.0.1:443"]) {
+      const answer = await rawRequest(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+      expect(answer, target).toMatch(/^HTTP\/1\.1 403 /);
+    }
+    const audited = readFileSync(join(dir, "audit.jsonl"), "utf8").split("\n").filter((l) => l.includes('"connect_refused"'));
+    expect(audited.length).toBeGreaterThanOrEqual(7);
+  });
+});
+
+describe("malformed and hostile HTTP", () => {
+  it("oversized headers are refused with 431", async () => {
+    const answer = await rawRequest(`POST /v1/execute HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\nContent-Length: 2\r\n\r\n{}`);
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+  });
+
+  it("conflicting Content-Length and Transfer-Encoding are refused, and nothing is executed", async () => {
+    const mark = upstream.received.length;
+    const body = JSON.stringify({ agent: "a", tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
+    const answer = await rawRequest(`POST /v1/execute HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(upstream.since(mark)).toHaveLength(0);
+  });
+
+  it("a deeply nested input is a clean 400 and is cut in the audit", async () => {
+    const deep = `${"[".repeat(50_000)}${"]".repeat(50_000)}`;
+    const res = await post(`${server.url}/v1/execute`, `{"agent":"a","tool":"refund_payment","input":{"payment_id":${deep},"amount_cents":1},"reason":"r"}`);
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([{ path: "payment_id", message: "must be string" }]);
+    expect(readFileSync(join(dir, "audit.jsonl"), "utf8")).toContain("[TOO DEEP]");
+  });
+
+  it("a slow client holding a half-sent request does not block others", async () => {
+    const socket = connect(Number(new URL(server.url).port), "127.0.0.1");
+    socket.write("POST /v1/execute HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{");
+    const res = await post(`${server.url}/v1/execute`, { agent: "a", tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
+    expect(res.status).toBe(200);
+    socket.destroy();
+  });
+});
+
+describe("tokens", () => {
+  it("an agents file in which two principals share a token is refused at start", async () => {
+    const agents = join(dir, "dup-agents.yaml");
+    const digest = sha256Hex("kr_shared_token_000000001");
+    (await import("node:fs")).writeFileSync(agents, `agents:\n  a: { token_sha256: ${digest} }\n  b: { token_sha256: ${digest} }\n`);
+    await expect(startBundle(bundle, ["--audit", join(dir, "dup.jsonl"), "--agents", agents], { STRIPE_API_KEY: SECRET })).rejects.toThrow(/a and b have the same token_sha256/);
+  });
+});
+
+function rawRequest(text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(Number(new URL(server.url).port), "127.0.0.1");
+    let answer = "";
+    socket.on("data", (c) => (answer += c.toString()));
+    socket.on("close", () => resolve(answer));
+    socket.on("error", () => resolve(answer));
+    socket.write(text);
+    setTimeout(() => socket.end(), 500);
+  });
+}
