@@ -11,9 +11,12 @@ import { createHttpServer } from "./http-server.js";
 import { createRuntime } from "./runtime.js";
 import { MissingSecretsError, WeakSecretsError } from "./secrets.js";
 import { StateUnavailable } from "./state-store.js";
+import { defaultStateDir, dieWithLauncher, relaunchSandboxed, sandboxed } from "./permission-model.js";
 import type { CompiledConfig } from "./tool-module.js";
 
 type Flags = Map<string, string>;
+
+const BOOLEAN_FLAGS = new Set(["no-permission-model"]);
 
 function parseFlags(args: readonly string[]): { positional: string[]; flags: Flags } {
   const positional: string[] = [];
@@ -21,6 +24,7 @@ function parseFlags(args: readonly string[]): { positional: string[]; flags: Fla
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (!arg.startsWith("--")) positional.push(arg);
+    else if (BOOLEAN_FLAGS.has(arg.slice(2))) flags.set(arg.slice(2), "true");
     else if (arg.includes("=")) flags.set(arg.slice(2, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1));
     else flags.set(arg.slice(2), args[++i] ?? "");
   }
@@ -34,9 +38,20 @@ export function newToken(agent: string): { token: string; line: string } {
   return { token, line: `  ${agent}: { token_sha256: ${sha256Hex(token)} }` };
 }
 
-export async function runBundleCli(config: CompiledConfig, argv: readonly string[]): Promise<number> {
+export async function runBundleCli(config: CompiledConfig, argv: readonly string[], moduleUrl?: string): Promise<number> {
   const [command, ...rest] = argv;
   const { positional, flags } = parseFlags(rest);
+  if ((command === "serve" || command === "mcp") && moduleUrl !== undefined && !sandboxed() && !flags.has("no-permission-model")) {
+    const audit = flags.get("audit") ?? "keyrunner-audit.jsonl";
+    const relaunched = relaunchSandboxed(config, moduleUrl, argv, {
+      audit,
+      state: flags.get("state") ?? defaultStateDir(audit),
+      agents: flags.get("agents"),
+      secretsFile: flags.get("secrets-file"),
+    });
+    if (relaunched !== undefined) return relaunched;
+  }
+  if (sandboxed()) dieWithLauncher();
   if (command === "serve") return serve(config, flags);
   if (command === "mcp") return serveMcpStdio(config, flags);
   if (command === "audit" && positional[0] === "verify" && positional[1] !== undefined) return auditVerify(positional[1]);
@@ -45,7 +60,7 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
     process.stdout.write(`${token}\n\nadd to the agents file, under agents:\n${line}\n`);
     return 0;
   }
-  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] [--state DIR|redis://HOST:PORT] | mcp [same flags] | audit verify FILE | token AGENT");
+  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] [--state DIR|redis://HOST:PORT] [--no-permission-model] | mcp [same flags] | audit verify FILE | token AGENT");
   return 1;
 }
 

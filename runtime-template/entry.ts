@@ -15,5 +15,5 @@ export async function runIfMain(config: CompiledConfig, moduleUrl: string): Prom
   } catch {
     same = false;
   }
-  if (same) process.exitCode = await runBundleCli(config, process.argv.slice(2));
+  if (same) process.exitCode = await runBundleCli(config, process.argv.slice(2), moduleUrl);
 }

@@ -1,9 +1,10 @@
-// The embedded state store: one JSON file in a directory, rewritten atomically (temp file, fsync,
-// rename) on every change, so pending approvals and counters survive a restart. Operations run
+// The embedded state store: one JSON file in a directory, rewritten atomically (a durable write of a
+// temp file, then rename) on every change, so pending approvals and counters survive a restart. Operations run
 // synchronously inside one process, which makes each of them atomic; a lock file keeps a second
 // process from sharing the directory (use Redis for several replicas).
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { openDurable } from "./audit-log.js";
 import { join } from "node:path";
 import { StateUnavailable, windowOf, type Approval, type ApprovalStatus, type Reservation, type ReserveResult, type StateStore } from "./state-store.js";
 
@@ -18,7 +19,8 @@ export class LocalStateStore implements StateStore {
   readonly #lock: string;
 
   constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+    // Under the permission model a recursive mkdir would check the parents too: the launcher made it.
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
     this.#file = join(dir, "state.json");
     this.#lock = join(dir, "state.lock");
     try {
@@ -38,9 +40,8 @@ export class LocalStateStore implements StateStore {
   #persist(): void {
     const temp = `${this.#file}.${process.pid}.tmp`;
     try {
-      const fd = openSync(temp, "w");
+      const fd = openDurable(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC);
       writeSync(fd, JSON.stringify(this.#state));
-      fsyncSync(fd);
       closeSync(fd);
       renameSync(temp, this.#file);
     } catch (error) {

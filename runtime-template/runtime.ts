@@ -3,7 +3,7 @@
 import { AuditLog } from "./audit-log.js";
 import { Engine, type ExecuteRequest, type ExecuteResponse } from "./engine.js";
 import type { Resolver } from "./egress.js";
-import { dirname, join } from "node:path";
+import { defaultStateDir } from "./permission-model.js";
 import { LocalStateStore } from "./local-state-store.js";
 import { RedisStateStore } from "./redis-state-store.js";
 import { loadSecrets } from "./secrets.js";
@@ -45,7 +45,7 @@ export function createRuntime(config: CompiledConfig, options: RuntimeOptions = 
   const auditKey = options.auditKey ?? env.KEYRUNNER_AUDIT_KEY;
   delete env.KEYRUNNER_AUDIT_KEY;
   const auditFile = options.auditFile ?? "keyrunner-audit.jsonl";
-  const state = openStateStore(options.state ?? join(dirname(auditFile), "keyrunner-state"));
+  const state = openStateStore(options.state ?? defaultStateDir(auditFile));
   const audit = AuditLog.open(auditFile, auditKey);
   const engine = new Engine({ config, secrets, audit, state, ...(options.resolver ? { resolver: options.resolver } : {}) });
   return {

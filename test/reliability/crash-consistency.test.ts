@@ -25,6 +25,25 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => upstream.stop());
 
+/** Waits until the process named in the state lock is gone (a killed server lingers until it is reaped). */
+async function lockReleased(lock: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(lock, "utf8"));
+    } catch {
+      return;
+    }
+    // Until it is reaped, a killed process still answers kill(pid, 0): wait for /proc to forget it.
+    try {
+      readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      return;
+    }
+    await sleep(20);
+  }
+}
+
 describe("kill -9 under load", () => {
   it(`keeps every acknowledged request in the audit across ${RUNS} crashes`, async () => {
     const audit = join(dir, "crash-audit.jsonl");
@@ -51,10 +70,11 @@ describe("kill -9 under load", () => {
         }
       });
       await sleep(30 + Math.floor(Math.random() * 120));
-      server.process.kill("SIGKILL");
+      server.kill9();
       stop = true;
       await Promise.all(clients);
       await server.exited;
+      await lockReleased(join(state, "state.lock"));
       const text = readFileSync(audit, "utf8");
       if (text.length > 0 && !text.endsWith("\n")) torn++;
     }

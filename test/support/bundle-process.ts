@@ -24,7 +24,10 @@ export async function buildBundle(dir: string): Promise<string> {
 
 export interface RunningBundle {
   url: string;
+  /** The launched process: the permission-model launcher, whose child serves. */
   process: ChildProcess;
+  /** kill -9 of the whole process group: the launcher and the sandboxed server at once. */
+  kill9(): void;
   stdout: () => string;
   stderr: () => string;
   exited: Promise<number | null>;
@@ -37,6 +40,7 @@ export async function startBundle(bundle: string, args: string[], env: Record<st
   const child = spawn(process.execPath, [...nodeFlags, bundle, "serve", "--port", "0", ...state, ...args], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
   let out = "";
   let err = "";
@@ -61,6 +65,13 @@ export async function startBundle(bundle: string, args: string[], env: Record<st
     stdout: () => out,
     stderr: () => err,
     exited,
+    kill9() {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    },
     async stop() {
       child.kill("SIGTERM");
       return exited;

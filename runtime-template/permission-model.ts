@@ -1,0 +1,85 @@
+// Runs `serve` and `mcp` under Node's permission model where Node has one: the bundle re-executes
+// itself with file reads limited to what it needs (itself, the agents and secrets files, the audit
+// and the state), writes limited to the audit and state paths, child processes only when the
+// configuration has exec tools, and code generation from strings disabled.
+
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, realpathSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { CompiledConfig } from "./tool-module.js";
+
+export interface SandboxPaths {
+  readonly audit: string;
+  readonly state: string | undefined;
+  readonly agents: string | undefined;
+  readonly secretsFile: string | undefined;
+}
+
+const permissionFlag = (): string | undefined =>
+  process.allowedNodeEnvironmentFlags.has("--permission") ? "--permission" : process.allowedNodeEnvironmentFlags.has("--experimental-permission") ? "--experimental-permission" : undefined;
+
+/**
+ * Drops paths inside another granted path. Besides being shorter, this matters: Node 20 denies a stat of
+ * a granted directory when a file inside it is granted too.
+ */
+export function minimalGrants(paths: Iterable<string>): string[] {
+  const all = [...new Set(paths)].sort();
+  return all.filter((p) => !all.some((q) => q !== p && p.startsWith(`${q}/`)));
+}
+
+/** Whether this process already runs under the permission model (then it is the sandboxed server). */
+export function sandboxed(): boolean {
+  return (process as { permission?: unknown }).permission !== undefined;
+}
+
+/** The flags the sandboxed server starts with. */
+export function sandboxFlags(config: CompiledConfig, bundle: string, paths: SandboxPaths): string[] | undefined {
+  const flag = permissionFlag();
+  if (flag === undefined) return undefined;
+  const reads = new Set<string>([bundle, realpathSync(bundle), resolve(paths.audit)]);
+  const writes = new Set<string>([resolve(paths.audit)]);
+  for (const file of [paths.agents, paths.secretsFile]) if (file !== undefined) reads.add(resolve(file));
+  if (paths.state !== undefined) {
+    reads.add(resolve(paths.state));
+    writes.add(resolve(paths.state));
+  }
+  // Preloads given to node (for example a test's stub resolver) must stay readable.
+  for (let i = 0; i < process.execArgv.length; i++) {
+    if (process.execArgv[i] === "--import" || process.execArgv[i] === "--require") reads.add(resolve(process.execArgv[i + 1] ?? ""));
+  }
+  const hasExec = [...config.tools.values()].some((t) => t.egress === undefined);
+  return [
+    flag,
+    ...minimalGrants(reads).map((p) => `--allow-fs-read=${p}`),
+    ...minimalGrants(writes).map((p) => `--allow-fs-write=${p}`),
+    ...(hasExec ? ["--allow-child-process"] : []),
+    "--disallow-code-generation-from-strings",
+    ...(process.allowedNodeEnvironmentFlags.has("--disable-warning") ? ["--disable-warning=ExperimentalWarning"] : []),
+  ];
+}
+
+/**
+ * Starts the sandboxed server as a child and relays signals and the exit code; undefined when the
+ * permission model is unavailable (the caller then serves in this process).
+ */
+export function relaunchSandboxed(config: CompiledConfig, moduleUrl: string, argv: readonly string[], paths: SandboxPaths): Promise<number> | undefined {
+  const bundle = fileURLToPath(moduleUrl);
+  if (paths.state !== undefined && !/^rediss?:\/\//.test(paths.state)) mkdirSync(paths.state, { recursive: true });
+  if (!existsSync(dirname(resolve(paths.audit)))) mkdirSync(dirname(resolve(paths.audit)), { recursive: true });
+  const flags = sandboxFlags(config, bundle, { ...paths, state: paths.state !== undefined && /^rediss?:\/\//.test(paths.state) ? undefined : paths.state });
+  if (flags === undefined) return undefined;
+  const child = spawn(process.execPath, [...process.execArgv, ...flags, bundle, ...argv], { stdio: ["inherit", "inherit", "inherit", "ipc"] });
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => child.kill(signal));
+  return new Promise((resolveExit) => child.on("exit", (code, signal) => resolveExit(code ?? (signal ? 1 : 0))));
+}
+
+/** In the sandboxed server: if the launcher dies (even by SIGKILL), die with it. */
+export function dieWithLauncher(): void {
+  if (process.send === undefined) return;
+  process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));
+  // The channel only watches the launcher; it must not keep a drained server alive.
+  (process.channel as { unref?: () => void } | undefined)?.unref?.();
+}
+
+export const defaultStateDir = (audit: string): string => join(dirname(resolve(audit)), "keyrunner-state");

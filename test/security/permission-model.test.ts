@@ -1,0 +1,56 @@
+// The bundle serves under Node's permission model: reads limited to what it needs, writes to the audit
+// and state paths, child processes only when the config has exec tools, no code from strings.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildBundle, post, startBundle, writeConfig } from "../support/bundle-process.js";
+import { seedConfig } from "../support/seed-config.js";
+import { Upstream } from "../support/upstream.js";
+
+const upstream = new Upstream();
+beforeAll(() => upstream.start());
+afterAll(() => upstream.stop());
+
+/** The command line of the launcher's child: the sandboxed server. */
+function serverArgs(launcherPid: number): string[] {
+  const child = readFileSync(`/proc/${launcherPid}/task/${launcherPid}/children`, "utf8").trim().split(" ")[0]!;
+  return readFileSync(`/proc/${child}/cmdline`, "utf8").split("\0").filter(Boolean);
+}
+
+describe("permission model", () => {
+  it("an http-only config serves with reads and writes limited to its own files and no child processes", async () => {
+    const dir = writeConfig(seedConfig(`http://127.0.0.1:${upstream.port}`));
+    const bundle = await buildBundle(dir);
+    const audit = join(dir, "logs", "audit.jsonl");
+    const server = await startBundle(bundle, ["--audit", audit, "--state", join(dir, "state")], { STRIPE_API_KEY: "sk_test_permission_01" });
+    const args = serverArgs(server.process.pid!);
+    expect(args).toContain("--experimental-permission");
+    expect(args).toContain("--disallow-code-generation-from-strings");
+    expect(args).not.toContain("--allow-child-process");
+    const reads = args.filter((a) => a.startsWith("--allow-fs-read=")).map((a) => a.slice("--allow-fs-read=".length)).sort();
+    const writes = args.filter((a) => a.startsWith("--allow-fs-write=")).map((a) => a.slice("--allow-fs-write=".length)).sort();
+    expect(reads).toEqual([bundle, audit, join(dir, "state")].sort());
+    expect(writes).toEqual([audit, join(dir, "state")].sort());
+    const res = await post(`${server.url}/v1/execute`, { agent: "a", tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
+    expect(res.status).toBe(200);
+    expect(await server.stop()).toBe(0);
+  });
+
+  it("a config with exec tools may start child processes; --no-permission-model serves unsandboxed", async () => {
+    const dir = writeConfig({
+      "tools/t.yaml": `tool: say\ndescription: echo\ninput:\n  word: string\nrun: { type: exec, command: ["${process.execPath}", "-e", "console.log(process.argv[1])", "\${word}"] }\n`,
+      "policies/p.yaml": "policy: p\nallow:\n  - tool: say\n",
+    });
+    const bundle = await buildBundle(dir);
+    const sandboxed = await startBundle(bundle, ["--audit", join(dir, "a.jsonl")], {});
+    expect(serverArgs(sandboxed.process.pid!)).toContain("--allow-child-process");
+    const res = await post(`${sandboxed.url}/v1/execute`, { agent: "a", tool: "say", input: { word: "hello" } });
+    expect(res.body.result.stdout).toBe("hello\n");
+    await sandboxed.stop();
+    const open = await startBundle(bundle, ["--audit", join(dir, "b.jsonl"), "--no-permission-model"], {});
+    const pid = open.process.pid!;
+    expect(readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim()).toBe("");
+    await open.stop();
+  });
+});
