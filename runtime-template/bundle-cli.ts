@@ -3,7 +3,6 @@
 import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 import { AgentsFileError, authenticate, loadAgentsFile, type Principal } from "./agents-file.js";
-import { createMcpServer } from "./mcp-server.js";
 import { RUNTIME_VERSION } from "./version.js";
 import { verifyAuditFile } from "./audit-log.js";
 import { sha256Hex } from "./constant-time.js";
@@ -180,7 +179,7 @@ async function serveMcpStdio(config: CompiledConfig, flags: Flags): Promise<numb
     err(error instanceof MissingSecretsError ? `missing secrets: ${error.missing.join(", ")}` : (error as Error).message);
     return 1;
   }
-  const { StdioServerTransport } = await import("@modelcontextprotocol/sdk/server/stdio.js");
+  const [{ StdioServerTransport }, { createMcpServer }] = await Promise.all([import("@modelcontextprotocol/sdk/server/stdio.js"), import("./mcp-server.js")]);
   const server = createMcpServer(runtime.engine, agent, RUNTIME_VERSION);
   const transport = new StdioServerTransport();
   await server.connect(transport);

@@ -4,7 +4,11 @@
 // hosts are checked before connecting. Redirects are never followed.
 
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import { Agent, errors as undiciErrors } from "undici";
+import type { Agent } from "undici";
+
+/** undici is loaded on the first outbound request, not at start-up (its import costs ~80 ms here). */
+let undici: Promise<typeof import("undici")> | undefined;
+const loadUndici = () => (undici ??= import("undici"));
 import { classifyAddress, isIpLiteral } from "./ip-address.js";
 import type { EgressBinding, HttpRequestPlan } from "./tool-module.js";
 
@@ -40,12 +44,13 @@ export class Egress {
   readonly #agents = new Map<string, Agent>();
   constructor(private readonly resolver: Resolver = systemResolver) {}
 
-  #agentFor(binding: EgressBinding): Agent {
+  async #agentFor(binding: EgressBinding): Promise<Agent> {
     let agent = this.#agents.get(binding.origin);
     if (agent === undefined) {
       const host = new URL(binding.origin).hostname;
       const resolver = this.resolver;
-      agent = new Agent({
+      const { Agent: UndiciAgent } = await loadUndici();
+      agent = new UndiciAgent({
         connect: {
           lookup(hostname: string, options: { all?: boolean }, callback: (error: Error | null, address: string | LookupAddress[], family?: number) => void) {
             resolver(hostname).then(
@@ -81,7 +86,7 @@ export class Egress {
     try {
       // origin and path are given separately and the path is sent as built: no URL parser
       // re-normalises it on the way out.
-      const response = await this.#agentFor(binding).request({
+      const response = await (await this.#agentFor(binding)).request({
         origin: plan.origin,
         path: `${plan.path}${plan.query === "" ? "" : `?${plan.query}`}`,
         method: plan.method as "POST",
@@ -105,6 +110,7 @@ export class Egress {
       if (error instanceof ResponseTooLarge || error instanceof EgressRefused) throw error;
       const cause = (error as { cause?: unknown }).cause;
       if (cause instanceof EgressRefused) throw cause;
+      const { errors: undiciErrors } = await loadUndici();
       if (
         error instanceof undiciErrors.HeadersTimeoutError ||
         error instanceof undiciErrors.BodyTimeoutError ||

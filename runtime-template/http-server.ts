@@ -6,8 +6,6 @@ import { authenticate, type Principal } from "./agents-file.js";
 import type { Engine } from "./engine.js";
 import type { Approval } from "./state-store.js";
 import { forwardError, inputFromRequest, matchRoute } from "./forward-proxy.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { createMcpServer } from "./mcp-server.js";
 import { RUNTIME_VERSION } from "./version.js";
 import type { ExecuteBody } from "./engine.js";
 
@@ -252,6 +250,8 @@ export function createHttpServer(options: ServerOptions): Server {
         return send(res, 400, { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } });
       }
     }
+    // Loaded on first use: the MCP SDK builds its message schemas at import, which would slow every start.
+    const [{ StreamableHTTPServerTransport }, { createMcpServer }] = await Promise.all([import("@modelcontextprotocol/sdk/server/streamableHttp.js"), import("./mcp-server.js")]);
     const server = createMcpServer(engine, agent, RUNTIME_VERSION);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on("close", () => {
