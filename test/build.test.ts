@@ -1,25 +1,14 @@
 // `keyrunner build` as a user runs it: the three outputs, byte-identical rebuilds, `--check` in CI,
 // and the bundle carrying no compiler dependency.
 
-import { execFile } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
+import { keyrunner } from "./support/cli.js";
 
 const root = join(import.meta.dirname, "..");
 const bin = join(root, "bin", "keyrunner.js");
-
-async function keyrunner(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)("node", [bin, ...args], { cwd: options.cwd ?? root, env: options.env ?? process.env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 function tree(dir: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();

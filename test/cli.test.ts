@@ -1,27 +1,16 @@
 // The real `keyrunner` command as a user runs it: exit codes, human and JSON output, and JSON
 // witnesses fed back as requests that match both named rules (judged by the reference evaluator).
 
-import { execFile } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { parse, parseAllDocuments } from "yaml";
+import { keyrunner } from "./support/cli.js";
 import { describe, expect, it } from "vitest";
 import { inputIsValid, policyGoverns, ruleMatches, type RawPolicy, type RawTool } from "./reference/policy-reference.js";
 
 const root = join(import.meta.dirname, "..");
-const bin = join(root, "bin", "keyrunner.js");
 
-async function keyrunner(args: string[], cwd = root): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)("node", [bin, ...args], { cwd });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe("keyrunner check", () => {
   it("passes the repository's own example config with no errors and no warnings", async () => {

@@ -1,24 +1,14 @@
 // `keyrunner export` (validated against each SDK's own definition of a tool) and `keyrunner test`.
 
-import { execFile } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { ListToolsResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import ts from "typescript";
+import { keyrunner } from "./support/cli.js";
 import { describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..");
-const bin = join(root, "bin", "keyrunner.js");
-const keyrunner = async (args: string[]) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)("node", [bin, ...args], { cwd: root });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    return error as { code: number; stdout: string; stderr: string };
-  }
-};
 
 /** Type-checks `value` as `type` (imported from an SDK) with the TypeScript compiler. */
 function typeErrors(imports: string, type: string, value: unknown): string[] {

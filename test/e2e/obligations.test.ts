@@ -4,6 +4,7 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { keyrunner } from "../support/cli.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../runtime-template/constant-time.js";
 import { buildBundle, post, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
@@ -172,17 +173,7 @@ describe("unreachable state store", () => {
 
 describe("keyrunner approvals (CLI)", () => {
   it("lists, approves and denies on a running bundle with an approver's token; an agent's token is refused", async () => {
-    const { execFile } = await import("node:child_process");
-    const { promisify } = await import("node:util");
-    const bin = join(import.meta.dirname, "..", "..", "bin", "keyrunner.js");
-    const cli = async (args: string[]) => {
-      try {
-        const { stdout, stderr } = await promisify(execFile)("node", [bin, ...args]);
-        return { code: 0, stdout, stderr };
-      } catch (error) {
-        return error as { code: number; stdout: string; stderr: string };
-      }
-    };
+    const cli = (args: string[]) => keyrunner(args);
     const server = await replica(mkdtempSync(join(tmpdir(), "kr-cli-state-")));
     const id = (await post(`${server.url}/v1/execute`, refund(6000), agent)).body.approval_id as string;
     const listed = await cli(["approvals", "list", "--url", server.url, "--token", APPROVER]);

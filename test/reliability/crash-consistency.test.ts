@@ -89,5 +89,5 @@ describe("kill -9 under load", () => {
     const verify = spawnSync(process.execPath, [bundle, "audit", "verify", audit], { encoding: "utf8" });
     expect(verify.status).toBe(0);
     console.log(`crash consistency: ${RUNS} kills, ${acknowledged.length} acknowledged requests all audited, ${torn} torn last lines repaired`);
-  });
+  }, 60_000 + RUNS * 3_000);
 });
