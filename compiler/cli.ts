@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { auditVerify, newToken } from "../runtime-template/bundle-cli.js";
+import { explainRequest } from "../runtime-template/explain.js";
 import { check, renderHuman, renderJson, renderSummary, type CheckResult } from "./index.js";
 
 export interface CliIo {
@@ -106,17 +107,16 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       const { loadCompiled } = await import("./runtime-commands.js");
       const loaded = await loadCompiled(location(dir, o));
       if (!report(loaded.check) || loaded.bundle === undefined) return void (exitCode = 1);
-      const tool = loaded.bundle.config.tools.get(o.tool);
-      if (tool === undefined || !(tool.visibleTo.includes("*") || tool.visibleTo.includes(o.agent))) {
+      const explained = explainRequest(loaded.bundle.config, { agent: o.agent, tool: o.tool, input, reason: o.reason });
+      if (explained.status === "not_found") {
         io.stdout(`not found: no tool \`${o.tool}\` for agent ${o.agent}\n`);
         return void (exitCode = 2);
       }
-      const errors = tool.validate(input);
-      if (errors !== undefined) {
-        io.stdout(`invalid input:\n${errors.map((e) => `  ${e.path}: ${e.message}`).join("\n")}\n`);
+      if (explained.status === "invalid") {
+        io.stdout(`invalid input:\n${explained.errors.map((e) => `  ${e.path}: ${e.message}`).join("\n")}\n`);
         return void (exitCode = 2);
       }
-      const decision = tool.decide(o.agent, input as never, o.reason);
+      const { decision } = explained;
       if (decision.effect === "allow") io.stdout(`allowed by ${decision.rule}${decision.obligations ? ` with obligations ${JSON.stringify(decision.obligations)}` : ""}\n`);
       else io.stdout(`denied${decision.rule ? ` by ${decision.rule}` : ""}: ${decision.reason}\n`);
       exitCode = decision.effect === "allow" ? 0 : 2;

@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
+import { explainRequest } from "../runtime-template/explain.js";
 import type { CompiledConfig } from "../runtime-template/tool-module.js";
 
 export type Expectation = "allow" | "deny" | "invalid" | "pending_approval";
@@ -70,7 +71,6 @@ export function readPolicyTests(dir: string, root: string): { cases: PolicyTestC
 }
 
 export function runPolicyTest(config: CompiledConfig, c: PolicyTestCase): CaseResult {
-  const tool = config.tools.get(c.tool);
   const result = (got: Expectation, rule?: string, detail?: string): CaseResult => ({
     case: c,
     got,
@@ -78,11 +78,10 @@ export function runPolicyTest(config: CompiledConfig, c: PolicyTestCase): CaseRe
     ...(detail === undefined ? {} : { detail }),
     passed: got === c.expect && (c.rule === undefined || c.rule === rule),
   });
-  if (tool === undefined || !(tool.visibleTo.includes("*") || tool.visibleTo.includes(c.agent))) return result("deny", undefined, "unknown tool for this agent");
-  const input = structuredClone(c.input);
-  const errors = tool.validate(input);
-  if (errors !== undefined) return result("invalid", undefined, errors.map((e) => `${e.path} ${e.message}`).join("; "));
-  const decision = tool.decide(c.agent, input as never, c.reason);
+  const explained = explainRequest(config, c);
+  if (explained.status === "not_found") return result("deny", undefined, "unknown tool for this agent");
+  if (explained.status === "invalid") return result("invalid", undefined, explained.errors.map((e) => `${e.path} ${e.message}`).join("; "));
+  const { decision } = explained;
   if (decision.effect === "deny") return result("deny", decision.rule, decision.reason);
   return result(decision.obligations?.approval ? "pending_approval" : "allow", decision.rule);
 }

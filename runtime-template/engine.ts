@@ -8,6 +8,7 @@ import type { AuditLog } from "./audit-log.js";
 import type { AuditEntry } from "./audit-record.js";
 import { Egress, EgressRefused, ResponseTooLarge, UpstreamTimeout, type Resolver, type UpstreamResponse } from "./egress.js";
 import { runExec } from "./exec-runner.js";
+import { agentMaySee } from "./explain.js";
 import { Metrics } from "./metrics.js";
 import { applyOutput } from "./output-filter.js";
 import { createRedactor, type Redactor } from "./redact.js";
@@ -71,7 +72,7 @@ export class Engine {
 
   /** Tools this agent may see: those with an allow rule that governs it. */
   visibleTools(agent: string): ToolModule[] {
-    return [...this.options.config.tools.values()].filter((t) => t.visibleTo.includes("*") || t.visibleTo.includes(agent));
+    return [...this.options.config.tools.values()].filter((t) => agentMaySee(t, agent));
   }
 
   async execute(request: ExecuteRequest, forward?: ForwardOptions): Promise<ExecuteResponse> {
@@ -106,7 +107,7 @@ export class Engine {
     };
 
     // Unknown tools and tools the agent may not see get the same answer.
-    if (tool === undefined || !(tool.visibleTo.includes("*") || tool.visibleTo.includes(request.agent))) {
+    if (tool === undefined || !agentMaySee(tool, request.agent)) {
       return finish({ decision: "deny", status: "unknown_tool" }, { httpStatus: 404, body: { status: "not_found", message: "unknown tool", audit_id: id } }, "not_found");
     }
     const invalid = (errors: ValidationError[]) =>

@@ -28,7 +28,3 @@ export function everyMatches(values: readonly string[], pattern: RegExp): boolea
   for (const value of values) if (!pattern.test(value)) return false;
   return true;
 }
-
-export function agentIn(agent: string, agents: ReadonlySet<string>): boolean {
-  return agents.has(agent);
-}

@@ -61,10 +61,6 @@ export class RedisStateStore implements StateStore {
     }
   }
 
-  async ping(): Promise<void> {
-    await this.#call("PING");
-  }
-
   async reserve(reservations: readonly Reservation[], nowMs: number): Promise<ReserveResult> {
     const keys = reservations.map((r) => `${PREFIX}usage:${r.key}`);
     const args = reservations.flatMap((r) => [r.amount, r.max, r.windowSeconds]);

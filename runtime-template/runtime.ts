@@ -8,7 +8,8 @@ import { LocalStateStore } from "./local-state-store.js";
 import { RedisStateStore } from "./redis-state-store.js";
 import { loadSecrets } from "./secrets.js";
 import type { StateStore } from "./state-store.js";
-import type { CompiledConfig, Decision, ValidationError } from "./tool-module.js";
+import { explainRequest, type Explanation } from "./explain.js";
+import type { CompiledConfig } from "./tool-module.js";
 
 export interface RuntimeOptions {
   /** Where the audit JSON Lines go (default ./keyrunner-audit.jsonl). */
@@ -21,11 +22,6 @@ export interface RuntimeOptions {
   env?: NodeJS.ProcessEnv;
   resolver?: Resolver;
 }
-
-export type Explanation =
-  | { status: "invalid"; errors: ValidationError[] }
-  | { status: "not_found"; message: string }
-  | { status: "allowed" | "denied"; decision: Decision };
 
 export interface Runtime {
   readonly engine: Engine;
@@ -51,14 +47,7 @@ export function createRuntime(config: CompiledConfig, options: RuntimeOptions = 
   return {
     engine,
     execute: (request) => engine.execute(request),
-    explain(request) {
-      const tool = typeof request.tool === "string" ? config.tools.get(request.tool) : undefined;
-      if (tool === undefined || !(tool.visibleTo.includes("*") || tool.visibleTo.includes(request.agent))) return { status: "not_found", message: "unknown tool" };
-      const errors = tool.validate(request.input);
-      if (errors !== undefined) return { status: "invalid", errors };
-      const decision = tool.decide(request.agent, request.input as never, typeof request.reason === "string" ? request.reason : undefined);
-      return { status: decision.effect === "allow" ? "allowed" : "denied", decision };
-    },
+    explain: (request) => explainRequest(config, request),
     async close() {
       await engine.close();
       await audit.close();

@@ -6,6 +6,11 @@ import { analyse } from "scslre";
 import type { Code } from "../../diagnostics/codes.js";
 import type { AnalysablePattern } from "./resolved-config.js";
 
+/** Escapes literal text for a regular expression (valid with and without the `u` flag). */
+export function escapeLiteral(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
+}
+
 export type PatternCheck = { ok: true; pattern: AnalysablePattern } | { ok: false; code: Code; message: string };
 
 const cache = new Map<string, PatternCheck>();

@@ -89,7 +89,6 @@ export interface ResolvedTool {
   readonly output: { readonly pick: readonly string[]; readonly redact: readonly string[] };
 }
 
-export type NumberOperator = "min" | "max";
 export type Operator =
   | "min"
   | "max"

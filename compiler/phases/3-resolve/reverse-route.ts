@@ -2,6 +2,7 @@
 // is reversible when every input field is sent in exactly one place, as a whole value, so that the
 // request determines the input exactly; otherwise it is left out of forward mode, with the reason.
 
+import { escapeLiteral } from "./regex-pattern.js";
 import type { HttpRun, ResolvedTool, Template } from "./resolved-config.js";
 
 export interface ForwardRoute {
@@ -57,7 +58,7 @@ export function reverseRoute(tool: ResolvedTool): ReverseResult | undefined {
   let previousWasField = false;
   for (const part of run.path.parts) {
     if (part.kind === "text") {
-      pattern += part.text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
+      pattern += escapeLiteral(part.text);
       specificity += part.text.length;
       previousWasField = false;
     } else if (part.kind === "field") {

@@ -6,7 +6,8 @@ import type { Span } from "../../diagnostics/diagnostic.js";
 import { flow } from "../3-resolve/resolve-conditions.js";
 import type { Condition, InputField, Scalar, ValueConstraints } from "../3-resolve/resolved-config.js";
 import { NumberSet } from "./number-set.js";
-import { complementOf, escapeLiteral, finiteLanguage, languageOf } from "./string-language.js";
+import { escapeLiteral } from "../3-resolve/regex-pattern.js";
+import { complementOf, finiteLanguage, languageOf } from "./string-language.js";
 
 export type Constraint =
   | { readonly kind: "number"; readonly key: string; readonly set: NumberSet }
@@ -62,8 +63,6 @@ function patternLanguage(key: string, pattern: { source: string; language: strin
   const regex = new RegExp(pattern.source, "u");
   return regexLanguage(key, pattern.language, (v) => regex.test(v), negate);
 }
-
-const codePointLength = (v: string) => [...v].length;
 
 /** The constraints a field's declared type and schema put on every value. */
 export function schemaAtoms(field: InputField): Atom[] {
@@ -171,5 +170,3 @@ export function negation(c: Constraint): Constraint | undefined {
       return undefined;
   }
 }
-
-export { codePointLength };

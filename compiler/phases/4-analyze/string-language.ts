@@ -54,11 +54,6 @@ function guard<T>(build: () => T): T {
   }
 }
 
-/** Escapes a literal for use inside a `u`-flag regular expression. */
-export function escapeLiteral(text: string): string {
-  return text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
-}
-
 /**
  * The shortest (then most readable) word of `dfa` whose length in code points lies in [minLength, maxLength],
  * or undefined when there is none. Lengths at or above minLength are merged into one search layer, so the

@@ -1,6 +1,7 @@
 // The request a tool sends, as a TypeScript expression per template: each input value is encoded for
 // its context (path segment, query value, header, JSON or form body, argv) and inserted as data.
 
+import { escapeLiteral } from "../3-resolve/regex-pattern.js";
 import type { ExecRun, HttpRun, ResolvedTool, Template, TemplatePart } from "../3-resolve/resolved-config.js";
 
 const literal = (value: unknown) => JSON.stringify(value);
@@ -93,6 +94,5 @@ export function execPlan(run: ExecRun, tool: ResolvedTool): string {
 
 /** A regular expression matching exactly the paths the builder can produce (fields fill non-empty segments). */
 export function pathPattern(run: HttpRun): string {
-  const escape = (s: string) => s.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
-  return `^${run.path.parts.map((p) => (p.kind === "text" ? escape(p.text) : "[^/?#]+")).join("")}$`;
+  return `^${run.path.parts.map((p) => (p.kind === "text" ? escapeLiteral(p.text) : "[^/?#]+")).join("")}$`;
 }

@@ -31,14 +31,13 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   const ruleBlocks = rules.map((rule, index) => ({ rule, index, test: ruleExpression(rule, tool, constants) }));
   const plan = tool.run.type === "http" ? httpPlan(tool.run, tool) : execPlan(tool.run, tool);
 
-  file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/tool-module.js`, isTypeOnly: true, namedImports: ["Decision", "ExecPlan", ...(tool.run.type === "http" && reverseRoute(tool)?.ok ? ["ForwardRoute"] : []), "HttpRequestPlan", "SecretReader", "ToolModule", "ValidationError"] });
-  const helpers = new Set<string>(["validationErrors"]);
-  const used = (name: string, code: string) => new RegExp(`\\b${name}\\(`).test(code) && helpers.add(name);
-  const decisionCode = ruleBlocks.map((b) => b.test).join("\n");
-  for (const name of ["hasReason", "codePointLength", "everyIn", "everyMatches"]) used(name, decisionCode);
-  const encoders = ["pathSegment", "text", "header", "queryString", "definedPairs", "jsonBody", "formBody", "bearer", "basic", "argvValue"].filter((n) => new RegExp(`\\b${n}\\(`).test(plan));
-  const policyHelpers = [...helpers].filter((h) => h !== "validationErrors");
-  if (policyHelpers.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/policy-helpers.js`, namedImports: policyHelpers.sort() });
+  const reverse = reverseRoute(tool);
+  file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/tool-module.js`, isTypeOnly: true, namedImports: ["Decision", "ExecPlan", ...(reverse?.ok ? ["ForwardRoute"] : []), "HttpRequestPlan", "SecretReader", "ToolModule", "ValidationError"] });
+  // Import exactly the runtime helpers the emitted code calls.
+  const calls = (code: string) => (name: string) => new RegExp(`\\b${name}\\(`).test(code);
+  const policyHelpers = ["codePointLength", "everyIn", "everyMatches", "hasReason"].filter(calls(ruleBlocks.map((b) => b.test).join("\n")));
+  const encoders = ["pathSegment", "text", "header", "queryString", "definedPairs", "jsonBody", "formBody", "bearer", "basic", "argvValue"].filter(calls(plan));
+  if (policyHelpers.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/policy-helpers.js`, namedImports: policyHelpers });
   if (encoders.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/request-encoding.js`, namedImports: encoders.sort() });
   file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/validation-errors.js`, namedImports: ["validationErrors"] });
   file.addImportDeclaration({ moduleSpecifier: `../validators/${tool.name}.js`, namedImports: ["validate"] });
@@ -128,7 +127,6 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
     tool.run.type === "http"
       ? `{ origin: ${literal(tool.run.origin)}, method: ${literal(tool.run.method)}, path: new RegExp(${literal(pathPattern(tool.run))}) }`
       : "undefined";
-  const reverse = reverseRoute(tool);
   if (reverse?.ok) {
     const { path, ...rest } = reverse.route;
     file.addVariableStatement({
