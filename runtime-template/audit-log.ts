@@ -5,7 +5,7 @@
 
 import { closeSync, constants, openSync, readFileSync, existsSync, ftruncateSync, statSync, write, fdatasync } from "node:fs";
 import { promisify } from "node:util";
-import { AUDIT_VERSION, chainHash, GENESIS, sealRecord, type AuditEntry, type AuditRecord } from "./audit-record.js";
+import { chainHash, GENESIS, recordText, sealRecord, type AuditEntry, type AuditRecord } from "./audit-record.js";
 
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
@@ -20,17 +20,23 @@ export function openDurable(path: string, flags: number): number {
   return openSync(path, flags | (DSYNC ?? 0), 0o640);
 }
 
-interface Pending {
-  line: string;
-  resolve: () => void;
-  reject: (error: Error) => void;
+/** Records appended while a write is in flight: written together, settled together. */
+class Batch {
+  readonly lines: string[] = [];
+  readonly done: Promise<void>;
+  settle!: (error?: Error) => void;
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.settle = (error) => (error === undefined ? resolve() : reject(error));
+    });
+  }
 }
 
 export class AuditLog {
   #fd: number;
   #seq: number;
   #prev: string;
-  #queue: Pending[] = [];
+  #next: Batch | undefined;
   #flushing: Promise<void> | undefined;
   #failed: Error | undefined;
 
@@ -71,36 +77,42 @@ export class AuditLog {
     return new AuditLog(path, key, openDurable(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT), seq, prev);
   }
 
-  /** Chains the entry now (so order is the call order) and resolves once it is durable. */
-  append(entry: AuditEntry, time = new Date()): Promise<AuditRecord> {
+  /**
+   * Chains the entry now (so order is the call order) and resolves once it is durable. Every record of
+   * one batch shares the batch's promise: one allocation per write, not per record.
+   */
+  append(entry: AuditEntry, time = new Date()): Promise<void> {
     if (this.#failed !== undefined) return Promise.reject(this.#failed);
-    const { record, line } = sealRecord({ v: AUDIT_VERSION, seq: this.#seq + 1, time: time.toISOString(), ...entry, prev: this.#prev }, this.key);
-    this.#seq = record.seq;
-    this.#prev = record.hash;
-    return new Promise<AuditRecord>((resolve, reject) => {
-      this.#queue.push({ line, resolve: () => resolve(record), reject });
-      this.#flushing ??= this.#flush();
-    });
+    const seq = this.#seq + 1;
+    const { hash, line } = sealRecord(recordText(seq, time.toISOString(), entry, this.#prev), this.key);
+    this.#seq = seq;
+    this.#prev = hash;
+    const batch = (this.#next ??= new Batch());
+    batch.lines.push(line);
+    this.#flushing ??= this.#flush();
+    return batch.done;
   }
 
   async #flush(): Promise<void> {
-    // Group commit: appends made while one write+fsync is in flight wait for the next one. The first
-    // write starts after the current microtasks, so appends made in the same turn share it.
+    // Group commit: appends made while one write is in flight wait for the next one. The first write
+    // starts after the current microtasks, so appends made in the same turn share it.
     await Promise.resolve();
-    while (this.#queue.length > 0) {
-      const batch = this.#queue;
-      this.#queue = [];
+    while (this.#next !== undefined) {
+      const batch = this.#next;
+      this.#next = undefined;
       try {
-        const bytes = Buffer.from(batch.map((p) => p.line).join(""));
+        const bytes = Buffer.from(batch.lines.join(""));
         let written = 0;
         while (written < bytes.length) written += (await writeAsync(this.#fd, bytes, written, bytes.length - written)).bytesWritten;
         if (DSYNC === undefined) await fdatasyncAsync(this.#fd);
-        for (const p of batch) p.resolve();
+        batch.settle();
       } catch (error) {
         // A partial write would break the chain: stop accepting records, fail closed from now on.
         this.#failed = new Error(`audit log unavailable: ${(error as NodeJS.ErrnoException).code ?? "write failed"}`);
-        for (const p of [...batch, ...this.#queue]) p.reject(this.#failed);
-        this.#queue = [];
+        batch.settle(this.#failed);
+        // Appends made during the failed write were batched behind it: they fail too.
+        (this.#next as Batch | undefined)?.settle(this.#failed);
+        this.#next = undefined;
       }
     }
     this.#flushing = undefined;

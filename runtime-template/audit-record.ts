@@ -1,7 +1,7 @@
 // The audit record of SPEC section 5: field names are constants, and the hash chains each record to
 // the one before it (HMAC-SHA256 when KEYRUNNER_AUDIT_KEY is set).
 
-import { createHash, createHmac } from "node:crypto";
+import { createHmac, hash as oneShotHash } from "node:crypto";
 
 export const AUDIT_VERSION = 1;
 export const GENESIS = "0".repeat(64);
@@ -15,15 +15,15 @@ export interface AuditRecord {
   agent: string;
   tool: string;
   input: unknown;
-  reason?: string;
+  reason?: string | undefined;
   decision: "allow" | "deny" | "invalid" | "outcome" | "pending_approval" | "approval_granted" | "approval_denied";
-  rule?: string;
-  approval_id?: string;
+  rule?: string | undefined;
+  approval_id?: string | undefined;
   /** The approver who granted or denied an approval. */
-  approver?: string;
-  status?: string;
-  http_status?: number;
-  duration_ms?: number;
+  approver?: string | undefined;
+  status?: string | undefined;
+  http_status?: number | undefined;
+  duration_ms?: number | undefined;
   prev: string;
   hash: string;
 }
@@ -36,12 +36,43 @@ export type AuditEntry = Omit<AuditRecord, "v" | "seq" | "time" | "prev" | "hash
  * number formatting, so the text is reproduced byte for byte).
  */
 export function chainHash(text: string, key: string | undefined): string {
-  return key === undefined ? createHash("sha256").update(text).digest("hex") : createHmac("sha256", key).update(text).digest("hex");
+  return key === undefined ? oneShotHash("sha256", text, "hex") : createHmac("sha256", key).update(text).digest("hex");
+}
+
+const str = JSON.stringify as (value: string) => string;
+const optionalString = (name: string, value: string | undefined) => (value === undefined ? "" : `,"${name}":${str(value)}`);
+const optionalNumber = (name: string, value: number | undefined) => (value === undefined ? "" : `,"${name}":${JSON.stringify(value)}`);
+
+/** The input as JSON; a value that JSON cannot carry (an SDK caller's BigInt, a cycle) is recorded as such. */
+function inputText(input: unknown): string {
+  try {
+    return JSON.stringify(input) ?? "null";
+  } catch {
+    return str("[input not representable as JSON]");
+  }
+}
+
+/**
+ * The record's JSON text without `hash`, fields in a fixed order and absent optional fields left out —
+ * exactly the text JSON.stringify gives for the parsed record, so a verifier reproduces it.
+ */
+export function recordText(seq: number, time: string, entry: AuditEntry, prev: string): string {
+  return (
+    `{"v":${AUDIT_VERSION},"seq":${seq},"time":"${time}","id":${str(entry.id)},"config":${str(entry.config)},"agent":${str(entry.agent)},"tool":${str(entry.tool)},"input":${inputText(entry.input)}` +
+    optionalString("reason", entry.reason) +
+    `,"decision":"${entry.decision}"` +
+    optionalString("rule", entry.rule) +
+    optionalString("approval_id", entry.approval_id) +
+    optionalString("approver", entry.approver) +
+    optionalString("status", entry.status) +
+    optionalNumber("http_status", entry.http_status) +
+    optionalNumber("duration_ms", entry.duration_ms) +
+    `,"prev":"${prev}"}`
+  );
 }
 
 /** The line written for a record: its JSON text with the chained hash appended as the last field. */
-export function sealRecord(unsigned: Omit<AuditRecord, "hash">, key: string | undefined): { record: AuditRecord; line: string } {
-  const text = JSON.stringify(unsigned);
+export function sealRecord(text: string, key: string | undefined): { hash: string; line: string } {
   const hash = chainHash(text, key);
-  return { record: { ...unsigned, hash }, line: `${text.slice(0, -1)},"hash":"${hash}"}\n` };
+  return { hash, line: `${text.slice(0, -1)},"hash":"${hash}"}\n` };
 }

@@ -10,7 +10,7 @@ import { createHttpServer } from "./http-server.js";
 import { createRuntime } from "./runtime.js";
 import { MissingSecretsError, WeakSecretsError } from "./secrets.js";
 import { StateUnavailable } from "./state-store.js";
-import { defaultStateDir, dieWithLauncher, relaunchSandboxed, sandboxed } from "./permission-model.js";
+import { defaultStateDir, dieWithLauncher, prepareSandbox, relaunchSandboxed, sandboxed, shellWord, type SandboxPaths } from "./permission-model.js";
 import type { CompiledConfig } from "./tool-module.js";
 
 type Flags = Map<string, string>;
@@ -37,18 +37,29 @@ export function newToken(agent: string): { token: string; line: string } {
   return { token, line: `  ${agent}: { token_sha256: ${sha256Hex(token)} }` };
 }
 
+/** The files a `serve` or `mcp` with these flags reads and writes. */
+function sandboxPaths(flags: Flags): SandboxPaths {
+  const audit = flags.get("audit") ?? "keyrunner-audit.jsonl";
+  return { audit, state: flags.get("state") ?? defaultStateDir(audit), agents: flags.get("agents"), secretsFile: flags.get("secrets-file") };
+}
+
 export async function runBundleCli(config: CompiledConfig, argv: readonly string[], moduleUrl?: string): Promise<number> {
   const [command, ...rest] = argv;
   const { positional, flags } = parseFlags(rest);
   if ((command === "serve" || command === "mcp") && moduleUrl !== undefined && !sandboxed() && !flags.has("no-permission-model")) {
-    const audit = flags.get("audit") ?? "keyrunner-audit.jsonl";
-    const relaunched = relaunchSandboxed(config, moduleUrl, argv, {
-      audit,
-      state: flags.get("state") ?? defaultStateDir(audit),
-      agents: flags.get("agents"),
-      secretsFile: flags.get("secrets-file"),
-    });
+    const relaunched = relaunchSandboxed(config, moduleUrl, argv, sandboxPaths(flags));
     if (relaunched !== undefined) return relaunched;
+  }
+  if (command === "sandbox-flags" && (positional[0] === "serve" || positional[0] === "mcp") && moduleUrl !== undefined) {
+    // For deployments that start the sandboxed server directly (one Node start instead of two):
+    // node $(node keyrunner.mjs sandbox-flags serve --audit A) keyrunner.mjs serve --audit A
+    const sandbox = prepareSandbox(config, moduleUrl, sandboxPaths(flags));
+    if (sandbox === undefined) {
+      err(`Node ${process.version} has no permission model`);
+      return 1;
+    }
+    process.stdout.write(`${sandbox.map(shellWord).join(" ")}\n`);
+    return 0;
   }
   if (sandboxed()) dieWithLauncher();
   if (command === "serve") return serve(config, flags);
@@ -59,7 +70,7 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
     process.stdout.write(`${token}\n\nadd to the agents file, under agents:\n${line}\n`);
     return 0;
   }
-  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] [--state DIR|redis://HOST:PORT] [--no-permission-model] | mcp [same flags] | audit verify FILE | token AGENT");
+  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] [--state DIR|redis://HOST:PORT] [--no-permission-model] | mcp [same flags] | sandbox-flags serve|mcp [same flags] | audit verify FILE | token AGENT");
   return 1;
 }
 
@@ -110,6 +121,10 @@ async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
     }
     if (error instanceof StateUnavailable) {
       err(error.message);
+      return 1;
+    }
+    if ((error as NodeJS.ErrnoException).code === "ERR_ACCESS_DENIED") {
+      err(`cannot start: the permission model denies ${(error as { resource?: string }).resource ?? "a file it needs"}; start with the flags \`sandbox-flags serve\` prints for the same options`);
       return 1;
     }
     err(`cannot start: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);

@@ -59,6 +59,9 @@ export interface EngineOptions {
 
 const MAX_LOGGED_NAME = 128;
 
+/** The fields that differ between the records of one request. */
+type RecordFields = Pick<AuditEntry, "rule" | "approval_id" | "status" | "http_status" | "duration_ms">;
+
 export class Engine {
   readonly metrics: Metrics;
   readonly redactor: Redactor;
@@ -79,19 +82,32 @@ export class Engine {
     const id = randomUUID();
     const toolName = typeof request.tool === "string" ? request.tool : "";
     const tool = this.options.config.tools.get(toolName);
-    const base = {
-      id,
-      config: this.options.config.configSha256,
-      agent: request.agent,
-      tool: toolName.slice(0, MAX_LOGGED_NAME),
-      input: this.redactor.json(request.input ?? null),
-      ...(typeof request.reason === "string" ? { reason: this.redactor.text(request.reason) } : {}),
-    };
+    const config = this.options.config.configSha256;
+    const agent = request.agent;
+    const loggedTool = toolName.length > MAX_LOGGED_NAME ? toolName.slice(0, MAX_LOGGED_NAME) : toolName;
+    const loggedInput = this.redactor.json(request.input ?? null);
+    const loggedReason = typeof request.reason === "string" ? this.redactor.text(request.reason) : undefined;
+    /** One audit record of this request (every record of a request shares id, agent, tool, input and reason). */
+    const record = (decision: AuditEntry["decision"], fields: RecordFields = {}) =>
+      this.options.audit.append({
+        id,
+        config,
+        agent,
+        tool: loggedTool,
+        input: loggedInput,
+        reason: loggedReason,
+        decision,
+        rule: fields.rule,
+        approval_id: fields.approval_id,
+        status: fields.status,
+        http_status: fields.http_status,
+        duration_ms: fields.duration_ms,
+      });
     /** Writes the request's last record; a decision that is also the answer is durable before the answer. */
-    const finish = async (entry: Omit<AuditEntry, keyof typeof base> & Partial<AuditEntry>, response: ExecuteResponse, outcome: string) => {
+    const finish = async (decision: AuditEntry["decision"], fields: RecordFields, response: ExecuteResponse, outcome: string) => {
       this.metrics.countRequest(tool?.name ?? "(unknown)", outcome);
-      const written = this.options.audit.append({ ...base, ...entry } as AuditEntry);
-      if (entry.decision === "outcome") {
+      const written = record(decision, fields);
+      if (decision === "outcome") {
         // The allow decision was durable before anything ran, so the request is in the audit whatever
         // happens next; its outcome record goes out with the next batch instead of delaying the answer.
         written.catch(() => this.metrics.countRequest(tool?.name ?? "(unknown)", "audit_failed"));
@@ -108,10 +124,10 @@ export class Engine {
 
     // Unknown tools and tools the agent may not see get the same answer.
     if (tool === undefined || !agentMaySee(tool, request.agent)) {
-      return finish({ decision: "deny", status: "unknown_tool" }, { httpStatus: 404, body: { status: "not_found", message: "unknown tool", audit_id: id } }, "not_found");
+      return finish("deny", { status: "unknown_tool" }, { httpStatus: 404, body: { status: "not_found", message: "unknown tool", audit_id: id } }, "not_found");
     }
     const invalid = (errors: ValidationError[]) =>
-      finish({ decision: "invalid", status: "invalid" }, { httpStatus: 400, body: { status: "invalid", errors, audit_id: id } }, "invalid");
+      finish("invalid", { status: "invalid" }, { httpStatus: 400, body: { status: "invalid", errors, audit_id: id } }, "invalid");
     if (request.reason !== undefined && typeof request.reason !== "string") return invalid([{ path: "reason", message: "must be a string" }]);
     const input = request.input;
     if (input === null || typeof input !== "object" || Array.isArray(input)) return invalid([{ path: "(input)", message: "must be an object" }]);
@@ -122,7 +138,7 @@ export class Engine {
     const decision = tool.decide(request.agent, input as never, reason);
     if (decision.effect === "deny") {
       const body = { status: "denied" as const, reason: decision.reason ?? "denied by policy", ...(decision.rule ? { rule: decision.rule } : {}), audit_id: id };
-      return finish({ decision: "deny", ...(decision.rule ? { rule: decision.rule } : {}), status: "denied" }, { httpStatus: 403, body }, "denied");
+      return finish("deny", { rule: decision.rule, status: "denied" }, { httpStatus: 403, body }, "denied");
     }
     if (request.approval_id !== undefined && typeof request.approval_id !== "string") return invalid([{ path: "approval_id", message: "must be a string" }]);
 
@@ -152,19 +168,19 @@ export class Engine {
       } catch (error) {
         if (!(error instanceof StateUnavailable)) throw error;
         const body = { status: "unavailable" as const, message: "the state store for approvals and limits is unavailable, so nothing is executed", audit_id: id };
-        return finish({ decision: "deny", rule, status: "state_unavailable" }, { httpStatus: 503, body }, "state_unavailable");
+        return finish("deny", { rule, status: "state_unavailable" }, { httpStatus: 503, body }, "state_unavailable");
       }
       switch (verdict.kind) {
         case "pending": {
           const body = { status: "pending_approval" as const, approval_id: verdict.approval.id, expires_at: new Date(verdict.approval.expiresAt).toISOString(), audit_id: id };
-          return finish({ decision: "pending_approval", rule, approval_id: verdict.approval.id, status: "pending_approval" }, { httpStatus: 202, body }, "pending_approval");
+          return finish("pending_approval", { rule, approval_id: verdict.approval.id, status: "pending_approval" }, { httpStatus: 202, body }, "pending_approval");
         }
         case "refused":
-          return finish({ decision: "deny", rule, status: "approval_refused", ...(typeof request.approval_id === "string" ? { approval_id: request.approval_id } : {}) }, { httpStatus: 403, body: { status: "denied", reason: verdict.reason, rule, audit_id: id } }, "approval_refused");
+          return finish("deny", { rule, status: "approval_refused", approval_id: typeof request.approval_id === "string" ? request.approval_id : undefined }, { httpStatus: 403, body: { status: "denied", reason: verdict.reason, rule, audit_id: id } }, "approval_refused");
         case "rate_limited":
-          return finish({ decision: "deny", rule, status: "rate_limited" }, { httpStatus: 429, body: { status: "rate_limited", retry_after_s: verdict.retryAfterSeconds, rule, audit_id: id } }, "rate_limited");
+          return finish("deny", { rule, status: "rate_limited" }, { httpStatus: 429, body: { status: "rate_limited", retry_after_s: verdict.retryAfterSeconds, rule, audit_id: id } }, "rate_limited");
         case "over_budget":
-          return finish({ decision: "deny", rule, status: "over_budget" }, { httpStatus: 403, body: { status: "denied", reason: verdict.reason, rule, remaining: verdict.remaining, audit_id: id } }, "over_budget");
+          return finish("deny", { rule, status: "over_budget" }, { httpStatus: 403, body: { status: "denied", reason: verdict.reason, rule, remaining: verdict.remaining, audit_id: id } }, "over_budget");
         case "proceed":
           approvalId = verdict.approval?.id;
       }
@@ -172,7 +188,7 @@ export class Engine {
 
     // The decision record is durable before anything leaves this process.
     try {
-      await this.options.audit.append({ ...base, decision: "allow", rule, ...(approvalId ? { approval_id: approvalId } : {}) });
+      await record("allow", { rule, approval_id: approvalId });
     } catch {
       this.metrics.countRequest(tool.name, "audit_failed");
       return { httpStatus: 403, body: { status: "denied", reason: "the audit log is unavailable, so nothing is executed", audit_id: id } };
@@ -184,13 +200,8 @@ export class Engine {
     if (plan.kind === "http") this.metrics.observeUpstream(tool.name, duration / 1000);
     const body = outcome.body;
     return finish(
-      {
-        decision: "outcome",
-        rule: decision.rule!,
-        status: body.status,
-        ...("http_status" in body && body.http_status !== undefined ? { http_status: body.http_status } : {}),
-        duration_ms: Math.round(duration * 1000) / 1000,
-      },
+      "outcome",
+      { rule, status: body.status, http_status: "http_status" in body ? body.http_status : undefined, duration_ms: Math.round(duration * 1000) / 1000 },
       outcome,
       body.status,
     );

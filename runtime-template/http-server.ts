@@ -263,10 +263,17 @@ export function createHttpServer(options: ServerOptions): Server {
   };
 
   const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
-    const url = new URL(req.url ?? "/", "http://keyrunner.invalid");
-    const route = `${req.method} ${url.pathname}`;
     const handle = async () => {
+      // The hot path, `POST /v1/execute` without a query, is recognised without parsing a URL.
+      if (req.method === "POST" && req.url === "/v1/execute") return execute(req, res);
       if (/^https?:\/\//i.test(req.url ?? "")) return forward(req, res);
+      let url: URL;
+      try {
+        url = new URL(req.url ?? "/", "http://keyrunner.invalid");
+      } catch {
+        throw new HttpError(400, { status: "invalid", message: "the request target is not a valid path" });
+      }
+      const route = `${req.method} ${url.pathname}`;
       if (route === "POST /v1/execute") return execute(req, res);
       if (route === "GET /v1/tools") return tools(req, res, url);
       if (route === "GET /healthz") return send(res, 200, { status: "ok" });
@@ -279,7 +286,7 @@ export function createHttpServer(options: ServerOptions): Server {
     };
     handle().catch((error: unknown) => {
       if (error instanceof HttpError) return send(res, error.status, error.body);
-      options.log?.(`internal error on ${route}: ${engine.redactor.text((error as Error).message ?? "unknown")}`);
+      options.log?.(engine.redactor.text(`internal error on ${req.method} ${String(req.url).slice(0, 200)}: ${(error as Error).message ?? "unknown"}`));
       if (!res.headersSent) send(res, 500, { status: "error", message: "internal error" });
     });
   });

@@ -3,27 +3,29 @@
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class Metrics {
-  readonly #requests = new Map<string, number>();
+  /** tool → outcome → count; labels are escaped when rendered, not on every request. */
+  readonly #requests = new Map<string, Map<string, number>>();
   readonly #latency = new Map<string, { buckets: number[]; sum: number; count: number }>();
 
   countRequest(tool: string, outcome: string): void {
-    const key = `tool="${escape(tool)}",outcome="${escape(outcome)}"`;
-    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+    let byOutcome = this.#requests.get(tool);
+    if (byOutcome === undefined) this.#requests.set(tool, (byOutcome = new Map()));
+    byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
   }
 
   observeUpstream(tool: string, seconds: number): void {
     let entry = this.#latency.get(tool);
     if (entry === undefined) this.#latency.set(tool, (entry = { buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 }));
-    LATENCY_BUCKETS.forEach((le, i) => {
-      if (seconds <= le) entry.buckets[i]!++;
-    });
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (seconds <= LATENCY_BUCKETS[i]!) entry.buckets[i]!++;
     entry.sum += seconds;
     entry.count++;
   }
 
   render(): string {
     const lines = ["# HELP keyrunner_requests_total Requests by tool and outcome.", "# TYPE keyrunner_requests_total counter"];
-    for (const [labels, n] of [...this.#requests].sort()) lines.push(`keyrunner_requests_total{${labels}} ${n}`);
+    const counted: Array<[string, number]> = [];
+    for (const [tool, byOutcome] of this.#requests) for (const [outcome, n] of byOutcome) counted.push([`tool="${escape(tool)}",outcome="${escape(outcome)}"`, n]);
+    for (const [labels, n] of counted.sort()) lines.push(`keyrunner_requests_total{${labels}} ${n}`);
     lines.push("# HELP keyrunner_upstream_seconds Upstream latency by tool.", "# TYPE keyrunner_upstream_seconds histogram");
     for (const [tool, e] of [...this.#latency].sort()) {
       const t = escape(tool);

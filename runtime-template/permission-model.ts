@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isRedisUrl } from "./state-store.js";
 import type { CompiledConfig } from "./tool-module.js";
 
 export interface SandboxPaths {
@@ -60,18 +61,31 @@ export function sandboxFlags(config: CompiledConfig, bundle: string, paths: Sand
 }
 
 /**
+ * The flags for a sandboxed `serve`/`mcp` with these paths, after creating the audit and state folders
+ * (inside the sandbox a recursive mkdir would need their parents too); undefined without a permission model.
+ */
+export function prepareSandbox(config: CompiledConfig, moduleUrl: string, paths: SandboxPaths): string[] | undefined {
+  const redis = paths.state !== undefined && isRedisUrl(paths.state);
+  if (paths.state !== undefined && !redis) mkdirSync(paths.state, { recursive: true });
+  if (!existsSync(dirname(resolve(paths.audit)))) mkdirSync(dirname(resolve(paths.audit)), { recursive: true });
+  return sandboxFlags(config, fileURLToPath(moduleUrl), { ...paths, state: redis ? undefined : paths.state });
+}
+
+/**
  * Starts the sandboxed server as a child and relays signals and the exit code; undefined when the
  * permission model is unavailable (the caller then serves in this process).
  */
 export function relaunchSandboxed(config: CompiledConfig, moduleUrl: string, argv: readonly string[], paths: SandboxPaths): Promise<number> | undefined {
-  const bundle = fileURLToPath(moduleUrl);
-  if (paths.state !== undefined && !/^rediss?:\/\//.test(paths.state)) mkdirSync(paths.state, { recursive: true });
-  if (!existsSync(dirname(resolve(paths.audit)))) mkdirSync(dirname(resolve(paths.audit)), { recursive: true });
-  const flags = sandboxFlags(config, bundle, { ...paths, state: paths.state !== undefined && /^rediss?:\/\//.test(paths.state) ? undefined : paths.state });
+  const flags = prepareSandbox(config, moduleUrl, paths);
   if (flags === undefined) return undefined;
-  const child = spawn(process.execPath, [...process.execArgv, ...flags, bundle, ...argv], { stdio: ["inherit", "inherit", "inherit", "ipc"] });
+  const child = spawn(process.execPath, [...process.execArgv, ...flags, fileURLToPath(moduleUrl), ...argv], { stdio: ["inherit", "inherit", "inherit", "ipc"] });
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => child.kill(signal));
   return new Promise((resolveExit) => child.on("exit", (code, signal) => resolveExit(code ?? (signal ? 1 : 0))));
+}
+
+/** A flag as a POSIX shell word: bare when it holds nothing the shell would read, else single-quoted. */
+export function shellWord(flag: string): string {
+  return /^[A-Za-z0-9_/.,:=@%+-]+$/.test(flag) ? flag : `'${flag.replace(/'/g, "'\\''")}'`;
 }
 
 /** In the sandboxed server: if the launcher dies (even by SIGKILL), die with it. */

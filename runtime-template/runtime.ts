@@ -7,7 +7,7 @@ import { defaultStateDir } from "./permission-model.js";
 import { LocalStateStore } from "./local-state-store.js";
 import { RedisStateStore } from "./redis-state-store.js";
 import { loadSecrets } from "./secrets.js";
-import type { StateStore } from "./state-store.js";
+import { isRedisUrl, type StateStore } from "./state-store.js";
 import { explainRequest, type Explanation } from "./explain.js";
 import type { CompiledConfig } from "./tool-module.js";
 
@@ -32,7 +32,7 @@ export interface Runtime {
 }
 
 export function openStateStore(location: string): StateStore {
-  return /^rediss?:\/\//.test(location) ? new RedisStateStore(location) : new LocalStateStore(location);
+  return isRedisUrl(location) ? new RedisStateStore(location) : new LocalStateStore(location);
 }
 
 export function createRuntime(config: CompiledConfig, options: RuntimeOptions = {}): Runtime {

@@ -55,3 +55,6 @@ export function effectiveStatus(approval: Approval, nowMs: number): ApprovalStat
   if ((approval.status === "pending" || approval.status === "approved") && nowMs >= approval.expiresAt) return "expired";
   return approval.status;
 }
+
+/** Whether a --state location names a Redis server rather than a local folder. */
+export const isRedisUrl = (location: string): boolean => /^rediss?:\/\//.test(location);

@@ -1,7 +1,9 @@
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { recordText, type AuditEntry } from "../../runtime-template/audit-record.js";
 import { AuditLog, verifyAuditFile } from "../../runtime-template/audit-log.js";
 
 const entry = (n: number) => ({ id: `id-${n}`, config: "c".repeat(64), agent: "support-agent", tool: "refund_payment", input: { payment_id: `pi_${n}`, amount_cents: n }, decision: "allow" as const, rule: "policies/p.yaml#allow[0]" });
@@ -61,5 +63,32 @@ describe("audit chain", () => {
     await log.append(entry(9));
     await log.close();
     expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 4 });
+  });
+
+  it("writes each record as exactly the text a verifier re-creates from the parsed line", () => {
+    const text = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.constantFrom("\u2028", '"\\', "\u0000\ud800", "__proto__"));
+    const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+    const entry: fc.Arbitrary<AuditEntry> = fc.record({
+      id: text,
+      config: text,
+      agent: text,
+      tool: text,
+      input: fc.jsonValue(),
+      reason: optional(text),
+      decision: fc.constantFrom("allow", "deny", "invalid", "outcome", "pending_approval", "approval_granted", "approval_denied"),
+      rule: optional(text),
+      approval_id: optional(text),
+      approver: optional(text),
+      status: optional(text),
+      http_status: optional(fc.integer({ min: 100, max: 599 })),
+      duration_ms: optional(fc.double({ min: 0, max: 1e6, noNaN: true })),
+    });
+    fc.assert(
+      fc.property(entry, fc.nat(), (e) => {
+        const written = recordText(7, "2026-11-21T00:00:00.000Z", e, "p".repeat(64));
+        expect(JSON.stringify(JSON.parse(written))).toBe(written);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -38,4 +38,19 @@ describe("redaction", () => {
   it("leaves text without the secret untouched", () => {
     expect(redactor.text("nothing to see")).toBe("nothing to see");
   });
+
+  it("copies on write: a clean value comes back as itself, a dirty one as a copy, the original untouched", () => {
+    const clean = JSON.parse('{"a":[1,{"b":"x"}],"__proto__":{"c":"y"}}');
+    expect(redactor.json(clean)).toBe(clean);
+    const dirty = { keep: { same: "ok" }, list: ["fine", `x${SECRET}`], deep: { [SECRET]: true } };
+    const out = redactor.json(dirty) as typeof dirty;
+    expect(out).toEqual({ keep: { same: "ok" }, list: ["fine", `x${REDACTED}`], deep: { [REDACTED]: true } });
+    expect(out).not.toBe(dirty);
+    expect(dirty.list[1]).toBe(`x${SECRET}`);
+    expect(Object.keys(dirty.deep)).toEqual([SECRET]);
+    // a __proto__ key stays an own property in the copy, and pollutes nothing
+    const polluted = redactor.json(JSON.parse(`{"__proto__":{"polluted":"${SECRET}"}}`)) as Record<string, unknown>;
+    expect(Object.getOwnPropertyNames(polluted)).toEqual(["__proto__"]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
 });
