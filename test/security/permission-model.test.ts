@@ -1,7 +1,9 @@
 // The bundle serves under Node's permission model: reads limited to what it needs, writes to the audit
 // and state paths, child processes only when the config has exec tools, no code from strings.
 
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle, post, startBundle, writeConfig } from "../support/bundle-process.js";
@@ -52,5 +54,39 @@ describe("permission model", () => {
     const pid = open.process.pid!;
     expect(readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim()).toBe("");
     await open.stop();
+  });
+
+  it("sandbox-flags: the sandboxed server started directly, in one process, with exactly the printed grants", async () => {
+    const dir = writeConfig(seedConfig(`http://127.0.0.1:${upstream.port}`));
+    const bundle = await buildBundle(dir);
+    const audit = join(dir, "deploy", "audit.jsonl");
+    const state = join(dir, "deploy", "state");
+    const printed = await promisify(execFile)(process.execPath, [bundle, "sandbox-flags", "serve", "--audit", audit, "--state", state]);
+    const flags = printed.stdout.trim().split(" ");
+    expect(flags).toEqual([
+      "--experimental-permission",
+      ...[bundle, audit, state].sort().map((p) => `--allow-fs-read=${p}`),
+      ...[audit, state].sort().map((p) => `--allow-fs-write=${p}`),
+      "--disallow-code-generation-from-strings",
+      "--disable-warning=ExperimentalWarning",
+    ]);
+    const server = await startBundle(bundle, ["--audit", audit, "--state", state], { STRIPE_API_KEY: "sk_test_permission_01" }, flags);
+    const pid = server.process.pid!;
+    // No launcher: this process is the server, and it runs under the permission model.
+    expect(readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim()).toBe("");
+    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toContain("--experimental-permission");
+    const res = await post(`${server.url}/v1/execute`, { agent: "a", tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
+    expect(res.status).toBe(200);
+    expect(readFileSync(audit, "utf8").trim().split("\n")).toHaveLength(2);
+    expect(await server.stop()).toBe(0);
+  });
+
+  it("sandbox-flags printed for other paths: the server refuses to start and says why", async () => {
+    const dir = writeConfig(seedConfig(`http://127.0.0.1:${upstream.port}`));
+    const bundle = await buildBundle(dir);
+    const printed = await promisify(execFile)(process.execPath, [bundle, "sandbox-flags", "serve", "--audit", join(dir, "a", "audit.jsonl")]);
+    await expect(startBundle(bundle, ["--audit", join(dir, "b", "audit.jsonl")], { STRIPE_API_KEY: "sk_test_permission_01" }, printed.stdout.trim().split(" "))).rejects.toThrow(
+      /exited 1: [\s\S]*the permission model denies \S+; start with the flags `sandbox-flags serve` prints/,
+    );
   });
 });

@@ -85,7 +85,6 @@ export async function bundleRuntime(files: ReadonlyMap<string, string>): Promise
       },
     ],
   });
-  if (process.env.KR_METAFILE) process.stderr.write(await esbuild.analyzeMetafile(result.metafile));
   const code = Buffer.from(result.outputFiles[0]!.contents);
   // Build-time code must never reach the bundle (SPEC section 1).
   const inputs = Object.keys(result.metafile.inputs);
