@@ -1,6 +1,8 @@
 // Preloaded into the bundle process by the attack suite (`node --import`): answers DNS lookups from
-// the map in KR_STUB_DNS ({ "name": ["address", …] }) instead of the system resolver, so that tests can
-// make a tool's host resolve to any address without touching real DNS.
+// the map in KR_STUB_DNS instead of the system resolver, so that tests can make a tool's host resolve
+// to any address without touching real DNS. A name maps to one answer (["address", …]) or to a
+// sequence of answers ({ "sequence": [[…], […]] }): each lookup takes the next, the last one repeats —
+// a rebinding name.
 import dns from "node:dns";
 import { syncBuiltinESMExports } from "node:module";
 
@@ -10,9 +12,10 @@ const system = dns.lookup;
 dns.lookup = (hostname, options, callback) => {
   const cb = typeof options === "function" ? options : callback;
   const all = typeof options === "object" && options !== null && options.all;
-  const list = answers[hostname];
+  const mapped = answers[hostname];
   // Names the test does not map (the server's own listen address) go to the system resolver.
-  if (list === undefined) return system(hostname, options, callback);
+  if (mapped === undefined) return system(hostname, options, callback);
+  const list = Array.isArray(mapped) ? mapped : mapped.sequence.length > 1 ? mapped.sequence.shift() : mapped.sequence[0];
   const entries = list.map((address) => ({ address, family: family(address) }));
   if (all) process.nextTick(cb, null, entries);
   else process.nextTick(cb, null, entries[0].address, entries[0].family);

@@ -1,6 +1,7 @@
 // A real HTTP upstream on 127.0.0.1 that records every request it receives and answers by route.
 
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 
 export interface Received {
@@ -21,8 +22,11 @@ export class Upstream {
   #server: Server | undefined;
   port = 0;
 
+  /** With a key and certificate, the upstream speaks HTTPS. */
+  constructor(private readonly tls?: { key: Buffer; cert: Buffer }) {}
+
   async start(): Promise<this> {
-    this.#server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
@@ -37,7 +41,9 @@ export class Upstream {
         }
         void route(request, res);
       });
-    });
+    };
+    this.#server = this.tls === undefined ? createServer(handler) : createTlsServer(this.tls, handler);
+    // Counted at TCP accept, before any TLS handshake.
     this.#server.on("connection", () => this.connections++);
     await new Promise<void>((resolve) => this.#server!.listen(0, "127.0.0.1", resolve));
     this.port = (this.#server!.address() as AddressInfo).port;
