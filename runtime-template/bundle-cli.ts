@@ -6,7 +6,7 @@ import { AgentsFileError, authenticate, loadAgentsFile, type Principal } from ".
 import { RUNTIME_VERSION } from "./version.js";
 import { verifyAuditFile } from "./audit-log.js";
 import { sha256Hex } from "./constant-time.js";
-import { createHttpServer } from "./http-server.js";
+import { createHttpServer, SERVER_LIMIT_DEFAULTS } from "./http-server.js";
 import { createRuntime } from "./runtime.js";
 import { MissingSecretsError, WeakSecretsError } from "./secrets.js";
 import { StateUnavailable } from "./state-store.js";
@@ -70,7 +70,7 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
     process.stdout.write(`${token}\n\nadd to the agents file, under agents:\n${line}\n`);
     return 0;
   }
-  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] [--state DIR|redis://HOST:PORT] [--no-permission-model] | mcp [same flags] | sandbox-flags serve|mcp [same flags] | audit verify FILE | token AGENT");
+  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] [--state DIR|redis://HOST:PORT] [--body-limit BYTES] [--header-limit BYTES] [--request-timeout MS] [--no-permission-model] | mcp [same flags] | sandbox-flags serve|mcp [same flags] | audit verify FILE | token AGENT");
   return 1;
 }
 
@@ -89,9 +89,35 @@ export function auditVerify(file: string): number {
   }
 }
 
+/** The numeric flags of `serve`: whole numbers in range, with safe defaults. */
+const NUMBER_FLAGS = [
+  { flag: "port", fallback: 8787, min: 0, max: 65535, unit: "port" },
+  { flag: "body-limit", fallback: SERVER_LIMIT_DEFAULTS.bodyLimitBytes, min: 1, max: 2 ** 31, unit: "bytes" },
+  { flag: "header-limit", fallback: SERVER_LIMIT_DEFAULTS.headerLimitBytes, min: 1024, max: 2 ** 20, unit: "bytes" },
+  { flag: "request-timeout", fallback: SERVER_LIMIT_DEFAULTS.requestTimeoutMs, min: 100, max: 3_600_000, unit: "milliseconds" },
+] as const;
+
+/** The numeric flags' values, or the message for the first malformed one. */
+function numberFlags(flags: Flags): Map<string, number> | string {
+  const values = new Map<string, number>();
+  for (const { flag, fallback, min, max, unit } of NUMBER_FLAGS) {
+    const text = flags.get(flag);
+    const value = text === undefined ? fallback : /^\d{1,10}$/.test(text) ? Number(text) : NaN;
+    if (!(value >= min && value <= max)) return `--${flag} (${unit}) must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`;
+    values.set(flag, value);
+  }
+  return values;
+}
+
 async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
   const host = flags.get("host") ?? "127.0.0.1";
-  const port = Number(flags.get("port") ?? 8787);
+  const numbers = numberFlags(flags);
+  if (typeof numbers === "string") {
+    err(numbers);
+    return 1;
+  }
+  const port = numbers.get("port")!;
+  const limits = { bodyLimitBytes: numbers.get("body-limit")!, headerLimitBytes: numbers.get("header-limit")!, requestTimeoutMs: numbers.get("request-timeout")! };
   let principals: Principal[] | undefined;
   if (flags.has("agents")) {
     try {
@@ -130,8 +156,7 @@ async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
     err(`cannot start: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     return 1;
   }
-  const bodyLimit = Number(flags.get("body-limit") ?? 1024 * 1024);
-  const server = createHttpServer({ engine: runtime.engine, ...(principals ? { principals } : {}), bodyLimitBytes: bodyLimit, log: err });
+  const server = createHttpServer({ engine: runtime.engine, ...(principals ? { principals } : {}), ...limits, log: err });
   let inFlight = 0;
   server.on("request", (_req, res) => {
     inFlight++;

@@ -14,8 +14,14 @@ export interface ServerOptions {
   /** Present: bearer tokens identify agents. Absent: trusted loopback mode, the body names the agent. */
   principals?: readonly Principal[];
   bodyLimitBytes?: number;
+  /** The request line and headers together (431 above it). */
+  headerLimitBytes?: number;
+  /** Time for a client to send a whole request (408 after it); its headers must arrive within 10 s or this, if shorter. */
+  requestTimeoutMs?: number;
   log?: (line: string) => void;
 }
+
+export const SERVER_LIMIT_DEFAULTS = { bodyLimitBytes: 1024 * 1024, headerLimitBytes: 16 * 1024, requestTimeoutMs: 30_000 } as const;
 
 class HttpError extends Error {
   constructor(readonly status: number, readonly body: Record<string, unknown>) {
@@ -50,7 +56,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 export function createHttpServer(options: ServerOptions): Server {
-  const limit = options.bodyLimitBytes ?? 1024 * 1024;
+  const limit = options.bodyLimitBytes ?? SERVER_LIMIT_DEFAULTS.bodyLimitBytes;
+  const requestTimeout = options.requestTimeoutMs ?? SERVER_LIMIT_DEFAULTS.requestTimeoutMs;
   const { engine } = options;
 
   /** Who is calling. With an agents file the bearer token decides; without one (loopback only) the caller's claim. */
@@ -262,7 +269,14 @@ export function createHttpServer(options: ServerOptions): Server {
     await transport.handleRequest(req, res, parsed);
   };
 
-  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+  const serverOptions = {
+    maxHeaderSize: options.headerLimitBytes ?? SERVER_LIMIT_DEFAULTS.headerLimitBytes,
+    requestTimeout,
+    headersTimeout: Math.min(10_000, requestTimeout),
+    // How often Node looks for requests past their timeout (its default, 30 s, would let a short timeout slip).
+    connectionsCheckingInterval: Math.min(1000, requestTimeout),
+  };
+  const server = createServer(serverOptions, (req, res) => {
     const handle = async () => {
       // The hot path, `POST /v1/execute` without a query, is recognised without parsing a URL.
       if (req.method === "POST" && req.url === "/v1/execute") return execute(req, res);

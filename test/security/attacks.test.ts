@@ -106,6 +106,40 @@ describe("malformed and hostile HTTP", () => {
   });
 });
 
+describe("configurable limits", () => {
+  it("--header-limit, --body-limit and --request-timeout are enforced as set, and nothing reaches the upstream", async () => {
+    const limited = await startBundle(bundle, ["--audit", join(dir, "limits.jsonl"), "--header-limit", "2048", "--body-limit", "4096", "--request-timeout", "800"], { STRIPE_API_KEY: SECRET });
+    const port = Number(new URL(limited.url).port);
+    const mark = upstream.received.length;
+    try {
+      const request = (extraHeader: string, body: string) => `POST /v1/execute HTTP/1.1\r\nHost: x\r\n${extraHeader}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      const small = JSON.stringify({ agent: "a", tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
+      expect(await rawRequest(request(`X-Pad: ${"a".repeat(2500)}\r\n`, small), port)).toMatch(/^HTTP\/1\.1 431 /);
+      expect(await rawRequest(request(`X-Pad: ${"a".repeat(1200)}\r\n`, small), port)).toMatch(/^HTTP\/1\.1 200 /);
+      const big = JSON.stringify({ agent: "a", tool: "refund_payment", input: { payment_id: "p".repeat(5000), amount_cents: 1 }, reason: "r" });
+      expect(await rawRequest(request("", big), port)).toMatch(/^HTTP\/1\.1 413 /);
+      // A client that sends part of its body and stalls is answered 408 and cut off once the timeout passes.
+      const started = Date.now();
+      const stalled = await rawRequest(`POST /v1/execute HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"agent":`, port, 5000);
+      expect(stalled).toMatch(/^HTTP\/1\.1 408 /);
+      expect(Date.now() - started).toBeLessThan(4000);
+      // Only the one request within the limits reached the upstream.
+      expect(upstream.since(mark)).toHaveLength(1);
+    } finally {
+      await limited.stop();
+    }
+  });
+
+  it.each([
+    ["--body-limit", "abc", /--body-limit \(bytes\) must be a whole number from 1 to \d+, not "abc"/],
+    ["--request-timeout", "0", /--request-timeout \(milliseconds\) must be a whole number from 100/],
+    ["--header-limit", "1e9", /--header-limit \(bytes\) must be a whole number/],
+    ["--port", "70000", /--port \(port\) must be a whole number from 0 to 65535/],
+  ])("%s %s is refused at start, with the range", async (flag, value, message) => {
+    await expect(startBundle(bundle, ["--audit", join(dir, "bad-flag.jsonl"), flag, value], { STRIPE_API_KEY: SECRET })).rejects.toThrow(message);
+  });
+});
+
 describe("tokens", () => {
   it("an agents file in which two principals share a token is refused at start", async () => {
     const agents = join(dir, "dup-agents.yaml");
@@ -115,14 +149,15 @@ describe("tokens", () => {
   });
 });
 
-function rawRequest(text: string): Promise<string> {
+/** Sends raw bytes and collects the answer until the server closes, or `waitMs` passes. */
+function rawRequest(text: string, port = Number(new URL(server.url).port), waitMs = 500): Promise<string> {
   return new Promise((resolve) => {
-    const socket = connect(Number(new URL(server.url).port), "127.0.0.1");
+    const socket = connect(port, "127.0.0.1");
     let answer = "";
     socket.on("data", (c) => (answer += c.toString()));
     socket.on("close", () => resolve(answer));
     socket.on("error", () => resolve(answer));
     socket.write(text);
-    setTimeout(() => socket.end(), 500);
+    setTimeout(() => socket.end(), waitMs);
   });
 }
