@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../runtime-template/constant-time.js";
 import { buildBundle, post, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
 import { seedConfig } from "../support/seed-config.js";
+import { eventually } from "../support/eventually.js";
 import { Upstream } from "../support/upstream.js";
 
 const SECRET = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";
@@ -117,7 +118,7 @@ describe("POST /v1/execute through the bundle", () => {
     expect(authHeaders).toHaveLength(1);
     expect(got[0]!.headers.authorization).toBe(`Bearer ${SECRET}`);
     expect(JSON.parse(got[0]!.body)).toEqual({ payment_intent: "pi_123", amount: 2500 });
-    const records = recordsFor(res.body.audit_id);
+    const records = await eventually(() => recordsFor(res.body.audit_id), (found) => found.length >= 2);
     expect(records.map((r) => r.decision)).toEqual(["allow", "outcome"]);
     expect(records[0]).toMatchObject({ agent: "support-agent", tool: "refund_payment", rule: "policies/support_refunds.yaml#allow[0]", reason: "customer asked" });
     expect(records[1]).toMatchObject({ status: "ok", http_status: 200 });

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle, post, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
+import { eventually } from "../support/eventually.js";
 import { Upstream } from "../support/upstream.js";
 
 const SECRET = "sk_test_egress_routing_0123";
@@ -88,6 +89,7 @@ afterAll(async () => {
 
 const run = (tool: string) => post(`${server.url}/v1/execute`, { agent: "a", tool, input: {} });
 const bearer = `Bearer ${SECRET}`;
+const audit = () => readFileSync(join(dir, "audit.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
 
 describe("DNS rebinding", () => {
   it("a name that answers public, then loopback: the checked address is the one connected to, and the rebound lookup is refused", async () => {
@@ -103,6 +105,12 @@ describe("DNS rebinding", () => {
     }
     expect(site.received.length - before.site).toBe(1);
     expect(internal.connections).toBe(before.internal);
+    // The audit holds each refused attempt: allowed by policy, then refused at the connection.
+    const outcomes = await eventually(
+      () => audit().filter((r) => r.tool === "rebinding" && r.decision === "outcome"),
+      (found) => found.length >= 4,
+    );
+    expect(outcomes.map((r) => r.status)).toEqual(["ok", "upstream_error", "upstream_error", "upstream_error"]);
   });
 
   it("an answer mixing loopback and a public address connects to the public one only", async () => {
@@ -149,5 +157,6 @@ describe("redirects are answers, never followed", () => {
     expect(internal.connections).toBe(before.internal);
     expect(JSON.stringify(res.body)).not.toContain(SECRET);
     expect(readFileSync(join(dir, "audit.jsonl"), "utf8")).not.toContain(SECRET);
+    expect(server.stderr() + server.stdout()).not.toContain(SECRET);
   });
 });
