@@ -5,6 +5,7 @@ import type { ConfigDocument } from "../1-load/config-document.js";
 import { resolveInput } from "./resolve-input.js";
 import { resolveExecRun, resolveHttpRun, TemplateCollector, type RawExecRun, type RawHttpRun } from "./resolve-run.js";
 import type { ResolvedTool } from "./resolved-config.js";
+import { reverseRoute } from "./reverse-route.js";
 import { templateFields, templateSecrets } from "./templates.js";
 
 interface RawTool {
@@ -25,7 +26,7 @@ export function resolveTool(doc: ConfigDocument, log: DiagnosticLog): ResolvedTo
   const templates = collector.templates;
   const secrets = new Set(templates.flatMap(templateSecrets));
   if (run.type === "http" && run.auth !== undefined) secrets.add(run.auth.secret);
-  return {
+  const tool = {
     name: raw.tool,
     description: raw.description,
     file: doc.file,
@@ -38,4 +39,5 @@ export function resolveTool(doc: ConfigDocument, log: DiagnosticLog): ResolvedTo
     secrets: [...secrets].sort(),
     output: { pick: raw.output?.pick ?? [], redact: raw.output?.redact ?? [] },
   };
+  return { ...tool, forward: reverseRoute(tool) };
 }

@@ -1,6 +1,7 @@
 // The resolved model: tools with typed input fields and parsed templates, rules with typed conditions.
 
 import type { Span } from "../../diagnostics/diagnostic.js";
+import type { ReverseResult } from "./reverse-route.js";
 
 export type ScalarType = "string" | "number" | "integer" | "boolean";
 export type Scalar = string | number | boolean;
@@ -87,6 +88,8 @@ export interface ResolvedTool {
   readonly usedFields: ReadonlySet<string>;
   readonly secrets: readonly string[];
   readonly output: { readonly pick: readonly string[]; readonly redact: readonly string[] };
+  /** How a stock client's request maps back to the input in forward-proxy mode; undefined for exec tools. */
+  readonly forward: ReverseResult | undefined;
 }
 
 export type Operator =

@@ -37,7 +37,7 @@ export type ReverseResult = { ok: true; route: ForwardRoute } | { ok: false; rea
 
 const isTemplate = (v: unknown): v is Template => v !== null && typeof v === "object" && "parts" in v && "context" in v;
 
-export function reverseRoute(tool: ResolvedTool): ReverseResult | undefined {
+export function reverseRoute(tool: Omit<ResolvedTool, "forward">): ReverseResult | undefined {
   if (tool.run.type !== "http") return undefined;
   const run: HttpRun = tool.run;
   const seen = new Set<string>();

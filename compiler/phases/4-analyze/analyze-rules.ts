@@ -5,7 +5,6 @@
 import type { DiagnosticLog, WitnessRequest } from "../../diagnostics/diagnostic.js";
 import type { InputField, ResolvedConfig, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
 import { conditionAtom, negation, schemaAtoms, type Atom } from "./constraints.js";
-import { reverseRoute } from "../3-resolve/reverse-route.js";
 import { overlapHint } from "./overlap-hint.js";
 import { solve, solveAtoms, unsatisfiableCore } from "./solve-field.js";
 import { TooComplexError } from "./string-language.js";
@@ -88,9 +87,8 @@ export function analyseConfig(config: ResolvedConfig, log: DiagnosticLog): Analy
   }
 
   for (const tool of config.tools.values()) {
-    const reverse = reverseRoute(tool);
-    if (reverse !== undefined && !reverse.ok) {
-      log.report("KR4007", tool.span, `tool \`${tool.name}\` is left out of forward-proxy mode: ${reverse.reason}`);
+    if (tool.forward !== undefined && !tool.forward.ok) {
+      log.report("KR4007", tool.span, `tool \`${tool.name}\` is left out of forward-proxy mode: ${tool.forward.reason}`);
     }
     if (!(rulesByTool.get(tool.name) ?? []).some((f) => f.rule.effect === "allow")) {
       log.report("KR4003", tool.span, `no rule allows tool \`${tool.name}\`, so every request for it is denied`);

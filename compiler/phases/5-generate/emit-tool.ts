@@ -6,7 +6,6 @@ import type { InputField, ResolvedRule, ResolvedTool } from "../3-resolve/resolv
 import { ModuleConstants, ruleExpression } from "./emit-conditions.js";
 import { execPlan, httpPlan, pathPattern } from "./emit-plan.js";
 import { inputJsonSchema } from "./input-json-schema.js";
-import { reverseRoute } from "../3-resolve/reverse-route.js";
 import { RUNTIME } from "./runtime-path.js";
 
 const literal = (value: unknown) => JSON.stringify(value);
@@ -31,7 +30,7 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   const ruleBlocks = rules.map((rule, index) => ({ rule, index, test: ruleExpression(rule, tool, constants) }));
   const plan = tool.run.type === "http" ? httpPlan(tool.run, tool) : execPlan(tool.run, tool);
 
-  const reverse = reverseRoute(tool);
+  const reverse = tool.forward;
   file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/tool-module.js`, isTypeOnly: true, namedImports: ["Decision", "ExecPlan", ...(reverse?.ok ? ["ForwardRoute"] : []), "HttpRequestPlan", "SecretReader", "ToolModule", "ValidationError"] });
   // Import exactly the runtime helpers the emitted code calls.
   const calls = (code: string) => (name: string) => new RegExp(`\\b${name}\\(`).test(code);
