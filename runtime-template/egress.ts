@@ -1,29 +1,23 @@
-/// <reference path="./undici-parts.d.ts" />
-// Outbound HTTP through undici's request API (never fetch). Each tool may reach only its own origin,
+/// <reference path="./undici-agent.d.ts" />
+// Outbound HTTP through undici's dispatcher (never fetch). Each tool may reach only its own origin,
 // method and path pattern. The address is checked at connect time, on what DNS returned, and the
 // socket connects to exactly the checked address (the lookup hook is the only lookup). IP-literal
 // hosts are checked before connecting. Redirects are never followed.
 
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import type { Agent } from "undici";
-
-/**
- * Only undici's Agent and its request API are used, loaded on the first outbound request: importing
- * them alone, not the package index (fetch, WebSocket, caches, mocks), keeps ~600 KB out of the bundle
- * and ~80 ms out of start-up.
- */
-interface UndiciParts {
-  Agent: typeof Agent;
-  request: typeof import("undici/lib/api/api-request.js").default;
-}
-let undici: Promise<UndiciParts> | undefined;
-let loaded: UndiciParts | undefined;
-const loadUndici = () =>
-  (undici ??= Promise.all([import("undici/lib/dispatcher/agent.js"), import("undici/lib/api/api-request.js")]).then(([agent, api]) => (loaded = { Agent: agent.default, request: api.default })));
-/** undici's timeout errors, by their stable codes. */
-const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"]);
+import type { Agent, Dispatcher } from "undici";
 import { classifyAddress, isIpLiteral } from "./ip-address.js";
 import type { EgressBinding, HttpRequestPlan } from "./tool-module.js";
+
+/**
+ * Only undici's Agent is used, loaded on the first outbound request: importing it alone, not the
+ * package index (fetch, WebSocket, caches, mocks), keeps ~600 KB out of the bundle and ~80 ms out of
+ * start-up. Requests go through `dispatch` with a handler that collects the body: no stream per response.
+ */
+let agentClass: Promise<typeof Agent> | undefined;
+const loadAgentClass = () => (agentClass ??= import("undici/lib/dispatcher/agent.js").then((m) => m.default));
+/** undici's timeout errors, by their stable codes. */
+const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"]);
 
 export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
 
@@ -62,7 +56,7 @@ export class Egress {
     if (agent === undefined) {
       const host = new URL(binding.origin).hostname;
       const resolver = this.resolver;
-      const { Agent: UndiciAgent } = await loadUndici();
+      const UndiciAgent = await loadAgentClass();
       agent = new UndiciAgent({
         connect: {
           lookup(hostname: string, options: { all?: boolean }, callback: (error: Error | null, address: string | LookupAddress[], family?: number) => void) {
@@ -109,17 +103,19 @@ export class Egress {
       // origin and path are given separately and the path is sent as built: no URL parser
       // re-normalises it on the way out.
       const agent = this.#agents.get(binding.origin) ?? (await this.#agentFor(binding));
-      const response = await (loaded ?? (await loadUndici())).request.call(agent, {
-        origin: plan.origin,
-        path: plan.query === "" ? plan.path : `${plan.path}?${plan.query}`,
-        method: plan.method as "POST",
-        headers,
-        body: plan.body?.text ?? null,
-        headersTimeout: plan.timeoutMs,
-        bodyTimeout: plan.timeoutMs,
-      });
-      const body = await collect(response.body, plan.maxResponseBytes);
-      return { status: response.statusCode, headers: response.headers, body };
+      return await exchange(
+        agent,
+        {
+          origin: plan.origin,
+          path: plan.query === "" ? plan.path : `${plan.path}?${plan.query}`,
+          method: plan.method as Dispatcher.HttpMethod,
+          headers,
+          body: plan.body?.text ?? null,
+          headersTimeout: plan.timeoutMs,
+          bodyTimeout: plan.timeoutMs,
+        },
+        plan.maxResponseBytes,
+      );
     } catch (error) {
       if (error instanceof ResponseTooLarge || error instanceof EgressRefused) throw error;
       const cause = (error as { cause?: unknown }).cause;
@@ -137,21 +133,36 @@ export class Egress {
   }
 }
 
-/** The whole body, or ResponseTooLarge as soon as it passes the cap (the rest is not read). */
-function collect(body: NodeJS.ReadableStream & { destroy(): void }, maxBytes: number): Promise<Buffer> {
+/** One request and its whole response, or ResponseTooLarge as soon as the body passes the cap (the rest is not read). */
+function exchange(agent: Agent, options: Dispatcher.DispatchOptions, maxBytes: number): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    body.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        body.destroy();
-        reject(new ResponseTooLarge(`response larger than ${maxBytes} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    body.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    body.on("error", reject);
+    let status = 0;
+    let headers: UpstreamResponse["headers"] = {};
+    const handler: Dispatcher.DispatchHandler = {
+      // Present so that undici treats this as a handler of its current API.
+      onRequestStart() {},
+      onResponseStart(_controller, statusCode, responseHeaders) {
+        status = statusCode;
+        headers = responseHeaders;
+      },
+      onResponseData(controller, chunk) {
+        size += chunk.length;
+        if (size > maxBytes) return controller.abort(new ResponseTooLarge(`response larger than ${maxBytes} bytes`));
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        resolve({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
+      },
+      onResponseError(_controller, error) {
+        reject(error);
+      },
+    };
+    try {
+      agent.dispatch(options, handler);
+    } catch (error) {
+      reject(error);
+    }
   });
 }

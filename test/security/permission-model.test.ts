@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle, post, startBundle, writeConfig } from "../support/bundle-process.js";
+import { eventually } from "../support/eventually.js";
 import { seedConfig } from "../support/seed-config.js";
 import { Upstream } from "../support/upstream.js";
 
@@ -77,7 +78,8 @@ describe("permission model", () => {
     expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toContain("--experimental-permission");
     const res = await post(`${server.url}/v1/execute`, { agent: "a", tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
     expect(res.status).toBe(200);
-    expect(readFileSync(audit, "utf8").trim().split("\n")).toHaveLength(2);
+    // The decision record, and the outcome record that follows the answer.
+    expect(await eventually(() => readFileSync(audit, "utf8").trim().split("\n"), (lines) => lines.length >= 2)).toHaveLength(2);
     expect(await server.stop()).toBe(0);
   });
 
