@@ -15,6 +15,8 @@ const CONCURRENCIES = [1, 16, 64];
 const N = { 1: Number(process.env.BENCH_N1 ?? 1500), 16: Number(process.env.BENCH_N16 ?? 8000), 64: Number(process.env.BENCH_N64 ?? 10000) };
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const children = [];
+// Whatever ends this script (a failed measurement included) takes its servers with it.
+process.on("exit", () => children.forEach((child) => child.kill("SIGKILL")));
 
 function start(args, env = {}) {
   const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
