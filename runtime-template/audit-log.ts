@@ -20,6 +20,9 @@ export function openDurable(path: string, flags: number): number {
   return openSync(path, flags | (DSYNC ?? 0), 0o640);
 }
 
+/** The longest a record appended with `soon` waits for a write to join. */
+const LAZY_FLUSH_MS = 10;
+
 /** Records appended while a write is in flight: written together, settled together. */
 class Batch {
   readonly lines: string[] = [];
@@ -38,6 +41,7 @@ export class AuditLog {
   #prev: string;
   #next: Batch | undefined;
   #flushing: Promise<void> | undefined;
+  #lazyFlush: NodeJS.Timeout | undefined;
   #failed: Error | undefined;
 
   private constructor(
@@ -80,8 +84,12 @@ export class AuditLog {
   /**
    * Chains the entry now (so order is the call order) and resolves once it is durable. Every record of
    * one batch shares the batch's promise: one allocation per write, not per record.
+   *
+   * A record nobody waits for (`soon`: a request's outcome, after its answer) does not start a write of
+   * its own: it goes out with the next write, or after LAZY_FLUSH_MS. Otherwise, with one client, each
+   * outcome record's write would hold up the next request's decision record behind it.
    */
-  append(entry: AuditEntry, time = new Date()): Promise<void> {
+  append(entry: AuditEntry, time = new Date(), when: "now" | "soon" = "now"): Promise<void> {
     if (this.#failed !== undefined) return Promise.reject(this.#failed);
     const seq = this.#seq + 1;
     const { hash, line } = sealRecord(recordText(seq, time.toISOString(), entry, this.#prev), this.key);
@@ -89,7 +97,11 @@ export class AuditLog {
     this.#prev = hash;
     const batch = (this.#next ??= new Batch());
     batch.lines.push(line);
-    this.#flushing ??= this.#flush();
+    if (when === "now") this.#flushing ??= this.#flush();
+    else this.#lazyFlush ??= setTimeout(() => {
+      this.#lazyFlush = undefined;
+      this.#flushing ??= this.#flush();
+    }, LAZY_FLUSH_MS);
     return batch.done;
   }
 
@@ -119,6 +131,9 @@ export class AuditLog {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.#lazyFlush);
+    this.#lazyFlush = undefined;
+    if (this.#next !== undefined) this.#flushing ??= this.#flush();
     await this.#flushing;
     closeSync(this.#fd);
   }

@@ -89,20 +89,25 @@ export class Engine {
     const loggedReason = typeof request.reason === "string" ? this.redactor.text(request.reason) : undefined;
     /** One audit record of this request (every record of a request shares id, agent, tool, input and reason). */
     const record = (decision: AuditEntry["decision"], fields: RecordFields = {}) =>
-      this.options.audit.append({
-        id,
-        config,
-        agent,
-        tool: loggedTool,
-        input: loggedInput,
-        reason: loggedReason,
-        decision,
-        rule: fields.rule,
-        approval_id: fields.approval_id,
-        status: fields.status,
-        http_status: fields.http_status,
-        duration_ms: fields.duration_ms,
-      });
+      this.options.audit.append(
+        {
+          id,
+          config,
+          agent,
+          tool: loggedTool,
+          input: loggedInput,
+          reason: loggedReason,
+          decision,
+          rule: fields.rule,
+          approval_id: fields.approval_id,
+          status: fields.status,
+          http_status: fields.http_status,
+          duration_ms: fields.duration_ms,
+        },
+        new Date(),
+        // The outcome record follows the answer: nobody waits for it, so it joins the next write.
+        decision === "outcome" ? "soon" : "now",
+      );
     /** Writes the request's last record; a decision that is also the answer is durable before the answer. */
     const finish = async (decision: AuditEntry["decision"], fields: RecordFields, response: ExecuteResponse, outcome: string) => {
       this.metrics.countRequest(tool?.name ?? "(unknown)", outcome);

@@ -91,4 +91,19 @@ describe("audit chain", () => {
       { numRuns: 2000 },
     );
   });
+
+  it("a record nobody waits for joins the next write, and close() writes it", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+    const log = AuditLog.open(file, undefined);
+    const outcome = log.append(entry(1), new Date(), "soon");
+    const decision = log.append(entry(2));
+    // One batch: the decision's durability is the outcome's too.
+    expect(decision).toBe(outcome);
+    await decision;
+    expect(readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l).id)).toEqual(["id-1", "id-2"]);
+    const last = log.append(entry(3), new Date(), "soon");
+    await log.close();
+    await last;
+    expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 3 });
+  });
 });
