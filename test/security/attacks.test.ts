@@ -97,6 +97,14 @@ describe("malformed and hostile HTTP", () => {
     expect(readFileSync(join(dir, "audit.jsonl"), "utf8")).toContain("[TOO DEEP]");
   });
 
+  it.each([["GET //[ HTTP/1.1"], ["GET http://[::1 HTTP/1.1"], ["POST /v1/%zz HTTP/1.1"]])("a request target no URL parser accepts (%s) is a 400, and the server keeps serving", async (line) => {
+    const answer = await rawRequest(`${line}\r\nHost: x\r\nContent-Length: 0\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 (400|404|407) /);
+    expect(answer).not.toMatch(/at \w+ \(|node:internal|TypeError/);
+    const res = await post(`${server.url}/v1/execute`, { agent: "a", tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
+    expect(res.status).toBe(200);
+  });
+
   it("a slow client holding a half-sent request does not block others", async () => {
     const socket = connect(Number(new URL(server.url).port), "127.0.0.1");
     socket.write("POST /v1/execute HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{");
