@@ -35,6 +35,15 @@ function send(res: ServerResponse, status: number, body: unknown, contentType = 
   res.end(text);
 }
 
+/** A decoded path segment; one that does not decode names nothing here. */
+function pathPart(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(404, { status: "not_found", message: "no such endpoint" });
+  }
+}
+
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers["content-length"] ?? 0);
@@ -294,7 +303,7 @@ export function createHttpServer(options: ServerOptions): Server {
       if (route === "GET /metrics") return send(res, 200, engine.metrics.render(), "text/plain; version=0.0.4");
       if (url.pathname === "/mcp") return mcp(req, res, url);
       if (url.pathname === "/v1/approvals" || url.pathname.startsWith("/v1/approvals/")) {
-        return approvals(req, res, url, url.pathname.split("/").slice(3).filter((p) => p !== "").map(decodeURIComponent));
+        return approvals(req, res, url, url.pathname.split("/").slice(3).filter((p) => p !== "").map(pathPart));
       }
       throw new HttpError(404, { status: "not_found", message: "no such endpoint" });
     };
