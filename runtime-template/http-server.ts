@@ -35,13 +35,20 @@ function send(res: ServerResponse, status: number, body: unknown, contentType = 
   res.end(text);
 }
 
+/** Percent-decoded text, or undefined when it is not valid percent-encoding. */
+function percentDecoded(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A decoded path segment; one that does not decode names nothing here. */
 function pathPart(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    throw new HttpError(404, { status: "not_found", message: "no such endpoint" });
-  }
+  const decoded = percentDecoded(segment);
+  if (decoded === undefined) throw new HttpError(404, { status: "not_found", message: "no such endpoint" });
+  return decoded;
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -169,7 +176,7 @@ export function createHttpServer(options: ServerOptions): Server {
       const decoded = Buffer.from(basic[1]!, "base64").toString("utf8");
       const colon = decoded.indexOf(":");
       user = colon === -1 ? decoded : decoded.slice(0, colon);
-      token = colon === -1 ? undefined : decodeURIComponent(decoded.slice(colon + 1));
+      token = colon === -1 ? undefined : percentDecoded(decoded.slice(colon + 1));
     } else if (bearer !== null) token = bearer[1];
     if (options.principals === undefined) return user !== undefined && user !== "" ? user : undefined;
     const found = token === undefined ? undefined : authenticate(options.principals, token);
@@ -315,13 +322,20 @@ export function createHttpServer(options: ServerOptions): Server {
   });
 
   // KeyRunner does not tunnel what it cannot inspect: every CONNECT is refused, and audited.
+  // Nothing thrown here may escape: a listener's exception would take the whole server down.
   server.on("connect", (req: IncomingMessage, socket) => {
-    const agent = proxyAgent(req) ?? "(unauthenticated)";
-    void engine.refuseForward(agent, "CONNECT", req.url ?? "", "connect_refused").then((auditId) => {
-      const text = JSON.stringify(forwardError("permission_denied", "KeyRunner does not tunnel (CONNECT); send plain-http requests for tool endpoints through the proxy", { audit_id: auditId }));
-      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
-    });
     socket.on("error", () => socket.destroy());
+    const refuse = (auditId: string | undefined) => {
+      const text = JSON.stringify(forwardError("permission_denied", "KeyRunner does not tunnel (CONNECT); send plain-http requests for tool endpoints through the proxy", auditId === undefined ? {} : { audit_id: auditId }));
+      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    };
+    let agent = "(unauthenticated)";
+    try {
+      agent = proxyAgent(req) ?? agent;
+    } catch {
+      // an unreadable credential is no credential
+    }
+    engine.refuseForward(agent, "CONNECT", req.url ?? "", "connect_refused").then(refuse, () => refuse(undefined));
   });
   return server;
 }

@@ -105,6 +105,14 @@ describe("malformed and hostile HTTP", () => {
     expect(res.status).toBe(200);
   });
 
+  it.each([["CONNECT api.stripe.com:443"], ["GET http://api.stripe.com/v1/refunds"]])("%s with a Basic proxy password that does not decode is refused, and the server keeps serving", async (line) => {
+    const credential = Buffer.from("agent:%zz").toString("base64");
+    const answer = await rawRequest(`${line} HTTP/1.1\r\nHost: api.stripe.com\r\nProxy-Authorization: Basic ${credential}\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 (403|407) /);
+    const res = await post(`${server.url}/v1/execute`, { agent: "a", tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
+    expect(res.status).toBe(200);
+  });
+
   it("a slow client holding a half-sent request does not block others", async () => {
     const socket = connect(Number(new URL(server.url).port), "127.0.0.1");
     socket.write("POST /v1/execute HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{");
