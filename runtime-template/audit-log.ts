@@ -3,7 +3,7 @@
 // durability does not serialise the server. `append` resolves only once the record is on disk; if
 // the disk refuses, it rejects (and the caller denies: fail closed).
 
-import { closeSync, constants, openSync, readFileSync, existsSync, ftruncateSync, statSync, write, fdatasync } from "node:fs";
+import { closeSync, constants, existsSync, fdatasync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, statSync, write } from "node:fs";
 import { promisify } from "node:util";
 import { chainHash, GENESIS, recordText, sealRecord, type AuditEntry, type AuditRecord } from "./audit-record.js";
 
@@ -18,6 +18,33 @@ const fdatasyncAsync = promisify(fdatasync);
 const DSYNC = (constants as { O_DSYNC?: number }).O_DSYNC;
 export function openDurable(path: string, flags: number): number {
   return openSync(path, flags | (DSYNC ?? 0), 0o640);
+}
+
+/**
+ * The end of a log, read backwards from its end (a start costs the same for a log of any size): its last
+ * whole line, and the bytes up to and including that line's newline — anything after is a torn write.
+ */
+export function logTail(path: string): { lastLine: string | undefined; wholeBytes: number; size: number } {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    for (let window = Math.min(size, 64 * 1024); ; window = Math.min(size, window * 2)) {
+      const start = size - window;
+      const bytes = Buffer.alloc(window);
+      readSync(fd, bytes, 0, window, start);
+      const lastNewline = bytes.lastIndexOf(0x0a);
+      // The last line's end, past any blank lines before the last newline.
+      let end = lastNewline;
+      while (end > 0 && bytes[end - 1] === 0x0a) end--;
+      const previous = end <= 0 ? -1 : bytes.lastIndexOf(0x0a, end - 1);
+      // Not one whole line in the window: look further back, unless the window is the whole file.
+      if (previous === -1 && start > 0) continue;
+      if (end <= 0) return { lastLine: undefined, wholeBytes: lastNewline + 1, size };
+      return { lastLine: bytes.subarray(previous + 1, end).toString("utf8"), wholeBytes: start + lastNewline + 1, size };
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The longest a record appended with `soon` waits for a write to join. */
@@ -62,19 +89,15 @@ export class AuditLog {
     let prev = GENESIS;
     // Only a regular file holds a chain to continue (a device such as /dev/full is written, never read).
     if (existsSync(path) && statSync(path).isFile()) {
-      const text = readFileSync(path, "utf8");
-      const lastNewline = text.lastIndexOf("\n");
-      const complete = text.slice(0, lastNewline + 1);
-      const lines = complete.split("\n").filter((l) => l !== "");
-      const last = lines.at(-1);
-      if (last !== undefined) {
-        const record = JSON.parse(last) as AuditRecord;
+      const tail = logTail(path);
+      if (tail.lastLine !== undefined) {
+        const record = JSON.parse(tail.lastLine) as AuditRecord;
         seq = record.seq;
         prev = record.hash;
       }
-      if (complete.length !== text.length) {
+      if (tail.wholeBytes !== tail.size) {
         const fd = openDurable(path, constants.O_RDWR);
-        ftruncateSync(fd, Buffer.byteLength(complete));
+        ftruncateSync(fd, tail.wholeBytes);
         closeSync(fd);
       }
     }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { recordText, type AuditEntry } from "../../runtime-template/audit-record.js";
-import { AuditLog, verifyAuditFile } from "../../runtime-template/audit-log.js";
+import { AuditLog, logTail, verifyAuditFile } from "../../runtime-template/audit-log.js";
 
 const entry = (n: number) => ({ id: `id-${n}`, config: "c".repeat(64), agent: "support-agent", tool: "refund_payment", input: { payment_id: `pi_${n}`, amount_cents: n }, decision: "allow" as const, rule: "policies/p.yaml#allow[0]" });
 
@@ -105,5 +105,27 @@ describe("audit chain", () => {
     await log.close();
     await last;
     expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 3 });
+  });
+
+  it("finds the end of the chain from the file's end: a last record larger than the read window, a torn tail, a blank line", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+    let log = AuditLog.open(file, undefined);
+    await log.append(entry(1));
+    await log.append({ ...entry(2), input: { note: "x".repeat(200_000) } });
+    await log.close();
+    const whole = readFileSync(file).length;
+    const torn = `{"v":1,"seq":3,"time":"${"y".repeat(100_000)}`;
+    appendFileSync(file, torn);
+    expect(logTail(file)).toMatchObject({ wholeBytes: whole, size: whole + torn.length });
+    expect(JSON.parse(logTail(file).lastLine!).seq).toBe(2);
+    log = AuditLog.open(file, undefined);
+    await log.append(entry(4));
+    await log.close();
+    expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 3 });
+    appendFileSync(file, "\n");
+    expect(JSON.parse(logTail(file).lastLine!).seq).toBe(3);
+    const empty = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+    writeFileSync(empty, "");
+    expect(logTail(empty)).toEqual({ lastLine: undefined, wholeBytes: 0, size: 0 });
   });
 });
