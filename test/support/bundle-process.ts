@@ -22,6 +22,21 @@ export async function buildBundle(dir: string): Promise<string> {
   return join(out, "keyrunner.mjs");
 }
 
+/** Every bundle process a test file started and has not seen exit: killed after the file (test/support/cleanup.ts). */
+const running = new Set<ChildProcess>();
+
+/** kill -9 of every bundle process group still running: the launchers and their sandboxed servers. */
+export function killRunningBundles(): void {
+  for (const child of running) {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  running.clear();
+}
+
 export interface RunningBundle {
   url: string;
   /** The launched process: the permission-model launcher, whose child serves. */
@@ -46,7 +61,13 @@ export async function startBundle(bundle: string, args: string[], env: Record<st
   let err = "";
   child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("exit", (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bundle did not start: ${err}`)), 10_000);
     const check = () => {
