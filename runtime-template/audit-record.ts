@@ -52,23 +52,58 @@ function inputText(input: unknown): string {
   }
 }
 
+/** The fields every record of one request shares. */
+export type RequestEntry = Pick<AuditEntry, "id" | "config" | "agent" | "tool" | "input" | "reason">;
+/** The fields that differ between the records of one request. */
+export type RecordFields = Omit<AuditEntry, keyof RequestEntry>;
+
 /**
- * The record's JSON text without `hash`, fields in a fixed order and absent optional fields left out —
- * exactly the text JSON.stringify gives for the parsed record, so a verifier reproduces it.
+ * The shared fields as JSON text, in record order: `"id":…,"config":…,"agent":…,"tool":…,"input":…`
+ * and `,"reason":…` when present. A request's decision and outcome records are built from the same
+ * text, so its input is serialised once.
  */
-export function recordText(seq: number, time: string, entry: AuditEntry, prev: string): string {
+export function requestText(entry: RequestEntry): string {
+  return `"id":${str(entry.id)},"config":${str(entry.config)},"agent":${str(entry.agent)},"tool":${str(entry.tool)},"input":${inputText(entry.input)}` + optionalString("reason", entry.reason);
+}
+
+/**
+ * The record's JSON text without `hash`, from the request's shared text: fields in a fixed order and
+ * absent optional fields left out — exactly the text JSON.stringify gives for the parsed record, so a
+ * verifier reproduces it.
+ */
+export function recordTextFrom(seq: number, time: string, request: string, fields: RecordFields, prev: string): string {
   return (
-    `{"v":${AUDIT_VERSION},"seq":${seq},"time":"${time}","id":${str(entry.id)},"config":${str(entry.config)},"agent":${str(entry.agent)},"tool":${str(entry.tool)},"input":${inputText(entry.input)}` +
-    optionalString("reason", entry.reason) +
-    `,"decision":"${entry.decision}"` +
-    optionalString("rule", entry.rule) +
-    optionalString("approval_id", entry.approval_id) +
-    optionalString("approver", entry.approver) +
-    optionalString("status", entry.status) +
-    optionalNumber("http_status", entry.http_status) +
-    optionalNumber("duration_ms", entry.duration_ms) +
+    `{"v":${AUDIT_VERSION},"seq":${seq},"time":"${time}",${request},"decision":"${fields.decision}"` +
+    optionalString("rule", fields.rule) +
+    optionalString("approval_id", fields.approval_id) +
+    optionalString("approver", fields.approver) +
+    optionalString("status", fields.status) +
+    optionalNumber("http_status", fields.http_status) +
+    optionalNumber("duration_ms", fields.duration_ms) +
     `,"prev":"${prev}"}`
   );
+}
+
+/** The record's JSON text without `hash`, for one entry. */
+export function recordText(seq: number, time: string, entry: AuditEntry, prev: string): string {
+  return recordTextFrom(seq, time, requestText(entry), entry, prev);
+}
+
+/**
+ * The record time, ISO 8601 in UTC to the millisecond. Formatting a Date costs about a microsecond
+ * here, twice per request; the text up to the second is kept and only the milliseconds are written.
+ */
+let clockSecond = Number.NaN;
+let clockPrefix = "";
+export function isoTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== clockSecond) {
+    // "2026-12-01T19:54:10." — cut before "000Z", which also holds for six-digit years.
+    clockPrefix = new Date(second * 1000).toISOString().slice(0, -4);
+    clockSecond = second;
+  }
+  const milli = ms - second * 1000;
+  return `${clockPrefix}${milli < 10 ? "00" : milli < 100 ? "0" : ""}${milli}Z`;
 }
 
 /** The line written for a record: its JSON text with the chained hash appended as the last field. */

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 import { AgentsFileError, authenticate, loadAgentsFile, type Principal } from "./agents-file.js";
 import { RUNTIME_VERSION } from "./version.js";
-import { verifyAuditFile } from "./audit-log.js";
+import { DEFAULT_COMMIT_DELAY_MS, verifyAuditFile } from "./audit-log.js";
 import { sha256Hex } from "./constant-time.js";
 import { createHttpServer, SERVER_LIMIT_DEFAULTS } from "./http-server.js";
 import { createRuntime } from "./runtime.js";
@@ -70,7 +70,7 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
     process.stdout.write(`${token}\n\nadd to the agents file, under agents:\n${line}\n`);
     return 0;
   }
-  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] [--state DIR|redis://HOST:PORT] [--body-limit BYTES] [--header-limit BYTES] [--request-timeout MS] [--no-permission-model] | mcp [same flags] | sandbox-flags serve|mcp [same flags] | audit verify FILE | token AGENT");
+  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] [--state DIR|redis://HOST:PORT] [--body-limit BYTES] [--header-limit BYTES] [--request-timeout MS] [--audit-commit-delay MS] [--no-permission-model] | mcp [same flags] | sandbox-flags serve|mcp [same flags] | audit verify FILE | token AGENT");
   return 1;
 }
 
@@ -95,6 +95,7 @@ const NUMBER_FLAGS = [
   { flag: "body-limit", fallback: SERVER_LIMIT_DEFAULTS.bodyLimitBytes, min: 1, max: 2 ** 31, unit: "bytes" },
   { flag: "header-limit", fallback: SERVER_LIMIT_DEFAULTS.headerLimitBytes, min: 1024, max: 2 ** 20, unit: "bytes" },
   { flag: "request-timeout", fallback: SERVER_LIMIT_DEFAULTS.requestTimeoutMs, min: 100, max: 3_600_000, unit: "milliseconds" },
+  { flag: "audit-commit-delay", fallback: DEFAULT_COMMIT_DELAY_MS, min: 0, max: 100, unit: "milliseconds" },
 ] as const;
 
 /** The numeric flags' values, or the message for the first malformed one. */
@@ -135,7 +136,7 @@ async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
   }
   let runtime;
   try {
-    runtime = createRuntime(config, { auditFile: flags.get("audit"), secretsFile: flags.get("secrets-file"), state: flags.get("state") });
+    runtime = createRuntime(config, { auditFile: flags.get("audit"), secretsFile: flags.get("secrets-file"), state: flags.get("state"), auditCommitDelayMs: numbers.get("audit-commit-delay")! });
   } catch (error) {
     if (error instanceof MissingSecretsError) {
       err(`missing secrets: ${error.missing.join(", ")} (set them in the environment or in --secrets-file)`);

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { gunzipSync, inflateSync, brotliDecompressSync } from "node:zlib";
 import type { AuditLog } from "./audit-log.js";
-import type { AuditEntry } from "./audit-record.js";
+import { requestText, type AuditEntry } from "./audit-record.js";
 import { Egress, EgressRefused, ResponseTooLarge, UpstreamTimeout, type Resolver, type UpstreamResponse } from "./egress.js";
 import { runExec } from "./exec-runner.js";
 import { agentMaySee } from "./explain.js";
@@ -60,7 +60,7 @@ export interface EngineOptions {
 const MAX_LOGGED_NAME = 128;
 
 /** The fields that differ between the records of one request. */
-type RecordFields = Pick<AuditEntry, "rule" | "approval_id" | "status" | "http_status" | "duration_ms">;
+type RecordDetails = Pick<AuditEntry, "rule" | "approval_id" | "status" | "http_status" | "duration_ms">;
 
 export class Engine {
   readonly metrics: Metrics;
@@ -78,7 +78,19 @@ export class Engine {
     return [...this.options.config.tools.values()].filter((t) => agentMaySee(t, agent));
   }
 
+  /** Requests inside execute(): with others in flight, a decision record may wait briefly to share their write. */
+  #inFlight = 0;
+
   async execute(request: ExecuteRequest, forward?: ForwardOptions): Promise<ExecuteResponse> {
+    this.#inFlight++;
+    try {
+      return await this.#execute(request, forward);
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  async #execute(request: ExecuteRequest, forward?: ForwardOptions): Promise<ExecuteResponse> {
     const id = randomUUID();
     const toolName = typeof request.tool === "string" ? request.tool : "";
     const tool = this.options.config.tools.get(toolName);
@@ -87,16 +99,12 @@ export class Engine {
     const loggedTool = toolName.length > MAX_LOGGED_NAME ? toolName.slice(0, MAX_LOGGED_NAME) : toolName;
     const loggedInput = this.redactor.json(request.input ?? null);
     const loggedReason = typeof request.reason === "string" ? this.redactor.text(request.reason) : undefined;
-    /** One audit record of this request (every record of a request shares id, agent, tool, input and reason). */
-    const record = (decision: AuditEntry["decision"], fields: RecordFields = {}) =>
-      this.options.audit.append(
+    /** The fields every record of this request shares, serialised once (the first record builds them). */
+    let requestFields: string | undefined;
+    const record = (decision: AuditEntry["decision"], fields: RecordDetails = {}) =>
+      this.options.audit.appendRecord(
+        (requestFields ??= requestText({ id, config, agent, tool: loggedTool, input: loggedInput, reason: loggedReason })),
         {
-          id,
-          config,
-          agent,
-          tool: loggedTool,
-          input: loggedInput,
-          reason: loggedReason,
           decision,
           rule: fields.rule,
           approval_id: fields.approval_id,
@@ -104,12 +112,12 @@ export class Engine {
           http_status: fields.http_status,
           duration_ms: fields.duration_ms,
         },
-        new Date(),
-        // The outcome record follows the answer: nobody waits for it, so it joins the next write.
-        decision === "outcome" ? "soon" : "now",
+        // The outcome record follows the answer: nobody waits for it, so it joins the next write. A
+        // record the request waits for is written at once, unless other requests are in flight.
+        decision === "outcome" ? "soon" : this.#inFlight > 1 ? "grouped" : "now",
       );
     /** Writes the request's last record; a decision that is also the answer is durable before the answer. */
-    const finish = async (decision: AuditEntry["decision"], fields: RecordFields, response: ExecuteResponse, outcome: string) => {
+    const finish = async (decision: AuditEntry["decision"], fields: RecordDetails, response: ExecuteResponse, outcome: string) => {
       this.metrics.countRequest(tool?.name ?? "(unknown)", outcome);
       const written = record(decision, fields);
       if (decision === "outcome") {

@@ -16,6 +16,8 @@ export interface RuntimeOptions {
   auditFile?: string;
   /** HMAC key for the audit chain (default: KEYRUNNER_AUDIT_KEY). */
   auditKey?: string;
+  /** How long a durable audit write may wait for other in-flight requests' records (default 0: never). */
+  auditCommitDelayMs?: number;
   secretsFile?: string;
   /** Obligation state: a directory (default: keyrunner-state/ beside the audit file) or redis://HOST:PORT. */
   state?: string;
@@ -42,7 +44,7 @@ export function createRuntime(config: CompiledConfig, options: RuntimeOptions = 
   delete env.KEYRUNNER_AUDIT_KEY;
   const auditFile = options.auditFile ?? "keyrunner-audit.jsonl";
   const state = openStateStore(options.state ?? defaultStateDir(auditFile));
-  const audit = AuditLog.open(auditFile, auditKey);
+  const audit = AuditLog.open(auditFile, auditKey, options.auditCommitDelayMs === undefined ? {} : { commitDelayMs: options.auditCommitDelayMs });
   const engine = new Engine({ config, secrets, audit, state, ...(options.resolver ? { resolver: options.resolver } : {}) });
   return {
     engine,

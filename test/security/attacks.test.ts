@@ -151,6 +151,7 @@ describe("configurable limits", () => {
     ["--request-timeout", "0", /--request-timeout \(milliseconds\) must be a whole number from 100/],
     ["--header-limit", "1e9", /--header-limit \(bytes\) must be a whole number/],
     ["--port", "70000", /--port \(port\) must be a whole number from 0 to 65535/],
+    ["--audit-commit-delay", "-1", /--audit-commit-delay \(milliseconds\) must be a whole number from 0 to 100, not "-1"/],
   ])("%s %s is refused at start, with the range", async (flag, value, message) => {
     await expect(startBundle(bundle, ["--audit", join(dir, "bad-flag.jsonl"), flag, value], { STRIPE_API_KEY: SECRET })).rejects.toThrow(message);
   });

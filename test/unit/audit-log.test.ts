@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { recordText, type AuditEntry } from "../../runtime-template/audit-record.js";
+import { isoTime, recordText, type AuditEntry } from "../../runtime-template/audit-record.js";
 import { AuditLog, logTail, verifyAuditFile } from "../../runtime-template/audit-log.js";
 
 const entry = (n: number) => ({ id: `id-${n}`, config: "c".repeat(64), agent: "support-agent", tool: "refund_payment", input: { payment_id: `pi_${n}`, amount_cents: n }, decision: "allow" as const, rule: "policies/p.yaml#allow[0]" });
@@ -92,6 +92,18 @@ describe("audit chain", () => {
     );
   });
 
+  it("the record clock writes exactly what Date#toISOString writes, within a second, across seconds and at the edges", () => {
+    // The clock keeps the text up to the second: times in one second, then the next, then an earlier one.
+    const times = [Date.UTC(2026, 11, 1, 19, 54, 10, 0), Date.UTC(2026, 11, 1, 19, 54, 10, 7), Date.UTC(2026, 11, 1, 19, 54, 10, 999), Date.UTC(2026, 11, 1, 19, 54, 11, 42), Date.UTC(2026, 11, 1, 19, 54, 10, 85)];
+    for (const ms of times) expect(isoTime(ms)).toBe(new Date(ms).toISOString());
+    fc.assert(
+      fc.property(fc.integer({ min: -62_198_755_200_000, max: 8.64e15 }), (ms) => {
+        expect(isoTime(ms)).toBe(new Date(ms).toISOString());
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it("a record nobody waits for joins the next write, and close() writes it", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
     const log = AuditLog.open(file, undefined);
@@ -105,6 +117,60 @@ describe("audit chain", () => {
     await log.close();
     await last;
     expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 3 });
+  });
+
+  describe("commit delay", () => {
+    const fileSize = (file: string) => readFileSync(file).length;
+
+    it("a grouped record's write waits for the delay, and records appended meanwhile share it", async () => {
+      const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+      const log = AuditLog.open(file, undefined, { commitDelayMs: 300 });
+      const first = log.append(entry(1), undefined, "grouped");
+      await new Promise((r) => setTimeout(r, 100));
+      // Nothing is on disk yet: the write is waiting for others.
+      expect(fileSize(file)).toBe(0);
+      const second = log.append(entry(2), undefined, "grouped");
+      expect(second).toBe(first);
+      const started = Date.now();
+      await first;
+      expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+      expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 2 });
+      await log.close();
+    });
+
+    it("a record whose writer has no siblings ends the delay at once, and takes the waiting records with it", async () => {
+      const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+      const log = AuditLog.open(file, undefined, { commitDelayMs: 60_000 });
+      const grouped = log.append(entry(1), undefined, "grouped");
+      await new Promise((r) => setTimeout(r, 20));
+      const started = Date.now();
+      const now = log.append(entry(2));
+      await Promise.all([grouped, now]);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 2 });
+      await log.close();
+    });
+
+    it("close() ends a delay in progress and writes what waited", async () => {
+      const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+      const log = AuditLog.open(file, undefined, { commitDelayMs: 60_000 });
+      const grouped = log.append(entry(1), undefined, "grouped");
+      const started = Date.now();
+      await log.close();
+      await grouped;
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 1 });
+    });
+
+    it("without a delay (the default), a grouped record is written like any other", async () => {
+      const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+      const log = AuditLog.open(file, undefined);
+      const started = Date.now();
+      await log.append(entry(1), undefined, "grouped");
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(fileSize(file)).toBeGreaterThan(0);
+      await log.close();
+    });
   });
 
   it("finds the end of the chain from the file's end: a last record larger than the read window, a torn tail, a blank line", async () => {
