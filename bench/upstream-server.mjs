@@ -9,4 +9,4 @@ const server = createServer((req, res) => {
     res.end(reply);
   });
 });
-server.listen(0, "127.0.0.1", () => process.stdout.write(`listening ${server.address().port}\n`));
+server.listen(Number(process.argv[2] ?? 0), "127.0.0.1", () => process.stdout.write(`listening ${server.address().port}\n`));

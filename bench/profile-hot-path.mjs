@@ -1,0 +1,168 @@
+// `node bench/profile-hot-path.mjs [keyrunner|floor] [--concurrency C] [--requests N] [--cpu-prof] [--audit FILE]
+//   [--audit-commit-delay MS] [--bundle FILE] [-- NODE_FLAGS...]`
+// One proxy under load at one concurrency, its CPU per request read from /proc; with --cpu-prof, the
+// proxy's V8 profile summarised by self time (by function and by package), so a change to the hot
+// path can be judged on where the time goes, not on a throughput figure that moves with the machine.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildConfig } from "../lib/compiler/build.js";
+
+const root = join(import.meta.dirname, "..");
+const KEY = "sk_test_bench_0123456789abcdef";
+const argv = process.argv.slice(2);
+const dashdash = argv.indexOf("--");
+const nodeFlags = dashdash === -1 ? [] : argv.slice(dashdash + 1);
+const args = dashdash === -1 ? argv : argv.slice(0, dashdash);
+const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const target = args[0] && !args[0].startsWith("--") ? args[0] : "keyrunner";
+const concurrency = Number(option("--concurrency", 64));
+const requests = Number(option("--requests", 20000));
+const profile = args.includes("--cpu-prof");
+const children = [];
+process.on("exit", () => children.forEach((child) => child.kill("SIGKILL")));
+
+function start(command, env = {}, cwd = root) {
+  const child = spawn(process.execPath, command, { env: { PATH: process.env.PATH, ...env }, cwd, stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (c) => {
+      out += c;
+      const m = /listening (?:on http:\/\/[^:]+:)?(\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]) });
+    });
+    child.on("exit", (code) => reject(new Error(`${command.join(" ")} exited ${code}`)));
+  });
+}
+
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  const own = { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100, faults: Number(fields[7]) };
+  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter(Boolean);
+  return kids.map((k) => cpuSeconds(Number(k))).reduce((s, c) => ({ user: s.user + c.user, system: s.system + c.system, faults: s.faults + c.faults }), own);
+}
+
+// --bundle FILE serves a bundle built elsewhere (a variant under study); its tool names upstream port 19999.
+const prebuilt = option("--bundle", undefined);
+const upstream = await start([join(root, "bench", "upstream-server.mjs"), prebuilt === undefined ? "0" : "19999"]);
+const dir = mkdtempSync(join(tmpdir(), "kr-profile-"));
+const profileDir = join(dir, "profile");
+mkdirSync(profileDir);
+const profFlags = profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+let proxy;
+let path = "/v1/refunds";
+let body = JSON.stringify({ payment_intent: "pi_123", amount: 2500 });
+if (target === "floor") {
+  proxy = await start([...nodeFlags, ...profFlags, join(root, "bench", "floor-proxy.mjs"), `http://127.0.0.1:${upstream.port}`], { STRIPE_API_KEY: KEY });
+} else {
+  mkdirSync(join(dir, "tools"));
+  mkdirSync(join(dir, "policies"));
+  writeFileSync(join(dir, "tools", "refund_payment.yaml"), readFileSync(join(root, "tools", "refund_payment.yaml"), "utf8").replace("https://api.stripe.com", `http://127.0.0.1:${upstream.port}`));
+  writeFileSync(join(dir, "policies", "support_refunds.yaml"), readFileSync(join(root, "policies", "support_refunds.yaml"), "utf8"));
+  if (prebuilt === undefined) await buildConfig({ dir }, join(dir, "dist"));
+  const bundle = prebuilt ?? join(dir, "dist", "keyrunner.mjs");
+  const audit = option("--audit", join(dir, "audit.jsonl"));
+  // A profile is written by the process itself at exit: the permission model would refuse it.
+  const sandbox = profile ? ["--no-permission-model"] : [];
+  const delay = option("--audit-commit-delay", undefined);
+  const serveFlags = delay === undefined ? [] : ["--audit-commit-delay", delay];
+  proxy = await start([...nodeFlags, ...profFlags, bundle, "serve", "--port", "0", "--audit", audit, ...sandbox, ...serveFlags], { STRIPE_API_KEY: KEY });
+  path = "/v1/execute";
+  body = JSON.stringify({ agent: "support-agent", tool: "refund_payment", input: { payment_id: "pi_123", amount_cents: 2500 }, reason: "customer asked" });
+}
+
+const load = (n) => {
+  const r = spawnSync(process.execPath, [join(root, "bench", "load.mjs"), `http://127.0.0.1:${proxy.port}`, path, String(concurrency), String(n), body, "{}"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+};
+/** CPU seconds of each thread of the proxy's server process, by thread name (main, libuv workers, V8 helpers). */
+function threadSeconds(pid) {
+  const server = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number)[0] ?? pid;
+  const out = new Map();
+  for (const tid of readdirSync(`/proc/${server}/task`)) {
+    const stat = readFileSync(`/proc/${server}/task/${tid}/stat`, "utf8");
+    const name = Number(tid) === server ? "main" : `${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}#${Number(tid) - server}`;
+    const f = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+    const prev = out.get(name) ?? { user: 0, system: 0 };
+    out.set(name, { user: prev.user + Number(f[11]) / 100, system: prev.system + Number(f[12]) / 100 });
+  }
+  return out;
+}
+load(2000); // warm the JIT before measuring
+const threadsBefore = threadSeconds(proxy.child.pid);
+const before = cpuSeconds(proxy.child.pid);
+const run = load(requests);
+const after = cpuSeconds(proxy.child.pid);
+const threadsAfter = threadSeconds(proxy.child.pid);
+const counted = requests + concurrency * 20;
+const perRequest = (s) => (s / counted) * 1e6;
+console.log(
+  `${target} at concurrency ${concurrency}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50.toFixed(2)} ms, ` +
+    `CPU ${perRequest(after.user - before.user + after.system - before.system).toFixed(1)} µs/request ` +
+    `(${perRequest(after.user - before.user).toFixed(1)} user + ${perRequest(after.system - before.system).toFixed(1)} system), ${((after.faults - before.faults) / counted).toFixed(2)} page faults/request, errors ${run.errors}`,
+);
+
+console.log(
+  "by thread, µs/request: " +
+    [...threadsAfter]
+      .map(([name, t]) => [name, t.user - (threadsBefore.get(name)?.user ?? 0), t.system - (threadsBefore.get(name)?.system ?? 0)])
+      .filter(([, u, s]) => u + s > 0)
+      .map(([name, u, s]) => `${name} ${perRequest(u).toFixed(1)} + ${perRequest(s).toFixed(1)}`)
+      .join(", "),
+);
+if (profile) {
+  proxy.child.kill("SIGTERM");
+  await new Promise((r) => proxy.child.on("exit", r));
+  const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"));
+  const { nodes, samples, timeDeltas } = JSON.parse(readFileSync(join(profileDir, file), "utf8"));
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  // The bundle is one file; esbuild marks where each source module starts with a `// path` comment.
+  const bundleText = target === "floor" ? "" : readFileSync(prebuilt ?? join(dir, "dist", "keyrunner.mjs"), "utf8").split("\n");
+  const starts = [];
+  for (let i = 0; i < bundleText.length; i++) {
+    const m = /^\/\/ ((?:node_modules|runtime-template|generated|dist)\S*)$/.exec(bundleText[i]);
+    if (m) starts.push([i, m[1].replace(/^node_modules\//, "").replace(/\/(lib|dist)\/.*$/, "")]);
+  }
+  const moduleAt = (line) => {
+    let found = "keyrunner.mjs";
+    for (const [at, name] of starts) if (at <= line) found = name;
+    else break;
+    return found;
+  };
+  const self = new Map();
+  for (let i = 0; i < samples.length; i++) self.set(samples[i], (self.get(samples[i]) ?? 0) + (timeDeltas[i] ?? 0));
+  const byFunction = new Map();
+  const byPackage = new Map();
+  let total = 0;
+  for (const [id, micros] of self) {
+    const { callFrame: f } = byId.get(id);
+    if (f.functionName === "(idle)") continue;
+    total += micros;
+    const where = f.url.replace(/^.*node_modules\//, "").replace(/^file:\/\/.*\//, "");
+    const key = `${f.functionName || "(anonymous)"} ${where}:${f.lineNumber + 1}`;
+    byFunction.set(key, (byFunction.get(key) ?? 0) + micros);
+    const pkg = f.url === "" ? f.functionName : f.url.startsWith("node:") ? f.url : f.url.endsWith("keyrunner.mjs") ? moduleAt(f.lineNumber) : where.split(/[/:]/)[0];
+    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + micros);
+  }
+  // Inclusive time of the runtime's own functions: self time of the node and everything it called.
+  const children = new Map(nodes.map((n) => [n.id, n.children ?? []]));
+  const inclusive = (id) => (self.get(id) ?? 0) + children.get(id).reduce((sum, c) => sum + inclusive(c), 0);
+  const byInclusive = new Map();
+  const visit = (id, seen) => {
+    const { callFrame: f } = byId.get(id);
+    const key = `${f.functionName || "(anonymous)"} ${f.url.endsWith("keyrunner.mjs") ? moduleAt(f.lineNumber) : f.url}`;
+    if (f.url.endsWith("keyrunner.mjs") && !seen.has(key)) {
+      byInclusive.set(key, (byInclusive.get(key) ?? 0) + inclusive(id));
+      seen = new Set(seen).add(key);
+    }
+    for (const c of children.get(id)) visit(c, seen);
+  };
+  visit(nodes[0].id, new Set());
+  const top = (m, n) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
+  console.log(`\nbusy main-thread samples: ${(total / 1000).toFixed(0)} ms\n\nby package or module:\n${top(byPackage, 15).join("\n")}\n\nby function:\n${top(byFunction, 40).join("\n")}\n\ninclusive, the bundle's functions:\n${top(byInclusive, 45).join("\n")}`);
+  console.log(`\nthe whole profile (for Chrome DevTools or speedscope): ${join(profileDir, file)}`);
+}
+process.exit(0);
