@@ -80,7 +80,7 @@ const coldStartUnsandboxed = await coldStart("open", () => [], ["--no-permission
 const keyrunner = await start([bundlePath, "serve", "--port", "0", "--audit", join(dir, "audit.jsonl")], { STRIPE_API_KEY: KEY });
 // The same bundle with a 2 ms audit commit delay: durable writes wait for other in-flight requests'
 // records (fewer journal commits, more latency per request) — the trade the flag offers, measured.
-const keyrunnerGrouped = await start([bundlePath, "serve", "--port", "0", "--audit", join(dir, "audit-grouped.jsonl"), "--audit-commit-delay", "2"], { STRIPE_API_KEY: KEY });
+const keyrunnerGrouped = await start([bundlePath, "serve", "--port", "0", "--audit", join(dir, "audit-grouped.jsonl"), "--state", join(dir, "state-grouped"), "--audit-commit-delay", "2"], { STRIPE_API_KEY: KEY });
 const express = await start([join(root, "bench", "express-proxy.mjs"), `http://127.0.0.1:${upstream.port}`], { STRIPE_API_KEY: KEY });
 const floor = await start([join(root, "bench", "floor-proxy.mjs"), `http://127.0.0.1:${upstream.port}`], { STRIPE_API_KEY: KEY });
 
