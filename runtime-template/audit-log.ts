@@ -5,7 +5,7 @@
 
 import { closeSync, constants, existsSync, fdatasync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, statSync, write } from "node:fs";
 import { promisify } from "node:util";
-import { chainHash, GENESIS, isoTime, recordTextFrom, requestText, sealRecord, type AuditEntry, type AuditRecord, type RecordFields } from "./audit-record.js";
+import { chainHash, GENESIS, isoTime, maxSealedBytes, recordTextFrom, requestText, sealRecordInto, type AuditEntry, type AuditRecord, type RecordFields } from "./audit-record.js";
 
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
@@ -69,15 +69,37 @@ export interface AuditLogOptions {
 }
 export const DEFAULT_COMMIT_DELAY_MS = 0;
 
-/** Records appended while a write is in flight: written together, settled together. */
+/** A batch's buffer starts at this size and doubles as records need; one up to the cap is reused. */
+const BATCH_BYTES = 64 * 1024;
+const REUSED_BATCH_BYTES_MAX = 1024 * 1024;
+
+/**
+ * Records appended while a write is in flight: sealed straight into one buffer as UTF-8 (each record's
+ * bytes encoded once, hashed where they lie), written together, settled together.
+ */
 class Batch {
-  readonly lines: string[] = [];
+  bytes: Buffer;
+  length = 0;
   readonly done: Promise<void>;
   settle!: (error?: Error) => void;
-  constructor() {
+  constructor(spare: Buffer | undefined) {
+    this.bytes = spare ?? Buffer.allocUnsafe(BATCH_BYTES);
     this.done = new Promise<void>((resolve, reject) => {
       this.settle = (error) => (error === undefined ? resolve() : reject(error));
     });
+  }
+
+  /** Seals a record at the end of the batch; returns its hash. */
+  seal(text: string, key: string | undefined): string {
+    const room = maxSealedBytes(text);
+    if (this.length + room > this.bytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.length + room));
+      this.bytes.copy(grown, 0, 0, this.length);
+      this.bytes = grown;
+    }
+    const { hash, end } = sealRecordInto(text, key, this.bytes, this.length);
+    this.length = end;
+    return hash;
   }
 }
 
@@ -89,6 +111,8 @@ export class AuditLog {
   #flushing: Promise<void> | undefined;
   #lazyFlush: NodeJS.Timeout | undefined;
   #failed: Error | undefined;
+  /** The buffer of the last batch written, for the next batch to fill. */
+  #spare: Buffer | undefined;
   /** The next batch holds a `now` record: it is written without a commit delay. */
   #urgent = false;
   /** Ends a commit delay in progress (a `now` record arrived, or the log is closing). */
@@ -148,11 +172,9 @@ export class AuditLog {
   #append(request: string, fields: RecordFields, ms: number, when: Durability): Promise<void> {
     if (this.#failed !== undefined) return Promise.reject(this.#failed);
     const seq = this.#seq + 1;
-    const { hash, line } = sealRecord(recordTextFrom(seq, isoTime(ms), request, fields, this.#prev), this.key);
+    const batch = (this.#next ??= this.#newBatch());
+    this.#prev = batch.seal(recordTextFrom(seq, isoTime(ms), request, fields, this.#prev), this.key);
     this.#seq = seq;
-    this.#prev = hash;
-    const batch = (this.#next ??= new Batch());
-    batch.lines.push(line);
     if (when === "now") {
       this.#urgent = true;
       this.#endDelay?.();
@@ -163,6 +185,12 @@ export class AuditLog {
       this.#flushing ??= this.#flush();
     }, LAZY_FLUSH_MS);
     return batch.done;
+  }
+
+  #newBatch(): Batch {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    return new Batch(spare);
   }
 
   /** Resolves after the commit delay, or as soon as a `now` record or close() ends it. */
@@ -189,10 +217,11 @@ export class AuditLog {
       this.#next = undefined;
       this.#urgent = false;
       try {
-        const bytes = Buffer.from(batch.lines.join(""));
+        const { bytes, length } = batch;
         let written = 0;
-        while (written < bytes.length) written += (await writeAsync(this.#fd, bytes, written, bytes.length - written)).bytesWritten;
+        while (written < length) written += (await writeAsync(this.#fd, bytes, written, length - written)).bytesWritten;
         if (DSYNC === undefined) await fdatasyncAsync(this.#fd);
+        if (bytes.length <= REUSED_BATCH_BYTES_MAX) this.#spare = bytes;
         batch.settle();
       } catch (error) {
         // A partial write would break the chain: stop accepting records, fail closed from now on.

@@ -35,13 +35,35 @@ export type AuditEntry = Omit<AuditRecord, "v" | "seq" | "time" | "prev" | "hash
  * parses the line, drops `hash`, and stringifies again (JSON.parse/JSON.stringify keep key order and
  * number formatting, so the text is reproduced byte for byte).
  */
-export function chainHash(text: string, key: string | undefined): string {
+export function chainHash(text: string | Uint8Array, key: string | undefined): string {
   return key === undefined ? oneShotHash("sha256", text, "hex") : createHmac("sha256", key).update(text).digest("hex");
 }
 
 const str = JSON.stringify as (value: string) => string;
 const optionalString = (name: string, value: string | undefined) => (value === undefined ? "" : `,"${name}":${str(value)}`);
 const optionalNumber = (name: string, value: number | undefined) => (value === undefined ? "" : `,"${name}":${JSON.stringify(value)}`);
+
+/**
+ * `,"name":"value"` for values that repeat from record to record (the config, agents, tools, rules,
+ * statuses), serialised once. Bounded in count and size: past FRAGMENT_CACHE_SIZE entries (a client
+ * naming ever new agents or tools), and for values over FRAGMENT_MAX_LENGTH, a value is serialised each
+ * time, as any other.
+ */
+const FRAGMENT_CACHE_SIZE = 1024;
+const FRAGMENT_MAX_LENGTH = 128;
+type FieldName = "config" | "agent" | "tool" | "rule" | "approver" | "status";
+// One map per field, keyed by the value itself: a string the engine passes again hashes once.
+const fragments: Record<FieldName, Map<string, string>> = { config: new Map(), agent: new Map(), tool: new Map(), rule: new Map(), approver: new Map(), status: new Map() };
+function repeatedField(name: FieldName, value: string | undefined): string {
+  if (value === undefined) return "";
+  const cache = fragments[name];
+  let fragment = cache.get(value);
+  if (fragment === undefined) {
+    fragment = optionalString(name, value);
+    if (cache.size < FRAGMENT_CACHE_SIZE && value.length <= FRAGMENT_MAX_LENGTH) cache.set(value, fragment);
+  }
+  return fragment;
+}
 
 /** The input as JSON; a value that JSON cannot carry (an SDK caller's BigInt, a cycle) is recorded as such. */
 function inputText(input: unknown): string {
@@ -63,7 +85,7 @@ export type RecordFields = Omit<AuditEntry, keyof RequestEntry>;
  * text, so its input is serialised once.
  */
 export function requestText(entry: RequestEntry): string {
-  return `"id":${str(entry.id)},"config":${str(entry.config)},"agent":${str(entry.agent)},"tool":${str(entry.tool)},"input":${inputText(entry.input)}` + optionalString("reason", entry.reason);
+  return `"id":${str(entry.id)}${repeatedField("config", entry.config)}${repeatedField("agent", entry.agent)}${repeatedField("tool", entry.tool)},"input":${inputText(entry.input)}` + optionalString("reason", entry.reason);
 }
 
 /**
@@ -74,10 +96,10 @@ export function requestText(entry: RequestEntry): string {
 export function recordTextFrom(seq: number, time: string, request: string, fields: RecordFields, prev: string): string {
   return (
     `{"v":${AUDIT_VERSION},"seq":${seq},"time":"${time}",${request},"decision":"${fields.decision}"` +
-    optionalString("rule", fields.rule) +
+    repeatedField("rule", fields.rule) +
     optionalString("approval_id", fields.approval_id) +
-    optionalString("approver", fields.approver) +
-    optionalString("status", fields.status) +
+    repeatedField("approver", fields.approver) +
+    repeatedField("status", fields.status) +
     optionalNumber("http_status", fields.http_status) +
     optionalNumber("duration_ms", fields.duration_ms) +
     `,"prev":"${prev}"}`
@@ -106,8 +128,21 @@ export function isoTime(ms: number): string {
   return `${clockPrefix}${milli < 10 ? "00" : milli < 100 ? "0" : ""}${milli}Z`;
 }
 
-/** The line written for a record: its JSON text with the chained hash appended as the last field. */
-export function sealRecord(text: string, key: string | undefined): { hash: string; line: string } {
-  const hash = chainHash(text, key);
-  return { hash, line: `${text.slice(0, -1)},"hash":"${hash}"}\n` };
+/**
+ * Seals a record into `into` at `offset`: its JSON text (as recordTextFrom gives it) as UTF-8, then the
+ * chained hash of those bytes as the last field and a newline. The bytes are encoded once, hashed where
+ * they lie and written from there. `into` must have room for `maxSealedBytes(text)`; returns the hash
+ * and the offset after the line.
+ */
+export function sealRecordInto(text: string, key: string | undefined, into: Buffer, offset: number): { hash: string; end: number } {
+  const textEnd = offset + into.write(text, offset, "utf8");
+  const hash = chainHash(into.subarray(offset, textEnd), key);
+  // The text's final "}" makes way for the hash field.
+  const end = textEnd - 1 + into.write(`,"hash":"${hash}"}\n`, textEnd - 1, "latin1");
+  return { hash, end };
+}
+
+/** Room a sealed record can take: UTF-8 needs at most 3 bytes per UTF-16 unit; the hash field 76. */
+export function maxSealedBytes(text: string): number {
+  return text.length * 3 + 80;
 }

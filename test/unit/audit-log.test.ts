@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isoTime, recordText, type AuditEntry } from "../../runtime-template/audit-record.js";
+import { chainHash, isoTime, maxSealedBytes, recordText, sealRecordInto, type AuditEntry } from "../../runtime-template/audit-record.js";
 import { AuditLog, logTail, verifyAuditFile } from "../../runtime-template/audit-log.js";
 
 const entry = (n: number) => ({ id: `id-${n}`, config: "c".repeat(64), agent: "support-agent", tool: "refund_payment", input: { payment_id: `pi_${n}`, amount_cents: n }, decision: "allow" as const, rule: "policies/p.yaml#allow[0]" });
@@ -87,9 +87,37 @@ describe("audit chain", () => {
       fc.property(entry, fc.nat(), (e) => {
         const written = recordText(7, "2026-11-21T00:00:00.000Z", e, "p".repeat(64));
         expect(JSON.stringify(JSON.parse(written))).toBe(written);
+        // And it says what the entry says (serialised fragments are remembered per value: never another's).
+        const parsed = JSON.parse(written) as Record<string, unknown>;
+        for (const name of ["id", "config", "agent", "tool", "reason", "decision", "rule", "approval_id", "approver", "status", "http_status"] as const) {
+          expect(parsed[name]).toEqual(e[name] === undefined ? undefined : JSON.parse(JSON.stringify(e[name])));
+        }
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it("seals a record in place: its text as UTF-8 with the hash of exactly those bytes as the last field", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), fc.nat(8), fc.option(fc.string(), { nil: undefined }), (reason, offset, key) => {
+        const text = recordText(3, "2026-11-21T00:00:00.000Z", { ...entry(3), reason }, "p".repeat(64));
+        const into = Buffer.alloc(offset + maxSealedBytes(text), 0x78);
+        const { hash, end } = sealRecordInto(text, key, into, offset);
+        expect(hash).toBe(chainHash(text, key));
+        expect(into.subarray(0, offset).toString("latin1")).toBe("x".repeat(offset));
+        expect(into.toString("utf8", offset, end)).toBe(`${text.slice(0, -1)},"hash":"${hash}"}\n`);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("a batch larger than its buffer grows, and every record of it verifies", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+    const log = AuditLog.open(file, undefined);
+    // 64 KiB is the first buffer; these records take about 100 KiB each, in one batch.
+    await Promise.all(Array.from({ length: 5 }, (_, i) => log.append({ ...entry(i + 1), input: { note: "é".repeat(50_000) } })));
+    await log.close();
+    expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 5 });
   });
 
   it("the record clock writes exactly what Date#toISOString writes, within a second, across seconds and at the edges", () => {
