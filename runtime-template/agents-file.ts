@@ -4,6 +4,14 @@
 import { readFileSync } from "node:fs";
 import { tokenMatchesDigest } from "./constant-time.js";
 
+/**
+ * An agent (or approver) name, as policies name agents (schemas/policy.schema.json has the same
+ * pattern; a test keeps them equal). Without an agents file a client claims its name, and a claim
+ * outside this is refused: it could never be named by a policy, and it goes into every audit record.
+ */
+export const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const AGENT_NAME_RULE = "must be an agent name: a letter or digit, then letters, digits, _, . or -, at most 64 characters";
+
 export interface Principal {
   readonly name: string;
   readonly tokenSha256: string;

@@ -2,7 +2,7 @@
 // /v1/tools, /healthz, /metrics. Every answer is JSON without stack traces or internal paths.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { authenticate, type Principal } from "./agents-file.js";
+import { AGENT_NAME, AGENT_NAME_RULE, authenticate, type Principal } from "./agents-file.js";
 import type { Engine } from "./engine.js";
 import type { Approval } from "./state-store.js";
 import { forwardError, inputFromRequest, matchRoute } from "./forward-proxy.js";
@@ -81,6 +81,7 @@ export function createHttpServer(options: ServerOptions): Server {
     if (options.principals === undefined) {
       const field = role === "agent" ? "agent" : "approver";
       if (typeof claimed !== "string" || claimed === "") throw new HttpError(400, { status: "invalid", errors: [{ path: field, message: "is required without an agents file" }] });
+      if (!AGENT_NAME.test(claimed)) throw new HttpError(400, { status: "invalid", errors: [{ path: field, message: AGENT_NAME_RULE }] });
       return { name: claimed, tokenSha256: "", role };
     }
     const header = req.headers.authorization ?? "";
@@ -178,7 +179,7 @@ export function createHttpServer(options: ServerOptions): Server {
       user = colon === -1 ? decoded : decoded.slice(0, colon);
       token = colon === -1 ? undefined : percentDecoded(decoded.slice(colon + 1));
     } else if (bearer !== null) token = bearer[1];
-    if (options.principals === undefined) return user !== undefined && user !== "" ? user : undefined;
+    if (options.principals === undefined) return user !== undefined && AGENT_NAME.test(user) ? user : undefined;
     const found = token === undefined ? undefined : authenticate(options.principals, token);
     return found?.role === "agent" ? found.name : undefined;
   };

@@ -89,6 +89,26 @@ describe("malformed and hostile HTTP", () => {
     expect(upstream.since(mark)).toHaveLength(0);
   });
 
+  it.each([
+    ["a 1 MB name", "a".repeat(1_000_000)],
+    ["a name of 65 characters", "a".repeat(65)],
+    ["a newline", "support-agent\nforged: line"],
+    ["a leading dot", ".hidden"],
+    ["a space", "support agent"],
+  ])("without an agents file, a claimed agent name with %s is a clean 400 and nothing runs or is written", async (_name, agent) => {
+    const mark = upstream.received.length;
+    const before = readFileSync(join(dir, "audit.jsonl"), "utf8").length;
+    const res = await post(`${server.url}/v1/execute`, { agent, tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ status: "invalid", errors: [{ path: "agent", message: "must be an agent name: a letter or digit, then letters, digits, _, . or -, at most 64 characters" }] });
+    expect(upstream.since(mark)).toHaveLength(0);
+    expect(readFileSync(join(dir, "audit.jsonl"), "utf8").length).toBe(before);
+    // The same name in a forward-proxy credential is no credential at all.
+    const proxied = await rawRequest(`GET http://127.0.0.1:${upstream.port}/x HTTP/1.1\r\nHost: 127.0.0.1:${upstream.port}\r\nProxy-Authorization: Basic ${Buffer.from(`${agent.slice(0, 100)}:x`).toString("base64")}\r\nConnection: close\r\n\r\n`);
+    expect(proxied).toMatch(/^HTTP\/1\.1 407 /);
+    expect(upstream.since(mark)).toHaveLength(0);
+  });
+
   it("a deeply nested input is a clean 400 and is cut in the audit", async () => {
     const deep = `${"[".repeat(50_000)}${"]".repeat(50_000)}`;
     const res = await post(`${server.url}/v1/execute`, `{"agent":"a","tool":"refund_payment","input":{"payment_id":${deep},"amount_cents":1},"reason":"r"}`);
