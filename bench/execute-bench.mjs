@@ -3,49 +3,18 @@
 // plain express + http-proxy-middleware proxy that only injects the header, and through the floor
 // proxy (node:http + undici doing nothing but the header: what any Node proxy costs here). Each server
 // and the load generator run in their own processes; the proxies' CPU time comes from /proc.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildConfig } from "../lib/compiler/build.js";
+import { cpuSeconds, runLoad as load, startServer as start, stopServers } from "./bench-processes.mjs";
 
 const root = join(import.meta.dirname, "..");
 const KEY = "sk_test_bench_0123456789abcdef";
 const CONCURRENCIES = [1, 16, 64];
 const N = { 1: Number(process.env.BENCH_N1 ?? 1500), 16: Number(process.env.BENCH_N16 ?? 8000), 64: Number(process.env.BENCH_N64 ?? 10000) };
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const children = [];
-// Whatever ends this script (a failed measurement included) takes its servers with it.
-process.on("exit", () => children.forEach((child) => child.kill("SIGKILL")));
-
-function start(args, env = {}) {
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (c) => {
-      out += c;
-      const m = /listening (?:on http:\/\/[^:]+:)?(\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.on("exit", (code) => reject(new Error(`${args.join(" ")} exited ${code}`)));
-  });
-}
-
-/** User and system CPU seconds of a process and its children (the sandboxed server runs as the launcher's child), from /proc. */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  const own = { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter(Boolean);
-  return children.map((child) => cpuSeconds(Number(child))).reduce((sum, c) => ({ user: sum.user + c.user, system: sum.system + c.system }), own);
-}
-
-function load(port, path, concurrency, total, body, headers = {}) {
-  const result = spawnSync(process.execPath, [join(root, "bench", "load.mjs"), `http://127.0.0.1:${port}`, path, String(concurrency), String(total), body, JSON.stringify(headers)], { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(result.stderr);
-  return JSON.parse(result.stdout);
-}
-
 const upstream = await start([join(root, "bench", "upstream-server.mjs")]);
 const dir = mkdtempSync(join(tmpdir(), "kr-bench-exec-"));
 mkdirSync(join(dir, "tools"));
@@ -138,7 +107,7 @@ for (const c of CONCURRENCIES) {
     rounds,
   };
 }
-for (const child of children) child.kill("SIGTERM");
+stopServers();
 const auditLines = readFileSync(join(dir, "audit.jsonl"), "utf8").split("\n").length - 1;
 
 const report = {

@@ -3,11 +3,11 @@
 // One proxy under load at one concurrency, its CPU per request read from /proc; with --cpu-prof, the
 // proxy's V8 profile summarised by self time (by function and by package), so a change to the hot
 // path can be judged on where the time goes, not on a throughput figure that moves with the machine.
-import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildConfig } from "../lib/compiler/build.js";
+import { cpuSeconds, runLoad, startServer } from "./bench-processes.mjs";
 
 const root = join(import.meta.dirname, "..");
 const KEY = "sk_test_bench_0123456789abcdef";
@@ -20,33 +20,9 @@ const target = args[0] && !args[0].startsWith("--") ? args[0] : "keyrunner";
 const concurrency = Number(option("--concurrency", 64));
 const requests = Number(option("--requests", 20000));
 const profile = args.includes("--cpu-prof");
-const children = [];
-process.on("exit", () => children.forEach((child) => child.kill("SIGKILL")));
-
-function start(command, env = {}, cwd = root) {
-  const child = spawn(process.execPath, command, { env: { PATH: process.env.PATH, ...env }, cwd, stdio: ["ignore", "pipe", "inherit"] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (c) => {
-      out += c;
-      const m = /listening (?:on http:\/\/[^:]+:)?(\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.on("exit", (code) => reject(new Error(`${command.join(" ")} exited ${code}`)));
-  });
-}
-
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  const own = { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100, faults: Number(fields[7]) };
-  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter(Boolean);
-  return kids.map((k) => cpuSeconds(Number(k))).reduce((s, c) => ({ user: s.user + c.user, system: s.system + c.system, faults: s.faults + c.faults }), own);
-}
-
 // --bundle FILE serves a bundle built elsewhere (a variant under study); its tool names upstream port 19999.
 const prebuilt = option("--bundle", undefined);
-const upstream = await start([join(root, "bench", "upstream-server.mjs"), prebuilt === undefined ? "0" : "19999"]);
+const upstream = await startServer([join(root, "bench", "upstream-server.mjs"), prebuilt === undefined ? "0" : "19999"]);
 const dir = mkdtempSync(join(tmpdir(), "kr-profile-"));
 const profileDir = join(dir, "profile");
 mkdirSync(profileDir);
@@ -55,7 +31,7 @@ let proxy;
 let path = "/v1/refunds";
 let body = JSON.stringify({ payment_intent: "pi_123", amount: 2500 });
 if (target === "floor") {
-  proxy = await start([...nodeFlags, ...profFlags, join(root, "bench", "floor-proxy.mjs"), `http://127.0.0.1:${upstream.port}`], { STRIPE_API_KEY: KEY });
+  proxy = await startServer([...nodeFlags, ...profFlags, join(root, "bench", "floor-proxy.mjs"), `http://127.0.0.1:${upstream.port}`], { STRIPE_API_KEY: KEY }, { stderr: "inherit" });
 } else {
   mkdirSync(join(dir, "tools"));
   mkdirSync(join(dir, "policies"));
@@ -68,16 +44,12 @@ if (target === "floor") {
   const sandbox = profile ? ["--no-permission-model"] : [];
   const delay = option("--audit-commit-delay", undefined);
   const serveFlags = delay === undefined ? [] : ["--audit-commit-delay", delay];
-  proxy = await start([...nodeFlags, ...profFlags, bundle, "serve", "--port", "0", "--audit", audit, ...sandbox, ...serveFlags], { STRIPE_API_KEY: KEY });
+  proxy = await startServer([...nodeFlags, ...profFlags, bundle, "serve", "--port", "0", "--audit", audit, ...sandbox, ...serveFlags], { STRIPE_API_KEY: KEY }, { stderr: "inherit" });
   path = "/v1/execute";
   body = JSON.stringify({ agent: "support-agent", tool: "refund_payment", input: { payment_id: "pi_123", amount_cents: 2500 }, reason: "customer asked" });
 }
 
-const load = (n) => {
-  const r = spawnSync(process.execPath, [join(root, "bench", "load.mjs"), `http://127.0.0.1:${proxy.port}`, path, String(concurrency), String(n), body, "{}"], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout);
-};
+const load = (n) => runLoad(proxy.port, path, concurrency, n, body);
 /** CPU seconds of each thread of the proxy's server process, by thread name (main, libuv workers, V8 helpers). */
 function threadSeconds(pid) {
   const server = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number)[0] ?? pid;

@@ -1,0 +1,47 @@
+// The benchmarks' child processes: servers started and awaited on their ready line (and killed with the
+// script, whatever ends it), the load generator run to completion, and CPU time read from /proc.
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const root = join(import.meta.dirname, "..");
+const children = [];
+process.on("exit", () => children.forEach((child) => child.kill("SIGKILL")));
+
+/** Starts `node ARGS` and resolves with it and its port once it prints a `listening … PORT` line. */
+export function startServer(args, env = {}, { stderr = "pipe" } = {}) {
+  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...env }, cwd: root, stdio: ["ignore", "pipe", stderr] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (c) => {
+      out += c;
+      const m = /listening (?:on http:\/\/[^:]+:)?(\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]) });
+    });
+    child.on("exit", (code) => reject(new Error(`${args.join(" ")} exited ${code}`)));
+  });
+}
+
+/** Kills every server this script started (SIGTERM: a KeyRunner flushes its audit). */
+export function stopServers() {
+  for (const child of children) child.kill("SIGTERM");
+}
+
+/** `bench/load.mjs` against a port: N requests at concurrency C over keep-alive connections, its JSON result. */
+export function runLoad(port, path, concurrency, total, body, headers = {}) {
+  const result = spawnSync(process.execPath, [join(root, "bench", "load.mjs"), `http://127.0.0.1:${port}`, path, String(concurrency), String(total), body, JSON.stringify(headers)], { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(result.stderr);
+  return JSON.parse(result.stdout);
+}
+
+/**
+ * User and system CPU seconds and minor page faults of a process and its children (the sandboxed
+ * server runs as the launcher's child), from /proc.
+ */
+export function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  const own = { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100, faults: Number(fields[7]) };
+  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter(Boolean);
+  return kids.map((k) => cpuSeconds(Number(k))).reduce((s, c) => ({ user: s.user + c.user, system: s.system + c.system, faults: s.faults + c.faults }), own);
+}
