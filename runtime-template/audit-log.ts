@@ -131,6 +131,11 @@ export class AuditLog {
     this.#prev = prev;
   }
 
+  /** Whether `grouped` records may wait for others (a commit delay is set). */
+  get groupsWrites(): boolean {
+    return this.commitDelayMs > 0;
+  }
+
   /** Opens (creating) the log; a torn last line from a crash is cut off, and the chain continues. */
   static open(path: string, key: string | undefined, options: AuditLogOptions = {}): AuditLog {
     let seq = 0;

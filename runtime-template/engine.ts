@@ -81,7 +81,12 @@ export class Engine {
   /** Requests inside execute(): with others in flight, a decision record may wait briefly to share their write. */
   #inFlight = 0;
 
-  async execute(request: ExecuteRequest, forward?: ForwardOptions): Promise<ExecuteResponse> {
+  execute(request: ExecuteRequest, forward?: ForwardOptions): Promise<ExecuteResponse> {
+    // Without a commit delay nothing reads the count: the request goes straight through.
+    return this.options.audit.groupsWrites ? this.#counted(request, forward) : this.#execute(request, forward);
+  }
+
+  async #counted(request: ExecuteRequest, forward?: ForwardOptions): Promise<ExecuteResponse> {
     this.#inFlight++;
     try {
       return await this.#execute(request, forward);
