@@ -217,7 +217,7 @@ export class AuditLog {
     // record, it first waits up to the commit delay for more.
     await Promise.resolve();
     while (this.#next !== undefined) {
-      if (!this.#urgent && this.commitDelayMs > 0) await this.#commitDelay();
+      if (!this.#urgent && this.groupsWrites) await this.#commitDelay();
       const batch = this.#next;
       this.#next = undefined;
       this.#urgent = false;

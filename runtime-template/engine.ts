@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { gunzipSync, inflateSync, brotliDecompressSync } from "node:zlib";
 import type { AuditLog } from "./audit-log.js";
-import { requestText, type AuditEntry } from "./audit-record.js";
+import { requestText, type AuditEntry, type RecordFields } from "./audit-record.js";
 import { Egress, EgressRefused, ResponseTooLarge, UpstreamTimeout, type Resolver, type UpstreamResponse } from "./egress.js";
 import { runExec } from "./exec-runner.js";
 import { agentMaySee } from "./explain.js";
@@ -59,8 +59,8 @@ export interface EngineOptions {
 
 const MAX_LOGGED_NAME = 128;
 
-/** The fields that differ between the records of one request. */
-type RecordDetails = Pick<AuditEntry, "rule" | "approval_id" | "status" | "http_status" | "duration_ms">;
+/** What a request's record says beside its decision (approvers appear only in approval records). */
+type RecordDetails = Omit<RecordFields, "decision" | "approver">;
 
 export class Engine {
   readonly metrics: Metrics;

@@ -44,7 +44,7 @@ export function createRuntime(config: CompiledConfig, options: RuntimeOptions = 
   delete env.KEYRUNNER_AUDIT_KEY;
   const auditFile = options.auditFile ?? "keyrunner-audit.jsonl";
   const state = openStateStore(options.state ?? defaultStateDir(auditFile));
-  const audit = AuditLog.open(auditFile, auditKey, options.auditCommitDelayMs === undefined ? {} : { commitDelayMs: options.auditCommitDelayMs });
+  const audit = AuditLog.open(auditFile, auditKey, { commitDelayMs: options.auditCommitDelayMs });
   const engine = new Engine({ config, secrets, audit, state, ...(options.resolver ? { resolver: options.resolver } : {}) });
   return {
     engine,

@@ -6,10 +6,13 @@ import { describe, expect, it } from "vitest";
 import { chainHash, isoTime, maxSealedBytes, recordText, sealRecordInto, type AuditEntry } from "../../runtime-template/audit-record.js";
 import { AuditLog, logTail, verifyAuditFile } from "../../runtime-template/audit-log.js";
 
+/** A path for a new log, in a folder of its own. */
+const logFile = () => join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+
 const entry = (n: number) => ({ id: `id-${n}`, config: "c".repeat(64), agent: "support-agent", tool: "refund_payment", input: { payment_id: `pi_${n}`, amount_cents: n }, decision: "allow" as const, rule: "policies/p.yaml#allow[0]" });
 
 async function logWith(records: number, key?: string): Promise<string> {
-  const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+  const file = logFile();
   const log = AuditLog.open(file, key);
   await Promise.all(Array.from({ length: records }, (_, i) => log.append(entry(i + 1))));
   await log.close();
@@ -112,7 +115,7 @@ describe("audit chain", () => {
   });
 
   it("a batch larger than its buffer grows, and every record of it verifies", async () => {
-    const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+    const file = logFile();
     const log = AuditLog.open(file, undefined);
     // 64 KiB is the first buffer; these records take about 100 KiB each, in one batch.
     await Promise.all(Array.from({ length: 5 }, (_, i) => log.append({ ...entry(i + 1), input: { note: "é".repeat(50_000) } })));
@@ -133,7 +136,7 @@ describe("audit chain", () => {
   });
 
   it("a record nobody waits for joins the next write, and close() writes it", async () => {
-    const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+    const file = logFile();
     const log = AuditLog.open(file, undefined);
     const outcome = log.append(entry(1), new Date(), "soon");
     const decision = log.append(entry(2));
@@ -151,7 +154,7 @@ describe("audit chain", () => {
     const fileSize = (file: string) => readFileSync(file).length;
 
     it("a grouped record's write waits for the delay, and records appended meanwhile share it", async () => {
-      const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+      const file = logFile();
       const log = AuditLog.open(file, undefined, { commitDelayMs: 300 });
       const first = log.append(entry(1), undefined, "grouped");
       await new Promise((r) => setTimeout(r, 100));
@@ -167,7 +170,7 @@ describe("audit chain", () => {
     });
 
     it("a record whose writer has no siblings ends the delay at once, and takes the waiting records with it", async () => {
-      const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+      const file = logFile();
       const log = AuditLog.open(file, undefined, { commitDelayMs: 60_000 });
       const grouped = log.append(entry(1), undefined, "grouped");
       await new Promise((r) => setTimeout(r, 20));
@@ -180,7 +183,7 @@ describe("audit chain", () => {
     });
 
     it("close() ends a delay in progress and writes what waited", async () => {
-      const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+      const file = logFile();
       const log = AuditLog.open(file, undefined, { commitDelayMs: 60_000 });
       const grouped = log.append(entry(1), undefined, "grouped");
       const started = Date.now();
@@ -191,7 +194,7 @@ describe("audit chain", () => {
     });
 
     it("without a delay (the default), a grouped record is written like any other", async () => {
-      const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+      const file = logFile();
       const log = AuditLog.open(file, undefined);
       const started = Date.now();
       await log.append(entry(1), undefined, "grouped");
@@ -202,7 +205,7 @@ describe("audit chain", () => {
   });
 
   it("finds the end of the chain from the file's end: a last record larger than the read window, a torn tail, a blank line", async () => {
-    const file = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+    const file = logFile();
     let log = AuditLog.open(file, undefined);
     await log.append(entry(1));
     await log.append({ ...entry(2), input: { note: "x".repeat(200_000) } });
@@ -218,7 +221,7 @@ describe("audit chain", () => {
     expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 3 });
     appendFileSync(file, "\n");
     expect(JSON.parse(logTail(file).lastLine!).seq).toBe(3);
-    const empty = join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");
+    const empty = logFile();
     writeFileSync(empty, "");
     expect(logTail(empty)).toEqual({ lastLine: undefined, wholeBytes: 0, size: 0 });
   });
