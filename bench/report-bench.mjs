@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { preparsePolicySet, statefulIsAuthorized } from "@cedar-policy/cedar-wasm/nodejs";
 import { buildConfig } from "../lib/compiler/build.js";
-import { AuditLog } from "../lib/runtime-template/audit-log.js";
+import { AuditLog } from "../lib/runtime-template/audit/audit-log.js";
 import { generateConfig as writeBenchConfig } from "./generate-config.mjs";
 
 const root = join(import.meta.dirname, "..");

@@ -3,8 +3,8 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
-import { auditVerify, newToken } from "../runtime-template/bundle-cli.js";
-import { explainRequest } from "../runtime-template/explain.js";
+import { auditVerify, newToken } from "../runtime-template/cli/bundle-cli.js";
+import { explainRequest } from "../runtime-template/core/explain.js";
 import { check, renderHuman, renderJson, renderSummary, type CheckResult } from "./index.js";
 
 export interface CliIo {

@@ -1,6 +1,6 @@
 // `keyrunner export`: the tool definitions in each ecosystem's function/tool-calling shape.
 
-import { agentInputSchema } from "../runtime-template/agent-schema.js";
+import { agentInputSchema } from "../runtime-template/core/tool-listing.js";
 import type { Analysis } from "./phases/4-analyze/analyze-rules.js";
 import { inputJsonSchema } from "./phases/5-generate/input-json-schema.js";
 

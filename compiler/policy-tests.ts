@@ -4,8 +4,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
-import { explainRequest } from "../runtime-template/explain.js";
-import type { CompiledConfig } from "../runtime-template/tool-module.js";
+import { explainRequest } from "../runtime-template/core/explain.js";
+import type { CompiledConfig } from "../runtime-template/contract/tool-module.js";
 
 export type Expectation = "allow" | "deny" | "invalid" | "pending_approval";
 const EXPECTATIONS = new Set<string>(["allow", "deny", "invalid", "pending_approval"]);

@@ -7,9 +7,9 @@ import type { CheckResult } from "./index.js";
 import type { ConfigLocation } from "./phases/1-load/load-config.js";
 
 export interface BundleModule {
-  config: import("../runtime-template/tool-module.js").CompiledConfig;
+  config: import("../runtime-template/contract/tool-module.js").CompiledConfig;
   createRuntime: typeof import("../runtime-template/runtime.js").createRuntime;
-  createHttpServer: typeof import("../runtime-template/http-server.js").createHttpServer;
+  createHttpServer: typeof import("../runtime-template/http/server.js").createHttpServer;
 }
 
 export async function loadCompiled(location: ConfigLocation): Promise<{ check: CheckResult; bundle?: BundleModule; bundlePath?: string }> {

@@ -3,8 +3,8 @@
 
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { runBundleCli } from "./bundle-cli.js";
-import type { CompiledConfig } from "./tool-module.js";
+import { runBundleCli } from "./cli/bundle-cli.js";
+import type { CompiledConfig } from "./contract/tool-module.js";
 
 export async function runIfMain(config: CompiledConfig, moduleUrl: string): Promise<void> {
   const invoked = process.argv[1];

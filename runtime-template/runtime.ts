@@ -1,15 +1,15 @@
 // The runtime as a library: what the bundle exports and what `keyrunner run`, `serve` and the SDK use.
 
-import { AuditLog } from "./audit-log.js";
-import { Engine, type ExecuteRequest, type ExecuteResponse } from "./engine.js";
-import type { Resolver } from "./egress.js";
-import { defaultStateDir } from "./permission-model.js";
-import { LocalStateStore } from "./local-state-store.js";
-import { RedisStateStore } from "./redis-state-store.js";
-import { loadSecrets } from "./secrets.js";
-import { isRedisUrl, type StateStore } from "./state-store.js";
-import { explainRequest, type Explanation } from "./explain.js";
-import type { CompiledConfig } from "./tool-module.js";
+import { AuditLog } from "./audit/audit-log.js";
+import { Engine, type ExecuteRequest, type ExecuteResponse } from "./core/engine.js";
+import type { Resolver } from "./egress/egress.js";
+import { defaultStateDir } from "./cli/permission-model.js";
+import { LocalStateStore } from "./state/local-state-store.js";
+import { RedisStateStore } from "./state/redis-state-store.js";
+import { loadSecrets } from "./credentials/secrets.js";
+import { isRedisUrl, type StateStore } from "./state/state-store.js";
+import { explainRequest, type Explanation } from "./core/explain.js";
+import type { CompiledConfig } from "./contract/tool-module.js";
 
 export interface RuntimeOptions {
   /** Where the audit JSON Lines go (default ./keyrunner-audit.jsonl). */

@@ -2,10 +2,10 @@
 // generated code as the bundle. As a client: talks to a running bundle. Both return SPEC section 5's shapes.
 
 import { renderHuman, type Diagnostic } from "../compiler/index.js";
-import type { ExecuteBody } from "../runtime-template/engine.js";
+import type { ExecuteBody } from "../runtime-template/core/engine.js";
 import type { Runtime } from "../runtime-template/runtime.js";
 
-export type { ExecuteBody as ExecuteResult } from "../runtime-template/engine.js";
+export type { ExecuteBody as ExecuteResult } from "../runtime-template/core/engine.js";
 export type { Diagnostic, WitnessRequest } from "../compiler/index.js";
 
 export interface ExecuteRequest {

@@ -12,7 +12,7 @@ import { generatedTree } from "../compiler/build.js";
 import { checkSources } from "../compiler/index.js";
 import { generateConfig } from "../compiler/phases/5-generate/generate-config.js";
 import { bundleRuntime } from "../compiler/phases/6-bundle/bundle-runtime.js";
-import type { CompiledConfig, HttpRequestPlan } from "../runtime-template/tool-module.js";
+import type { CompiledConfig, HttpRequestPlan } from "../runtime-template/contract/tool-module.js";
 import { headerValue, pathSegment, queryPair } from "./reference/encoding-reference.js";
 
 const RUNS = Number(process.env.KR_BUILDER_RUNS ?? 5000);

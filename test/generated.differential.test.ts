@@ -14,7 +14,7 @@ import { generatedTree } from "../compiler/build.js";
 import { checkSources } from "../compiler/index.js";
 import { generateConfig } from "../compiler/phases/5-generate/generate-config.js";
 import { bundleRuntime } from "../compiler/phases/6-bundle/bundle-runtime.js";
-import type { CompiledConfig } from "../runtime-template/tool-module.js";
+import type { CompiledConfig } from "../runtime-template/contract/tool-module.js";
 import { inputIsValid, ruleMatches, type RawPolicy, type RawRule } from "./reference/policy-reference.js";
 import { caseArb, inputArb, probeTool } from "./support/policy-generators.js";
 

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sha256Hex } from "../../runtime-template/constant-time.js";
+import { sha256Hex } from "../../runtime-template/credentials/constant-time.js";
 import { buildBundle, post, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
 import { seedConfig } from "../support/seed-config.js";
 import { eventually } from "../support/eventually.js";

@@ -11,7 +11,7 @@ import { HttpProxyAgent } from "http-proxy-agent";
 import Stripe from "stripe";
 import { fetch as undiciFetch, ProxyAgent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sha256Hex } from "../../runtime-template/constant-time.js";
+import { sha256Hex } from "../../runtime-template/credentials/constant-time.js";
 import { buildBundle, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
 import { Upstream, type Received } from "../support/upstream.js";
 

@@ -8,7 +8,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sha256Hex } from "../../runtime-template/constant-time.js";
+import { sha256Hex } from "../../runtime-template/credentials/constant-time.js";
 import { buildBundle, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
 import { Upstream } from "../support/upstream.js";
 

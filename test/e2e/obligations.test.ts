@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { keyrunner } from "../support/cli.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sha256Hex } from "../../runtime-template/constant-time.js";
+import { sha256Hex } from "../../runtime-template/credentials/constant-time.js";
 import { buildBundle, post, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
 import { freePort, startRedis } from "../support/redis-server.js";
 import { Upstream } from "../support/upstream.js";

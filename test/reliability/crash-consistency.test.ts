@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { verifyAuditFile } from "../../runtime-template/audit-log.js";
+import { verifyAuditFile } from "../../runtime-template/audit/audit-verify.js";
 import { buildBundle, startBundle, writeConfig } from "../support/bundle-process.js";
 import { seedConfig } from "../support/seed-config.js";
 import { Upstream } from "../support/upstream.js";

@@ -6,7 +6,7 @@ import { connect } from "node:net";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sha256Hex } from "../../runtime-template/constant-time.js";
+import { sha256Hex } from "../../runtime-template/credentials/constant-time.js";
 import { buildBundle, post, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
 import { seedConfig } from "../support/seed-config.js";
 import { Upstream } from "../support/upstream.js";

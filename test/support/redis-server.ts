@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { RespClient } from "../../runtime-template/resp-client.js";
+import { RespClient } from "../../runtime-template/state/resp-client.js";
 
 export async function freePort(): Promise<number> {
   const server = createServer();

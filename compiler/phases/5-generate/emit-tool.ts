@@ -31,14 +31,14 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   const plan = tool.run.type === "http" ? httpPlan(tool.run, tool) : execPlan(tool.run, tool);
 
   const reverse = tool.forward;
-  file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/tool-module.js`, isTypeOnly: true, namedImports: ["Decision", "ExecPlan", ...(reverse?.ok ? ["ForwardRoute"] : []), "HttpRequestPlan", "SecretReader", "ToolModule", "ValidationError"] });
+  file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/tool-module.js`, isTypeOnly: true, namedImports: ["Decision", "ExecPlan", ...(reverse?.ok ? ["ForwardRoute"] : []), "HttpRequestPlan", "SecretReader", "ToolModule", "ValidationError"] });
   // Import exactly the runtime helpers the emitted code calls.
   const calls = (code: string) => (name: string) => new RegExp(`\\b${name}\\(`).test(code);
   const policyHelpers = ["codePointLength", "everyIn", "everyMatches", "hasReason"].filter(calls(ruleBlocks.map((b) => b.test).join("\n")));
   const encoders = ["pathSegment", "text", "header", "queryString", "definedPairs", "jsonBody", "formBody", "bearer", "basic", "argvValue"].filter(calls(plan));
-  if (policyHelpers.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/policy-helpers.js`, namedImports: policyHelpers });
-  if (encoders.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/request-encoding.js`, namedImports: encoders.sort() });
-  file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/validation-errors.js`, namedImports: ["validationErrors"] });
+  if (policyHelpers.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/policy-helpers.js`, namedImports: policyHelpers });
+  if (encoders.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/egress/request-encoding.js`, namedImports: encoders.sort() });
+  file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/validation-errors.js`, namedImports: ["validationErrors"] });
   file.addImportDeclaration({ moduleSpecifier: `../validators/${tool.name}.js`, namedImports: ["validate"] });
 
   file.addInterface({

@@ -24,7 +24,7 @@ export const BUNDLE_ENTRY = [
   "",
   "export { config };",
   `export { createRuntime } from "${RUNTIME}/runtime.js";`,
-  `export { createHttpServer } from "${RUNTIME}/http-server.js";`,
+  `export { createHttpServer } from "${RUNTIME}/http/server.js";`,
   "",
   "await runIfMain(config, import.meta.url);",
   "",
@@ -63,7 +63,7 @@ export async function bundleRuntime(files: ReadonlyMap<string, string>): Promise
           // The MCP SDK's server imports an ajv-based validator it only uses for elicitation, which
           // KeyRunner never requests: keep ajv's code-generating compiler out of the bundle.
           build.onResolve({ filter: /validation\/ajv-provider\.js$/ }, (args) =>
-            args.importer.includes("@modelcontextprotocol") ? { path: join(runtimeTemplateDir, "mcp-validator-stub.ts") } : undefined,
+            args.importer.includes("@modelcontextprotocol") ? { path: join(runtimeTemplateDir, "mcp", "mcp-validator-stub.ts") } : undefined,
           );
           build.onResolve({ filter: /^@keyrunner\/runtime\/runtime-template\// }, (args) => ({
             path: join(runtimeTemplateDir, args.path.slice(prefix.length).replace(/\.js$/, ".ts")),

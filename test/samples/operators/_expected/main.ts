@@ -4,6 +4,6 @@ import { runIfMain } from "@keyrunner/runtime/runtime-template/entry.js";
 
 export { config };
 export { createRuntime } from "@keyrunner/runtime/runtime-template/runtime.js";
-export { createHttpServer } from "@keyrunner/runtime/runtime-template/http-server.js";
+export { createHttpServer } from "@keyrunner/runtime/runtime-template/http/server.js";
 
 await runIfMain(config, import.meta.url);

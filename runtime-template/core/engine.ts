@@ -4,19 +4,19 @@
 
 import { randomUUID } from "node:crypto";
 import { gunzipSync, inflateSync, brotliDecompressSync } from "node:zlib";
-import type { AuditLog } from "./audit-log.js";
-import { requestText, type AuditEntry, type RecordFields } from "./audit-record.js";
-import { Egress, EgressRefused, ResponseTooLarge, UpstreamTimeout, type Resolver, type UpstreamResponse } from "./egress.js";
-import { runExec } from "./exec-runner.js";
+import type { AuditLog } from "../audit/audit-log.js";
+import { requestText, type AuditEntry, type RecordFields } from "../audit/audit-record.js";
+import { Egress, EgressRefused, ResponseTooLarge, UpstreamTimeout, type Resolver, type UpstreamResponse } from "../egress/egress.js";
+import { runExec } from "../egress/exec-runner.js";
 import { agentMaySee } from "./explain.js";
 import { Metrics } from "./metrics.js";
 import { applyOutput } from "./output-filter.js";
 import { createRedactor, type Redactor } from "./redact.js";
-import { TemplateValueError } from "./request-encoding.js";
-import type { SecretStore } from "./secrets.js";
+import { TemplateValueError } from "../egress/request-encoding.js";
+import type { SecretStore } from "../credentials/secrets.js";
 import { checkObligations, type ObligationVerdict } from "./obligations.js";
-import { effectiveStatus, StateUnavailable, type Approval, type StateStore } from "./state-store.js";
-import type { CompiledConfig, ExecPlan, HttpRequestPlan, ToolModule, ValidationError } from "./tool-module.js";
+import { effectiveStatus, StateUnavailable, type Approval, type StateStore } from "../state/state-store.js";
+import type { CompiledConfig, ExecPlan, HttpRequestPlan, ToolModule, ValidationError } from "../contract/tool-module.js";
 
 export interface ExecuteRequest {
   agent: string;

@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { chainHash, isoTime, maxSealedBytes, recordText, sealRecordInto, type AuditEntry } from "../../runtime-template/audit-record.js";
-import { AuditLog, logTail, verifyAuditFile } from "../../runtime-template/audit-log.js";
+import { chainHash, isoTime, maxSealedBytes, recordText, sealRecordInto, type AuditEntry } from "./audit-record.js";
+import { AuditLog, logTail } from "./audit-log.js";
+import { verifyAuditFile } from "./audit-verify.js";
 
 /** A path for a new log, in a folder of its own. */
 const logFile = () => join(mkdtempSync(join(tmpdir(), "kr-audit-")), "audit.jsonl");

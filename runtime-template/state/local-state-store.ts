@@ -4,7 +4,7 @@
 // process from sharing the directory (use Redis for several replicas).
 
 import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
-import { openDurable } from "./audit-log.js";
+import { openDurable } from "../audit/audit-log.js";
 import { join } from "node:path";
 import { StateUnavailable, windowOf, type Approval, type ApprovalStatus, type Reservation, type ReserveResult, type StateStore } from "./state-store.js";
 

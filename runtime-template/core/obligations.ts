@@ -2,9 +2,9 @@
 // limits and budgets reserved atomically, per agent and rule, before anything executes.
 
 import { createHash, randomUUID } from "node:crypto";
-import { canonicalJson } from "./canonical-json.js";
-import { effectiveStatus, type Approval, type Reservation, type StateStore } from "./state-store.js";
-import type { Decision } from "./tool-module.js";
+import { canonicalJson } from "../audit/canonical-json.js";
+import { effectiveStatus, type Approval, type Reservation, type StateStore } from "../state/state-store.js";
+import type { Decision } from "../contract/tool-module.js";
 
 export type ObligationVerdict =
   | { kind: "proceed"; approval?: Approval }

@@ -1,8 +1,8 @@
 // Egress with a stub DNS resolver, real undici, a real upstream on 127.0.0.1.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Egress, EgressRefused } from "../../runtime-template/egress.js";
-import type { HttpRequestPlan } from "../../runtime-template/tool-module.js";
-import { Upstream } from "../support/upstream.js";
+import { Egress, EgressRefused } from "./egress.js";
+import type { HttpRequestPlan } from "../contract/tool-module.js";
+import { Upstream } from "../../test/support/upstream.js";
 
 const upstream = new Upstream();
 beforeAll(() => upstream.start());

@@ -2,7 +2,7 @@
 // tool's route and mapped back to that tool's input. Anything the route does not declare — another
 // destination, an extra query or body field — is refused; the client's credentials are never used.
 
-import type { ForwardRoute, ToolModule, ValidationError } from "./tool-module.js";
+import type { ForwardRoute, ToolModule, ValidationError } from "../contract/tool-module.js";
 
 export interface RouteMatch {
   tool: ToolModule;

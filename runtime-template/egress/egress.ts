@@ -7,7 +7,7 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import type { Agent, Dispatcher } from "undici";
 import { classifyAddress, isIpLiteral } from "./ip-address.js";
-import type { EgressBinding, HttpRequestPlan } from "./tool-module.js";
+import type { EgressBinding, HttpRequestPlan } from "../contract/tool-module.js";
 
 /**
  * Only undici's Agent is used, loaded on the first outbound request: importing it alone, not the

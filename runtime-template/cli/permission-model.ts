@@ -7,8 +7,8 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { isRedisUrl } from "./state-store.js";
-import type { CompiledConfig } from "./tool-module.js";
+import { isRedisUrl } from "../state/state-store.js";
+import type { CompiledConfig } from "../contract/tool-module.js";
 
 export interface SandboxPaths {
   readonly audit: string;

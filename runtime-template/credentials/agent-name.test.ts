@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { AGENT_NAME } from "../../runtime-template/agents-file.js";
+import { AGENT_NAME } from "./agents-file.js";
 
 describe("agent names", () => {
   it("the runtime accepts exactly the names a policy can give an agent", () => {

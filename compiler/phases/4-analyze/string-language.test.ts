@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { escapeLiteral } from "../../compiler/phases/3-resolve/regex-pattern.js";
-import { complementOf, finiteLanguage, intersectAll, languageOf, shortestWord } from "../../compiler/phases/4-analyze/string-language.js";
+import { escapeLiteral } from "../3-resolve/regex-pattern.js";
+import { complementOf, finiteLanguage, intersectAll, languageOf, shortestWord } from "./string-language.js";
 
 describe("string languages", () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { authenticate, type Principal } from "../../runtime-template/agents-file.js";
-import { sha256Hex } from "../../runtime-template/constant-time.js";
+import { authenticate, type Principal } from "./agents-file.js";
+import { sha256Hex } from "./constant-time.js";
 
 const secret = "kr_the_real_token_abcdefghijklmnopqrstuvwxyz";
 const principals: Principal[] = Array.from({ length: 8 }, (_, i) => ({ name: `agent-${i}`, tokenSha256: sha256Hex(i === 3 ? secret : `kr_other_${i}`), role: "agent" as const }));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { DiagnosticLog } from "../../compiler/diagnostics/diagnostic.js";
-import { renderHuman, renderJson } from "../../compiler/diagnostics/render.js";
-import { closestName, editDistance } from "../../compiler/diagnostics/suggest.js";
+import { DiagnosticLog } from "./diagnostic.js";
+import { renderHuman, renderJson } from "./render.js";
+import { closestName, editDistance } from "./suggest.js";
 
 describe("did-you-mean", () => {
   it.each([

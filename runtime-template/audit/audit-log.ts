@@ -3,7 +3,7 @@
 // durability does not serialise the server. `append` resolves only once the record is on disk; if
 // the disk refuses, it rejects (and the caller denies: fail closed).
 
-import { closeSync, constants, existsSync, fdatasync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, statSync, write } from "node:fs";
+import { closeSync, constants, existsSync, fdatasync, fstatSync, ftruncateSync, openSync, readSync, statSync, write } from "node:fs";
 import { promisify } from "node:util";
 import { chainHash, GENESIS, isoTime, maxSealedBytes, recordTextFrom, requestText, sealRecordInto, type AuditEntry, type AuditRecord, type RecordFields } from "./audit-record.js";
 
@@ -249,34 +249,4 @@ export class AuditLog {
     await this.#flushing;
     closeSync(this.#fd);
   }
-}
-
-export interface VerifyResult {
-  ok: boolean;
-  records: number;
-  /** 1-based line of the first record that breaks the chain. */
-  brokenAt?: number;
-  problem?: string;
-}
-
-export function verifyAuditFile(path: string, key: string | undefined): VerifyResult {
-  const lines = readFileSync(path, "utf8").split("\n");
-  if (lines.at(-1) === "") lines.pop();
-  let prev = GENESIS;
-  let seq = 0;
-  for (let i = 0; i < lines.length; i++) {
-    let record: AuditRecord;
-    try {
-      record = JSON.parse(lines[i]!) as AuditRecord;
-    } catch {
-      return { ok: false, records: i, brokenAt: i + 1, problem: "not a JSON record (torn or edited line)" };
-    }
-    const { hash, ...unsigned } = record;
-    if (record.prev !== prev) return { ok: false, records: i, brokenAt: i + 1, problem: "does not chain to the record before it" };
-    if (record.seq !== seq + 1) return { ok: false, records: i, brokenAt: i + 1, problem: `sequence ${record.seq} follows ${seq}` };
-    if (chainHash(JSON.stringify(unsigned), key) !== hash) return { ok: false, records: i, brokenAt: i + 1, problem: "hash does not match its content" };
-    prev = hash;
-    seq = record.seq;
-  }
-  return { ok: true, records: lines.length };
 }

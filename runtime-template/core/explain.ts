@@ -1,7 +1,7 @@
 // What a request would get, without executing or auditing: the tool as this agent sees it, the input
 // validated, the policy decision. Used by the engine's visibility rule, `explain` and `keyrunner test`.
 
-import type { CompiledConfig, Decision, ToolModule, ValidationError } from "./tool-module.js";
+import type { CompiledConfig, Decision, ToolModule, ValidationError } from "../contract/tool-module.js";
 
 export type Explanation =
   | { status: "invalid"; errors: ValidationError[] }

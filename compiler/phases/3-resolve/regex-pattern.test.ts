@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkPattern } from "../../compiler/phases/3-resolve/regex-pattern.js";
+import { checkPattern } from "./regex-pattern.js";
 
 describe("regular expressions the analyser accepts", () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { classifyAddress } from "../../runtime-template/ip-address.js";
-import { addressAllowed } from "../../runtime-template/egress.js";
+import { classifyAddress } from "./ip-address.js";
+import { addressAllowed } from "./egress.js";
 
 describe("address classes", () => {
   it.each([

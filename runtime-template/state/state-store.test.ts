@@ -2,8 +2,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LocalStateStore } from "../../runtime-template/local-state-store.js";
-import { effectiveStatus, windowOf, type Approval } from "../../runtime-template/state-store.js";
+import { LocalStateStore } from "./local-state-store.js";
+import { effectiveStatus, windowOf, type Approval } from "./state-store.js";
 
 const approval: Approval = { id: "apr_1", agent: "a", tool: "t", rule: "r", binding: "b", input: {}, status: "pending", createdAt: 0, expiresAt: 60_000 };
 

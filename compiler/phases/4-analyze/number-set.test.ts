@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { NumberSet } from "../../compiler/phases/4-analyze/number-set.js";
+import { NumberSet } from "./number-set.js";
 
 describe("NumberSet", () => {
   it.each([

@@ -2,7 +2,7 @@
 // declares, a timeout and an output cap.
 
 import { spawn } from "node:child_process";
-import type { ExecPlan } from "./tool-module.js";
+import type { ExecPlan } from "../contract/tool-module.js";
 
 export interface ExecResult {
   exitCode: number | null;

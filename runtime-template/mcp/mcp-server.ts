@@ -4,8 +4,8 @@
 
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import type { Engine, ExecuteBody } from "./engine.js";
-import { agentInputSchema } from "./agent-schema.js";
+import type { Engine, ExecuteBody } from "../core/engine.js";
+import { agentInputSchema } from "../core/tool-listing.js";
 
 const noValidation = {
   getValidator() {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createRedactor, REDACTED } from "../../runtime-template/redact.js";
+import { createRedactor, REDACTED } from "./redact.js";
 
 const SECRET = "sk_live_51HqLyjWDarjtT1zdp7dc";
 const redactor = createRedactor([SECRET]);

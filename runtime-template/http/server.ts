@@ -2,12 +2,12 @@
 // /v1/tools, /healthz, /metrics. Every answer is JSON without stack traces or internal paths.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { AGENT_NAME, AGENT_NAME_RULE, authenticate, type Principal } from "./agents-file.js";
-import type { Engine } from "./engine.js";
-import type { Approval } from "./state-store.js";
-import { forwardError, inputFromRequest, matchRoute } from "./forward-proxy.js";
-import { RUNTIME_VERSION } from "./version.js";
-import type { ExecuteBody } from "./engine.js";
+import { AGENT_NAME, AGENT_NAME_RULE, authenticate, type Principal } from "../credentials/agents-file.js";
+import type { Engine } from "../core/engine.js";
+import type { Approval } from "../state/state-store.js";
+import { forwardError, inputFromRequest, matchRoute } from "./forward-route.js";
+import { RUNTIME_VERSION } from "../version.js";
+import type { ExecuteBody } from "../core/engine.js";
 
 export interface ServerOptions {
   engine: Engine;
@@ -275,7 +275,7 @@ export function createHttpServer(options: ServerOptions): Server {
       }
     }
     // Loaded on first use: the MCP SDK builds its message schemas at import, which would slow every start.
-    const [{ StreamableHTTPServerTransport }, { createMcpServer }] = await Promise.all([import("@modelcontextprotocol/sdk/server/streamableHttp.js"), import("./mcp-server.js")]);
+    const [{ StreamableHTTPServerTransport }, { createMcpServer }] = await Promise.all([import("@modelcontextprotocol/sdk/server/streamableHttp.js"), import("../mcp/mcp-server.js")]);
     const server = createMcpServer(engine, agent, RUNTIME_VERSION);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on("close", () => {

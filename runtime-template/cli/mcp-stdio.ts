@@ -1,0 +1,54 @@
+// `mcp`: the agent's tools over MCP on stdio, through the same engine as `serve`.
+
+import { authenticate, loadAgentsFile } from "../credentials/agents-file.js";
+import { createRuntime } from "../runtime.js";
+import { MissingSecretsError } from "../credentials/secrets.js";
+import { RUNTIME_VERSION } from "../version.js";
+import type { CompiledConfig } from "../contract/tool-module.js";
+import { err, type Flags } from "./flags.js";
+
+/**
+ * MCP over stdio: stdout carries the protocol, so everything else goes to stderr. The agent is the one
+ * KEYRUNNER_TOKEN names in --agents; without an agents file, KEYRUNNER_AGENT names it (local use).
+ */
+export async function serveMcpStdio(config: CompiledConfig, flags: Flags): Promise<number> {
+  const token = process.env.KEYRUNNER_TOKEN;
+  delete process.env.KEYRUNNER_TOKEN;
+  let agent: string | undefined;
+  if (flags.has("agents")) {
+    try {
+      const found = token === undefined ? undefined : authenticate(loadAgentsFile(flags.get("agents")!), token);
+      agent = found?.role === "agent" ? found.name : undefined;
+    } catch {
+      err(`cannot read the agents file ${flags.get("agents")}`);
+      return 1;
+    }
+    if (agent === undefined) {
+      err("KEYRUNNER_TOKEN is missing or names no agent in the agents file");
+      return 1;
+    }
+  } else {
+    agent = process.env.KEYRUNNER_AGENT;
+    if (agent === undefined || agent === "") {
+      err("set KEYRUNNER_TOKEN with --agents, or KEYRUNNER_AGENT without an agents file");
+      return 1;
+    }
+    err(`warning: no --agents file: serving MCP as agent ${agent} on trust`);
+  }
+  let runtime;
+  try {
+    runtime = createRuntime(config, { auditFile: flags.get("audit"), secretsFile: flags.get("secrets-file"), state: flags.get("state") });
+  } catch (error) {
+    err(error instanceof MissingSecretsError ? `missing secrets: ${error.missing.join(", ")}` : (error as Error).message);
+    return 1;
+  }
+  const [{ StdioServerTransport }, { createMcpServer }] = await Promise.all([import("@modelcontextprotocol/sdk/server/stdio.js"), import("../mcp/mcp-server.js")]);
+  const server = createMcpServer(runtime.engine, agent, RUNTIME_VERSION);
+  const transport = new StdioServerTransport();
+  await server.connect(transport);
+  return new Promise<number>((resolve) => {
+    const stop = () => void server.close().then(() => runtime.close()).then(() => resolve(0));
+    process.stdin.once("end", stop);
+    process.once("SIGTERM", stop);
+  });
+}

@@ -1,0 +1,111 @@
+// `serve`: the HTTP server of SPEC section 5, started from its flags; SIGTERM drains it.
+
+import { isIP } from "node:net";
+import { AgentsFileError, loadAgentsFile, type Principal } from "../credentials/agents-file.js";
+import { DEFAULT_COMMIT_DELAY_MS } from "../audit/audit-log.js";
+import { createHttpServer, SERVER_LIMIT_DEFAULTS } from "../http/server.js";
+import { createRuntime } from "../runtime.js";
+import { MissingSecretsError, WeakSecretsError } from "../credentials/secrets.js";
+import { StateUnavailable } from "../state/state-store.js";
+import type { CompiledConfig } from "../contract/tool-module.js";
+import { err, type Flags } from "./flags.js";
+
+/** The numeric flags of `serve`: whole numbers in range, with safe defaults. */
+const NUMBER_FLAGS = [
+  { flag: "port", fallback: 8787, min: 0, max: 65535, unit: "port" },
+  { flag: "body-limit", fallback: SERVER_LIMIT_DEFAULTS.bodyLimitBytes, min: 1, max: 2 ** 31, unit: "bytes" },
+  { flag: "header-limit", fallback: SERVER_LIMIT_DEFAULTS.headerLimitBytes, min: 1024, max: 2 ** 20, unit: "bytes" },
+  { flag: "request-timeout", fallback: SERVER_LIMIT_DEFAULTS.requestTimeoutMs, min: 100, max: 3_600_000, unit: "milliseconds" },
+  { flag: "audit-commit-delay", fallback: DEFAULT_COMMIT_DELAY_MS, min: 0, max: 100, unit: "milliseconds" },
+] as const;
+
+/** The numeric flags' values, or the message for the first malformed one. */
+function numberFlags(flags: Flags): Map<string, number> | string {
+  const values = new Map<string, number>();
+  for (const { flag, fallback, min, max, unit } of NUMBER_FLAGS) {
+    const text = flags.get(flag);
+    const value = text === undefined ? fallback : /^\d{1,10}$/.test(text) ? Number(text) : NaN;
+    if (!(value >= min && value <= max)) return `--${flag} (${unit}) must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`;
+    values.set(flag, value);
+  }
+  return values;
+}
+
+export async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
+  const host = flags.get("host") ?? "127.0.0.1";
+  const numbers = numberFlags(flags);
+  if (typeof numbers === "string") {
+    err(numbers);
+    return 1;
+  }
+  const port = numbers.get("port")!;
+  const limits = { bodyLimitBytes: numbers.get("body-limit")!, headerLimitBytes: numbers.get("header-limit")!, requestTimeoutMs: numbers.get("request-timeout")! };
+  let principals: Principal[] | undefined;
+  if (flags.has("agents")) {
+    try {
+      principals = loadAgentsFile(flags.get("agents")!);
+    } catch (error) {
+      err(error instanceof AgentsFileError ? `agents file: ${error.message}` : `cannot read the agents file ${flags.get("agents")}`);
+      return 1;
+    }
+  } else {
+    if (!isLoopback(host)) {
+      err(`without --agents the server trusts the agent named in each request, so it listens on loopback only, not ${host}`);
+      return 1;
+    }
+    err("warning: no --agents file: trusting the `agent` field of each request (loopback only)");
+  }
+  let runtime;
+  try {
+    runtime = createRuntime(config, { auditFile: flags.get("audit"), secretsFile: flags.get("secrets-file"), state: flags.get("state"), auditCommitDelayMs: numbers.get("audit-commit-delay")! });
+  } catch (error) {
+    if (error instanceof MissingSecretsError) {
+      err(`missing secrets: ${error.missing.join(", ")} (set them in the environment or in --secrets-file)`);
+      return 1;
+    }
+    if (error instanceof WeakSecretsError) {
+      err(`${error.message}; secrets are redacted by value, so they must be real credentials`);
+      return 1;
+    }
+    if (error instanceof StateUnavailable) {
+      err(error.message);
+      return 1;
+    }
+    if ((error as NodeJS.ErrnoException).code === "ERR_ACCESS_DENIED") {
+      err(`cannot start: the permission model denies ${(error as { resource?: string }).resource ?? "a file it needs"}; start with the flags \`sandbox-flags serve\` prints for the same options`);
+      return 1;
+    }
+    err(`cannot start: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    return 1;
+  }
+  const server = createHttpServer({ engine: runtime.engine, ...(principals ? { principals } : {}), ...limits, log: err });
+  let inFlight = 0;
+  server.on("request", (_req, res) => {
+    inFlight++;
+    res.on("close", () => inFlight--);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, resolve);
+  }).catch((error: NodeJS.ErrnoException) => {
+    err(`cannot listen on ${host}:${port}: ${error.code}`);
+    process.exit(1);
+  });
+  const address = server.address();
+  const shown = typeof address === "object" && address !== null ? address : { address: host, port };
+  process.stdout.write(`keyrunner listening on http://${shown.address.includes(":") ? `[${shown.address}]` : shown.address}:${shown.port}\n`);
+  return new Promise<number>((resolve) => {
+    const drain = () => {
+      server.close();
+      server.closeIdleConnections();
+      const wait = () => (inFlight === 0 ? runtime.close().then(() => resolve(0)) : setTimeout(wait, 10));
+      wait();
+    };
+    process.once("SIGTERM", drain);
+    process.once("SIGINT", drain);
+  });
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
+}
