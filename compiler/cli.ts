@@ -3,7 +3,10 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
-import { auditVerify, newToken } from "../runtime-template/cli/bundle-cli.js";
+import { auditVerify, tokenText } from "../runtime-template/cli/bundle-cli.js";
+import { flagsOf } from "../runtime-template/cli/flags.js";
+import { RUNTIME_VERSION } from "../runtime-template/version.js";
+import { displaySafe } from "../runtime-template/core/display-text.js";
 import { explainRequest } from "../runtime-template/core/explain.js";
 import { check, renderHuman, renderJson, renderSummary, type CheckResult } from "./index.js";
 
@@ -21,6 +24,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   let exitCode = 0;
   const program = new Command("keyrunner")
     .description("Compile tool and policy YAML into a hardened action gateway for AI agents.")
+    .version(RUNTIME_VERSION, "-V, --version", "print the version")
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
 
@@ -135,60 +139,51 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       if (!report(loaded.check) || loaded.bundle === undefined) return void (exitCode = 1);
       let runtime;
       try {
-        runtime = loaded.bundle.createRuntime(loaded.bundle.config, { auditFile: o.audit, ...(o.secretsFile ? { secretsFile: o.secretsFile } : {}), ...(o.state ? { state: o.state } : {}) });
+        runtime = loaded.bundle.createRuntime(loaded.bundle.config, { lenientSecrets: true, auditFile: o.audit, ...(o.secretsFile ? { secretsFile: o.secretsFile } : {}), ...(o.state ? { state: o.state } : {}) });
       } catch (error) {
         io.stderr(`error: ${(error as Error).message}\n`);
         return void (exitCode = 1);
       }
-      const response = await runtime.execute({ agent: o.agent, tool: o.tool, input, ...(o.reason === undefined ? {} : { reason: o.reason }), ...(o.approvalId ? { approval_id: o.approvalId } : {}) });
+      const outcome = await runtime.execute({ agent: o.agent, tool: o.tool, input, ...(o.reason === undefined ? {} : { reason: o.reason }), ...(o.approvalId ? { approval_id: o.approvalId } : {}) });
       await runtime.close();
-      io.stdout(`${JSON.stringify(response.body, null, 2)}\n`);
-      exitCode = response.body.status === "ok" ? 0 : ["denied", "invalid", "not_found", "pending_approval", "rate_limited"].includes(response.body.status) ? 2 : 1;
+      io.stdout(`${JSON.stringify(outcome, null, 2)}\n`);
+      exitCode = outcome.status === "ok" ? 0 : ["denied", "invalid", "not_found", "pending_approval", "rate_limited"].includes(outcome.status) ? 2 : 1;
     });
 
-  configOptions(program.command("serve").description("compile in memory, then serve the bundle's HTTP API"))
-    .option("--host <host>", "address to listen on", "127.0.0.1")
-    .option("--port <port>", "port (0 takes a free one)", "8787")
-    .option("--audit <file>", "audit log", "keyrunner-audit.jsonl")
-    .option("--agents <file>", "agents file mapping agents to token hashes")
-    .option("--secrets-file <file>", "NAME=value lines (default: the environment)")
-    .option("--state <dir|url>", "approvals and counters: a directory (default keyrunner-state/ beside the audit) or redis://HOST:PORT")
-    .action(async (dir: string, o: ConfigFlags & { host: string; port: string; audit: string; agents?: string; secretsFile?: string; state?: string }) => {
+  /** `keyrunner serve | mcp`: the bundle's own flags, from the table both command lines use, passed on. */
+  for (const command of ["serve", "mcp"] as const) {
+    const description = command === "serve" ? "compile in memory, then serve the bundle's HTTP API" : "compile in memory, then serve the agent's tools over MCP on stdio (token in KEYRUNNER_TOKEN)";
+    const specs = flagsOf(command);
+    const sub = configOptions(program.command(command).description(description));
+    for (const f of specs) {
+      if (f.kind === "boolean") sub.option(`--${f.name}`, f.description);
+      else if (f.multiple) sub.option(`--${f.name} <${f.value}>`, f.description, (value: string, previous: string[] = []) => [...previous, value]);
+      else sub.option(`--${f.name} <${f.value}>`, f.description, f.default === undefined ? undefined : String(f.default));
+    }
+    sub.action(async (dir: string, o: ConfigFlags & Record<string, string | string[] | boolean | undefined>) => {
       const { buildToTemp } = await import("./build.js");
       const built = await buildToTemp(location(dir, o));
       if (!report(built.check) || built.bundlePath === undefined) return void (exitCode = 1);
-      const args = ["serve", "--host", o.host, "--port", o.port, "--audit", o.audit];
-      if (o.agents) args.push("--agents", o.agents);
-      if (o.secretsFile) args.push("--secrets-file", o.secretsFile);
-      if (o.state) args.push("--state", o.state);
+      const args: string[] = [command];
+      for (const f of specs) {
+        // commander reads `--no-x` as x = false
+        const value = f.name.startsWith("no-") ? o[camelCase(f.name.slice(3))] === false : o[camelCase(f.name)];
+        if (value === undefined || value === false) continue;
+        if (value === true) args.push(`--${f.name}`);
+        else for (const one of Array.isArray(value) ? value : [value]) args.push(`--${f.name}`, one);
+      }
       const child = spawn(process.execPath, [built.bundlePath, ...args], { stdio: "inherit" });
       for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => child.kill(signal));
       exitCode = await new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
     });
-
-  configOptions(program.command("mcp").description("compile in memory, then serve the agent's tools over MCP on stdio (token in KEYRUNNER_TOKEN)"))
-    .option("--audit <file>", "audit log", "keyrunner-audit.jsonl")
-    .option("--agents <file>", "agents file; KEYRUNNER_TOKEN must name an agent in it")
-    .option("--secrets-file <file>", "NAME=value lines (default: the environment)")
-    .option("--state <dir|url>", "approvals and counters")
-    .action(async (dir: string, o: ConfigFlags & { audit: string; agents?: string; secretsFile?: string; state?: string }) => {
-      const { buildToTemp } = await import("./build.js");
-      const built = await buildToTemp(location(dir, o));
-      if (!report(built.check) || built.bundlePath === undefined) return void (exitCode = 1);
-      const args = ["mcp", "--audit", o.audit];
-      if (o.agents) args.push("--agents", o.agents);
-      if (o.secretsFile) args.push("--secrets-file", o.secretsFile);
-      if (o.state) args.push("--state", o.state);
-      const child = spawn(process.execPath, [built.bundlePath, ...args], { stdio: "inherit" });
-      process.on("SIGTERM", () => child.kill("SIGTERM"));
-      exitCode = await new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
-    });
+  }
 
   configOptions(program.command("export").description("print the tool definitions for OpenAI, Anthropic or MCP tool calling"))
     .requiredOption("--format <format>", "openai, anthropic or mcp")
     .option("--agent <name>", "only the tools this agent may call")
     .action(async (dir: string, o: ConfigFlags & { format: string; agent?: string }) => {
-      if (!["openai", "anthropic", "mcp"].includes(o.format)) {
+      const { LISTING_FORMATS } = await import("../runtime-template/core/tool-listing.js");
+      if (!(LISTING_FORMATS as readonly string[]).includes(o.format)) {
         io.stderr(`error: --format must be openai, anthropic or mcp, not ${o.format}\n`);
         return void (exitCode = 1);
       }
@@ -253,27 +248,29 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     }
     const rows = (result.body.approvals as Array<Record<string, unknown>>).filter((a) => a.status === "pending" || a.status === "approved");
     if (rows.length === 0) io.stdout("no approvals pending\n");
-    for (const a of rows) io.stdout(`${a.approval_id}  ${a.status}  ${a.agent} → ${a.tool} ${JSON.stringify(a.input)}${a.reason ? `  reason: ${a.reason}` : ""}  expires ${a.expires_at}\n`);
+    // Everything in a row came from the agent (or the server): shown escaped, so no text can rewrite the row.
+    const shown = (value: unknown) => displaySafe(String(value));
+    for (const a of rows) io.stdout(`${shown(a.approval_id)}  ${shown(a.status)}  ${shown(a.agent)} → ${shown(a.tool)} ${shown(JSON.stringify(a.input))}${a.reason ? `  reason: ${shown(a.reason)}` : ""}  expires ${shown(a.expires_at)}\n`);
   });
   for (const action of ["approve", "deny"] as const) {
     approvalOptions(approvals.command(action).argument("<id>", "approval id").description(`${action} a pending approval`)).action(async (id: string, o: { url: string; token?: string }) => {
       const result = await call(o, "POST", `/v1/approvals/${encodeURIComponent(id)}/${action}`);
       if (result === undefined) return void (exitCode = 1);
       if (result.status !== 200) {
-        io.stderr(`error: ${result.body.message ?? result.status}\n`);
+        io.stderr(`error: ${displaySafe(String(result.body.message ?? result.status))}\n`);
         return void (exitCode = 1);
       }
-      io.stdout(`${id} ${result.body.status}\n`);
+      io.stdout(`${displaySafe(id)} ${displaySafe(String(result.body.status))}\n`);
     });
   }
 
   program
     .command("token")
-    .argument("<agent>", "agent name")
-    .description("print a new random token for an agent and the line to add to the agents file")
-    .action((agent: string) => {
-      const { token, line } = newToken(agent);
-      io.stdout(`${token}\n\nadd to the agents file, under agents:\n${line}\n`);
+    .argument("<name>", "agent (or, with --approver, approver) name")
+    .option("--approver", "a token for an approver, to add under approvers:")
+    .description("print a new random token and the line to add to the agents file")
+    .action((name: string, o: { approver?: boolean }) => {
+      io.stdout(tokenText(name, o.approver ? "approver" : "agent"));
     });
 
   try {
@@ -284,6 +281,8 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   }
   return exitCode;
 }
+
+const camelCase = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 function describe(analysis: NonNullable<ReturnType<typeof check>["analysis"]>): string {
   const tools = analysis.config.tools.size;

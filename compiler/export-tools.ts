@@ -1,39 +1,34 @@
-// `keyrunner export`: the tool definitions in each ecosystem's function/tool-calling shape.
+// `keyrunner export`: the tool definitions in each ecosystem's function/tool-calling shape, rendered by the
+// runtime's own tool listing, so that export, /v1/tools, MCP tools/list and the SDK cannot drift apart.
 
-import { agentInputSchema } from "../runtime-template/core/tool-listing.js";
+import { listTools, renderListing, type ListableTool, type ListedTool, type ListingFormat } from "../runtime-template/core/tool-listing.js";
 import type { Analysis } from "./phases/4-analyze/analyze-rules.js";
 import { inputJsonSchema } from "./phases/5-generate/input-json-schema.js";
 
-export type ExportFormat = "openai" | "anthropic" | "mcp";
+export type ExportFormat = ListingFormat;
 
-interface ExportedTool {
-  name: string;
-  description: string;
-  schema: Record<string, unknown>;
-}
-
-/** Tools some allow rule lets this agent call (any agent when none is named), in name order. */
-export function exportedTools(analysis: Analysis, agent?: string): ExportedTool[] {
-  const out: ExportedTool[] = [];
-  for (const tool of [...analysis.config.tools.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const allows = (analysis.rulesByTool.get(tool.name) ?? []).filter((r) => r.effect === "allow" && (agent === undefined || r.agents === "all" || r.agents.includes(agent)));
-    if (allows.length === 0) continue;
-    const schema = agentInputSchema(inputJsonSchema(tool), {
+/**
+ * Tools some allow rule lets this agent call (any agent when none is named), in name order. Whether the
+ * `reason` and `approval_id` arguments are shown is the tool's, as in its generated module: some allow
+ * rule of the tool uses them.
+ */
+export function exportedTools(analysis: Analysis, agent?: string): ListedTool[] {
+  const listable: ListableTool[] = [];
+  for (const tool of analysis.config.tools.values()) {
+    const allows = (analysis.rulesByTool.get(tool.name) ?? []).filter((r) => r.effect === "allow");
+    if (!allows.some((r) => agent === undefined || r.agents === "all" || r.agents.includes(agent))) continue;
+    listable.push({
+      name: tool.name,
+      description: tool.description,
+      inputSchema: inputJsonSchema(tool),
       requiresReason: allows.some((r) => r.requireReason),
       requiresApproval: allows.some((r) => r.approval !== undefined),
     });
-    out.push({ name: tool.name, description: tool.description, schema });
   }
-  return out;
+  return listTools(listable);
 }
 
-export function renderExport(tools: readonly ExportedTool[], format: ExportFormat): unknown {
-  switch (format) {
-    case "openai":
-      return tools.map((t) => ({ type: "function", function: { name: t.name, description: t.description, parameters: t.schema } }));
-    case "anthropic":
-      return tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.schema }));
-    case "mcp":
-      return { tools: tools.map((t) => ({ name: t.name, description: t.description, inputSchema: t.schema })) };
-  }
+export function renderExport(tools: readonly ListedTool[], format: ExportFormat): unknown {
+  const rendered = renderListing(tools, format);
+  return format === "mcp" ? { tools: rendered } : rendered;
 }

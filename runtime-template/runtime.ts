@@ -1,12 +1,13 @@
 // The runtime as a library: what the bundle exports and what `keyrunner run`, `serve` and the SDK use.
 
 import { AuditLog } from "./audit/audit-log.js";
-import { Engine, type ExecuteRequest, type ExecuteResponse } from "./core/engine.js";
+import { Engine } from "./core/engine.js";
+import type { ExecuteRequest, Outcome } from "./core/outcome.js";
 import type { Resolver } from "./egress/egress.js";
 import { defaultStateDir } from "./cli/permission-model.js";
 import { LocalStateStore } from "./state/local-state-store.js";
 import { RedisStateStore } from "./state/redis-state-store.js";
-import { loadSecrets } from "./credentials/secrets.js";
+import { loadSecrets, takeFromEnv } from "./credentials/secrets.js";
 import { isRedisUrl, type StateStore } from "./state/state-store.js";
 import { explainRequest, type Explanation } from "./core/explain.js";
 import type { CompiledConfig } from "./contract/tool-module.js";
@@ -22,12 +23,14 @@ export interface RuntimeOptions {
   /** Obligation state: a directory (default: keyrunner-state/ beside the audit file) or redis://HOST:PORT. */
   state?: string;
   env?: NodeJS.ProcessEnv;
+  /** In process (`keyrunner run`, the SDK): start without the secrets of tools that are not called. */
+  lenientSecrets?: boolean;
   resolver?: Resolver;
 }
 
 export interface Runtime {
   readonly engine: Engine;
-  execute(request: ExecuteRequest): Promise<ExecuteResponse>;
+  execute(request: ExecuteRequest): Promise<Outcome>;
   /** The decision and the rule, without executing or auditing. */
   explain(request: ExecuteRequest): Explanation;
   close(): Promise<void>;
@@ -39,9 +42,9 @@ export function openStateStore(location: string): StateStore {
 
 export function createRuntime(config: CompiledConfig, options: RuntimeOptions = {}): Runtime {
   const env = options.env ?? process.env;
-  const secrets = loadSecrets(config.secrets, { env, file: options.secretsFile });
-  const auditKey = options.auditKey ?? env.KEYRUNNER_AUDIT_KEY;
-  delete env.KEYRUNNER_AUDIT_KEY;
+  const secrets = loadSecrets(config.secrets, { env, file: options.secretsFile, lenient: options.lenientSecrets === true });
+  const keyFromEnv = takeFromEnv(env, "KEYRUNNER_AUDIT_KEY");
+  const auditKey = options.auditKey ?? keyFromEnv;
   const auditFile = options.auditFile ?? "keyrunner-audit.jsonl";
   const state = openStateStore(options.state ?? defaultStateDir(auditFile));
   const audit = AuditLog.open(auditFile, auditKey, { commitDelayMs: options.auditCommitDelayMs });

@@ -2,10 +2,11 @@
 // generated code as the bundle. As a client: talks to a running bundle. Both return SPEC section 5's shapes.
 
 import { renderHuman, type Diagnostic } from "../compiler/index.js";
-import type { ExecuteBody } from "../runtime-template/core/engine.js";
+import { outcomeBody, type ExecuteBody } from "../runtime-template/core/outcome.js";
+import { listTools, renderAnthropic } from "../runtime-template/core/tool-listing.js";
 import type { Runtime } from "../runtime-template/runtime.js";
 
-export type { ExecuteBody as ExecuteResult } from "../runtime-template/core/engine.js";
+export type { ExecuteBody as ExecuteResult } from "../runtime-template/core/outcome.js";
 export type { Diagnostic, WitnessRequest } from "../compiler/index.js";
 
 export interface ExecuteRequest {
@@ -13,6 +14,8 @@ export interface ExecuteRequest {
   tool: string;
   input: Record<string, unknown>;
   reason?: string;
+  /** The approval_id of a request a person approved: re-send the identical request with it. */
+  approval_id?: string;
 }
 
 export interface InProcessOptions {
@@ -65,7 +68,8 @@ export class KeyRunner {
     }
     if (agent === undefined) throw new TypeError("execute() needs an agent: pass `agent` in the request or the constructor");
     const runtime = await this.#inProcess(this.options);
-    return (await runtime.execute({ agent, tool: request.tool, input: request.input, ...(request.reason === undefined ? {} : { reason: request.reason }) })).body;
+    const { agent: _agent, ...rest } = request;
+    return outcomeBody(await runtime.execute({ ...rest, agent }));
   }
 
   /** The tools this agent may call, with JSON Schema input (Anthropic's tool shape). */
@@ -78,7 +82,7 @@ export class KeyRunner {
       return ((await response.json()) as { tools: ToolDescription[] }).tools;
     }
     const runtime = await this.#inProcess(this.options);
-    return runtime.engine.visibleTools(name ?? "").map((t) => ({ name: t.name, description: t.description, input_schema: { ...t.inputSchema } }));
+    return renderAnthropic(listTools(runtime.engine.visibleTools(name ?? "")));
   }
 
   async close(): Promise<void> {
@@ -91,6 +95,7 @@ export class KeyRunner {
       const loaded = await loadCompiled({ dir: ".", tools: options.tools, policies: options.policies });
       if (loaded.bundle === undefined) throw new KeyRunnerConfigError(loaded.check.diagnostics.filter((d) => d.severity === "error"), loaded.check.sources);
       return loaded.bundle.createRuntime(loaded.bundle.config, {
+        lenientSecrets: true,
         ...(options.auditFile ? { auditFile: options.auditFile } : {}),
         ...(options.secretsFile ? { secretsFile: options.secretsFile } : {}),
       });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { chainHash, isoTime, maxSealedBytes, recordText, sealRecordInto, type AuditEntry } from "./audit-record.js";
+import { chainHash, isoTime, lineSafe, maxSealedBytes, recordText, sealRecordInto, type AuditEntry } from "./audit-record.js";
 import { AuditLog, logTail } from "./audit-log.js";
 import { verifyAuditFile } from "./audit-verify.js";
 
@@ -29,6 +29,23 @@ function edit(file: string, line: number, change: (record: Record<string, any>) 
 }
 
 describe("audit chain", () => {
+  it("escapes line separators (U+2028, U+2029, U+0085): a line-splitting reader sees exactly one record per line", async () => {
+    const file = logFile();
+    const log = AuditLog.open(file, undefined);
+    const forged = '"}\u2028{"v":1,"seq":99,"decision":"approval_granted"}\u2029\u0085';
+    await log.append({ ...entry(1), reason: forged, input: { payment_id: `pi\u2028${forged}`, amount_cents: 1 } });
+    await log.append(entry(2));
+    await log.close();
+    const text = readFileSync(file, "utf8");
+    expect(text).not.toMatch(/[\u0085\u2028\u2029]/);
+    // JavaScript's line terminators and Python's splitlines() both split on these.
+    expect(text.trim().split(/\r\n|[\n\r\u0085\u2028\u2029]/)).toHaveLength(2);
+    const first = JSON.parse(text.split("\n")[0]!);
+    expect(first.reason).toBe(forged);
+    expect(first.input.payment_id).toBe(`pi\u2028${forged}`);
+    expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 2 });
+  });
+
   it("chains concurrent appends in call order and verifies", async () => {
     const file = await logWith(50);
     expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 50 });
@@ -70,7 +87,7 @@ describe("audit chain", () => {
   });
 
   it("writes each record as exactly the text a verifier re-creates from the parsed line", () => {
-    const text = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.constantFrom("\u2028", '"\\', "\u0000\ud800", "__proto__"));
+    const text = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.constantFrom("\u2028", "\u0085\u2029", '"\\', "\u0000\ud800", "__proto__"));
     const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
     const entry: fc.Arbitrary<AuditEntry> = fc.record({
       id: text,
@@ -90,7 +107,8 @@ describe("audit chain", () => {
     fc.assert(
       fc.property(entry, fc.nat(), (e) => {
         const written = recordText(7, "2026-11-21T00:00:00.000Z", e, "p".repeat(64));
-        expect(JSON.stringify(JSON.parse(written))).toBe(written);
+        expect(lineSafe(JSON.stringify(JSON.parse(written)))).toBe(written);
+        expect(written).not.toMatch(/[\u0085\u2028\u2029]/);
         // And it says what the entry says (serialised fragments are remembered per value: never another's).
         const parsed = JSON.parse(written) as Record<string, unknown>;
         for (const name of ["id", "config", "agent", "tool", "reason", "decision", "rule", "approval_id", "approver", "status", "http_status"] as const) {

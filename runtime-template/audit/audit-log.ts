@@ -136,6 +136,27 @@ export class AuditLog {
     return this.commitDelayMs > 0;
   }
 
+  /** Requests in flight, counted only while writes are grouped (nothing reads the count otherwise). */
+  #inFlight = 0;
+
+  /**
+   * Runs one request's work. With a commit delay the log counts the requests in flight, so that a
+   * decision record may wait briefly to share its durable write with theirs; without one it only runs it.
+   */
+  request<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.groupsWrites) return work();
+    this.#inFlight++;
+    return work().finally(() => this.#inFlight--);
+  }
+
+  /**
+   * A request's record. Its decision is waited for: written at once, or grouped while other requests are
+   * in flight. Its outcome follows the answer and nobody waits for it: it joins the next write.
+   */
+  appendRequestRecord(request: string, fields: RecordFields, role: "decision" | "outcome"): Promise<void> {
+    return this.#append(request, fields, Date.now(), role === "outcome" ? "soon" : this.#inFlight > 1 ? "grouped" : "now");
+  }
+
   /** Opens (creating) the log; a torn last line from a crash is cut off, and the chain continues. */
   static open(path: string, key: string | undefined, options: AuditLogOptions = {}): AuditLog {
     let seq = 0;
@@ -167,11 +188,6 @@ export class AuditLog {
    */
   append(entry: AuditEntry, time?: Date, when: Durability = "now"): Promise<void> {
     return this.#append(requestText(entry), entry, time === undefined ? Date.now() : time.getTime(), when);
-  }
-
-  /** One record of a request whose shared fields were serialised once, with `requestText`. */
-  appendRecord(request: string, fields: RecordFields, when: Durability = "now"): Promise<void> {
-    return this.#append(request, fields, Date.now(), when);
   }
 
   #append(request: string, fields: RecordFields, ms: number, when: Durability): Promise<void> {
@@ -241,6 +257,8 @@ export class AuditLog {
   }
 
   async close(): Promise<void> {
+    // A record appended from now on is refused: a request arriving during shutdown does not execute.
+    this.#failed ??= new Error("the audit log is closed");
     clearTimeout(this.#lazyFlush);
     this.#lazyFlush = undefined;
     this.#urgent = true;

@@ -31,6 +31,18 @@ export interface AuditRecord {
 export type AuditEntry = Omit<AuditRecord, "v" | "seq" | "time" | "prev" | "hash">;
 
 /**
+ * JSON text that stays on one line for every reader: JSON.stringify leaves U+2028, U+2029 and U+0085 raw,
+ * and a reader that splits lines on them (JavaScript's own line terminators, Python's str.splitlines)
+ * would see a record end inside a string and a forged one begin. Outside strings a record is ASCII, so
+ * escaping them in the whole text escapes them in its strings.
+ */
+const LINE_SEPARATOR = /[\u0085\u2028\u2029]/;
+const LINE_SEPARATORS = /[\u0085\u2028\u2029]/g;
+export function lineSafe(text: string): string {
+  return LINE_SEPARATOR.test(text) ? text.replace(LINE_SEPARATORS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) : text;
+}
+
+/**
  * The hash covers the record's JSON text exactly as written, without its final `hash` field: a verifier
  * parses the line, drops `hash`, and stringifies again (JSON.parse/JSON.stringify keep key order and
  * number formatting, so the text is reproduced byte for byte).
@@ -94,7 +106,7 @@ export function requestText(entry: RequestEntry): string {
  * verifier reproduces it.
  */
 export function recordTextFrom(seq: number, time: string, request: string, fields: RecordFields, prev: string): string {
-  return (
+  return lineSafe(
     `{"v":${AUDIT_VERSION},"seq":${seq},"time":"${time}",${request},"decision":"${fields.decision}"` +
     repeatedField("rule", fields.rule) +
     optionalString("approval_id", fields.approval_id) +

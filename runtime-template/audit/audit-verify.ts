@@ -2,7 +2,7 @@
 // record that breaks it (torn or edited line, a gap in the sequence, a hash that does not match).
 
 import { readFileSync } from "node:fs";
-import { chainHash, GENESIS, type AuditRecord } from "./audit-record.js";
+import { chainHash, GENESIS, lineSafe, type AuditRecord } from "./audit-record.js";
 
 export interface VerifyResult {
   ok: boolean;
@@ -27,7 +27,7 @@ export function verifyAuditFile(path: string, key: string | undefined): VerifyRe
     const { hash, ...unsigned } = record;
     if (record.prev !== prev) return { ok: false, records: i, brokenAt: i + 1, problem: "does not chain to the record before it" };
     if (record.seq !== seq + 1) return { ok: false, records: i, brokenAt: i + 1, problem: `sequence ${record.seq} follows ${seq}` };
-    if (chainHash(JSON.stringify(unsigned), key) !== hash) return { ok: false, records: i, brokenAt: i + 1, problem: "hash does not match its content" };
+    if (chainHash(lineSafe(JSON.stringify(unsigned)), key) !== hash) return { ok: false, records: i, brokenAt: i + 1, problem: "hash does not match its content" };
     prev = hash;
     seq = record.seq;
   }

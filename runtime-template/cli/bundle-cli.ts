@@ -4,51 +4,90 @@ import { randomBytes } from "node:crypto";
 import { verifyAuditFile } from "../audit/audit-verify.js";
 import { sha256Hex } from "../credentials/constant-time.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
-import { err, parseFlags, type Flags } from "./flags.js";
+import { RUNTIME_VERSION } from "../version.js";
+import { err, flagsOf, parseFlags, usage, type Flags } from "./flags.js";
 import { serveMcpStdio } from "./mcp-stdio.js";
 import { defaultStateDir, dieWithLauncher, prepareSandbox, relaunchSandboxed, sandboxed, shellWord, type SandboxPaths } from "./permission-model.js";
 import { serve } from "./serve.js";
 
-export function newToken(agent: string): { token: string; line: string } {
+export type TokenRole = "agent" | "approver";
+
+/** A new random token, and the agents-file line (under `agents:` or `approvers:`) that names its sha256. */
+export function newToken(name: string, role: TokenRole = "agent"): { token: string; line: string; section: string } {
   const token = `kr_${randomBytes(32).toString("base64url")}`;
-  return { token, line: `  ${agent}: { token_sha256: ${sha256Hex(token)} }` };
+  return { token, line: `  ${name}: { token_sha256: ${sha256Hex(token)} }`, section: role === "agent" ? "agents" : "approvers" };
+}
+
+export function tokenText(name: string, role: TokenRole): string {
+  const { token, line, section } = newToken(name, role);
+  return `${token}\n\nadd to the agents file, under ${section}:\n${line}\n`;
 }
 
 /** The files a `serve` or `mcp` with these flags reads and writes. */
 function sandboxPaths(flags: Flags): SandboxPaths {
-  const audit = flags.get("audit") ?? "keyrunner-audit.jsonl";
-  return { audit, state: flags.get("state") ?? defaultStateDir(audit), agents: flags.get("agents"), secretsFile: flags.get("secrets-file") };
+  const audit = flags.string("audit")!;
+  return { audit, state: flags.string("state") ?? defaultStateDir(audit), agents: flags.string("agents"), secretsFile: flags.string("secrets-file") };
+}
+
+const USAGE = `usage: keyrunner.mjs serve ${usage("serve")}
+       keyrunner.mjs mcp ${usage("mcp")}
+       keyrunner.mjs sandbox-flags serve|mcp [the same flags]
+       keyrunner.mjs audit verify FILE
+       keyrunner.mjs token NAME [--approver]
+       keyrunner.mjs --version`;
+
+function fail(message: string): number {
+  err(message);
+  process.stderr.write(`${USAGE}\n`);
+  return 1;
 }
 
 export async function runBundleCli(config: CompiledConfig, argv: readonly string[], moduleUrl?: string): Promise<number> {
   const [command, ...rest] = argv;
-  const { positional, flags } = parseFlags(rest);
-  if ((command === "serve" || command === "mcp") && moduleUrl !== undefined && !sandboxed() && !flags.has("no-permission-model")) {
-    const relaunched = relaunchSandboxed(config, moduleUrl, argv, sandboxPaths(flags));
-    if (relaunched !== undefined) return relaunched;
+  if (command === "--version" || command === "version") {
+    process.stdout.write(`keyrunner ${RUNTIME_VERSION}\n`);
+    return 0;
   }
-  if (command === "sandbox-flags" && (positional[0] === "serve" || positional[0] === "mcp") && moduleUrl !== undefined) {
-    // For deployments that start the sandboxed server directly (one Node start instead of two):
-    // node $(node keyrunner.mjs sandbox-flags serve --audit A) keyrunner.mjs serve --audit A
-    const sandbox = prepareSandbox(config, moduleUrl, sandboxPaths(flags));
-    if (sandbox === undefined) {
-      err(`Node ${process.version} has no permission model`);
-      return 1;
+  if (command === "serve" || command === "mcp" || command === "sandbox-flags") {
+    const target = command === "sandbox-flags" ? rest[0] : command;
+    if (target !== "serve" && target !== "mcp") return fail("sandbox-flags needs serve or mcp");
+    const parsed = parseFlags(flagsOf(target), command === "sandbox-flags" ? rest.slice(1) : rest);
+    if (!parsed.ok) return fail(parsed.message);
+    if (parsed.positional.length > 0) return fail(`${target} takes no arguments, not ${JSON.stringify(parsed.positional[0])}`);
+    const { flags } = parsed;
+    if (command === "sandbox-flags") {
+      if (moduleUrl === undefined) return fail("sandbox-flags needs the bundle file");
+      // For deployments that start the sandboxed server directly (one Node start instead of two):
+      // node $(node keyrunner.mjs sandbox-flags serve --audit A) keyrunner.mjs serve --audit A
+      const sandbox = prepareSandbox(config, moduleUrl, sandboxPaths(flags));
+      if (sandbox === undefined) {
+        err(`Node ${process.version} has no permission model`);
+        return 1;
+      }
+      process.stdout.write(`${sandbox.map(shellWord).join(" ")}\n`);
+      return 0;
     }
-    process.stdout.write(`${sandbox.map(shellWord).join(" ")}\n`);
+    if (moduleUrl !== undefined && !sandboxed() && !flags.boolean("no-permission-model")) {
+      const relaunched = relaunchSandboxed(config, moduleUrl, argv, sandboxPaths(flags));
+      if (relaunched !== undefined) return relaunched;
+    }
+    if (sandboxed()) dieWithLauncher();
+    return target === "serve" ? serve(config, flags) : serveMcpStdio(config, flags);
+  }
+  if (command === "audit") {
+    const parsed = parseFlags([], rest);
+    if (!parsed.ok) return fail(parsed.message);
+    if (parsed.positional[0] !== "verify" || parsed.positional.length !== 2) return fail("audit verify takes one FILE");
+    return auditVerify(parsed.positional[1]!);
+  }
+  if (command === "token") {
+    const parsed = parseFlags([{ name: "approver", kind: "boolean", description: "a token for an approver", commands: [] }], rest);
+    if (!parsed.ok) return fail(parsed.message);
+    if (parsed.positional.length !== 1) return fail("token takes one NAME");
+    process.stdout.write(tokenText(parsed.positional[0]!, parsed.flags.boolean("approver") ? "approver" : "agent"));
     return 0;
   }
-  if (sandboxed()) dieWithLauncher();
-  if (command === "serve") return serve(config, flags);
-  if (command === "mcp") return serveMcpStdio(config, flags);
-  if (command === "audit" && positional[0] === "verify" && positional[1] !== undefined) return auditVerify(positional[1]);
-  if (command === "token" && positional[0] !== undefined) {
-    const { token, line } = newToken(positional[0]);
-    process.stdout.write(`${token}\n\nadd to the agents file, under agents:\n${line}\n`);
-    return 0;
-  }
-  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] [--state DIR|redis://HOST:PORT] [--body-limit BYTES] [--header-limit BYTES] [--request-timeout MS] [--audit-commit-delay MS] [--no-permission-model] | mcp [same flags] | sandbox-flags serve|mcp [same flags] | audit verify FILE | token AGENT");
-  return 1;
+  return fail(command === undefined ? "no command" : `unknown command ${JSON.stringify(command)}`);
 }
 
 export function auditVerify(file: string): number {

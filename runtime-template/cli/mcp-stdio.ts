@@ -17,10 +17,10 @@ export async function serveMcpStdio(config: CompiledConfig, flags: Flags): Promi
   let agent: string | undefined;
   if (flags.has("agents")) {
     try {
-      const found = token === undefined ? undefined : authenticate(loadAgentsFile(flags.get("agents")!), token);
+      const found = token === undefined ? undefined : authenticate(loadAgentsFile(flags.string("agents")!), token);
       agent = found?.role === "agent" ? found.name : undefined;
     } catch {
-      err(`cannot read the agents file ${flags.get("agents")}`);
+      err(`cannot read the agents file ${flags.string("agents")}`);
       return 1;
     }
     if (agent === undefined) {
@@ -37,7 +37,7 @@ export async function serveMcpStdio(config: CompiledConfig, flags: Flags): Promi
   }
   let runtime;
   try {
-    runtime = createRuntime(config, { auditFile: flags.get("audit"), secretsFile: flags.get("secrets-file"), state: flags.get("state") });
+    runtime = createRuntime(config, { auditFile: flags.string("audit"), secretsFile: flags.string("secrets-file"), state: flags.string("state") });
   } catch (error) {
     err(error instanceof MissingSecretsError ? `missing secrets: ${error.missing.join(", ")}` : (error as Error).message);
     return 1;

@@ -2,50 +2,36 @@
 
 import { isIP } from "node:net";
 import { AgentsFileError, loadAgentsFile, type Principal } from "../credentials/agents-file.js";
-import { DEFAULT_COMMIT_DELAY_MS } from "../audit/audit-log.js";
-import { createHttpServer, SERVER_LIMIT_DEFAULTS } from "../http/server.js";
+import { answeringHosts } from "../http/guards.js";
+import { createMetricsServer } from "../http/metrics-server.js";
+import { createHttpServer } from "../http/server.js";
 import { createRuntime } from "../runtime.js";
 import { MissingSecretsError, WeakSecretsError } from "../credentials/secrets.js";
 import { StateUnavailable } from "../state/state-store.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
 import { err, type Flags } from "./flags.js";
 
-/** The numeric flags of `serve`: whole numbers in range, with safe defaults. */
-const NUMBER_FLAGS = [
-  { flag: "port", fallback: 8787, min: 0, max: 65535, unit: "port" },
-  { flag: "body-limit", fallback: SERVER_LIMIT_DEFAULTS.bodyLimitBytes, min: 1, max: 2 ** 31, unit: "bytes" },
-  { flag: "header-limit", fallback: SERVER_LIMIT_DEFAULTS.headerLimitBytes, min: 1024, max: 2 ** 20, unit: "bytes" },
-  { flag: "request-timeout", fallback: SERVER_LIMIT_DEFAULTS.requestTimeoutMs, min: 100, max: 3_600_000, unit: "milliseconds" },
-  { flag: "audit-commit-delay", fallback: DEFAULT_COMMIT_DELAY_MS, min: 0, max: 100, unit: "milliseconds" },
-] as const;
-
-/** The numeric flags' values, or the message for the first malformed one. */
-function numberFlags(flags: Flags): Map<string, number> | string {
-  const values = new Map<string, number>();
-  for (const { flag, fallback, min, max, unit } of NUMBER_FLAGS) {
-    const text = flags.get(flag);
-    const value = text === undefined ? fallback : /^\d{1,10}$/.test(text) ? Number(text) : NaN;
-    if (!(value >= min && value <= max)) return `--${flag} (${unit}) must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`;
-    values.set(flag, value);
-  }
-  return values;
-}
-
 export async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
-  const host = flags.get("host") ?? "127.0.0.1";
-  const numbers = numberFlags(flags);
-  if (typeof numbers === "string") {
-    err(numbers);
+  const host = flags.string("host")!;
+  const port = flags.number("port");
+  const limits = { bodyLimitBytes: flags.number("body-limit"), headerLimitBytes: flags.number("header-limit"), requestTimeoutMs: flags.number("request-timeout") };
+  const metricsTokenSha256 = flags.string("metrics-token-sha256");
+  if (metricsTokenSha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(metricsTokenSha256)) {
+    err("--metrics-token-sha256 must be 64 hex digits (the sha256 of the token, as `keyrunner token` prints)");
     return 1;
   }
-  const port = numbers.get("port")!;
-  const limits = { bodyLimitBytes: numbers.get("body-limit")!, headerLimitBytes: numbers.get("header-limit")!, requestTimeoutMs: numbers.get("request-timeout")! };
+  const metricsListen = flags.string("metrics-listen");
+  const metricsAddress = metricsListen === undefined ? undefined : listenAddress(metricsListen);
+  if (metricsAddress === null) {
+    err(`--metrics-listen must be HOST:PORT, not ${JSON.stringify(metricsListen)}`);
+    return 1;
+  }
   let principals: Principal[] | undefined;
   if (flags.has("agents")) {
     try {
-      principals = loadAgentsFile(flags.get("agents")!);
+      principals = loadAgentsFile(flags.string("agents")!);
     } catch (error) {
-      err(error instanceof AgentsFileError ? `agents file: ${error.message}` : `cannot read the agents file ${flags.get("agents")}`);
+      err(error instanceof AgentsFileError ? `agents file: ${error.message}` : `cannot read the agents file ${flags.string("agents")}`);
       return 1;
     }
   } else {
@@ -57,7 +43,7 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
   }
   let runtime;
   try {
-    runtime = createRuntime(config, { auditFile: flags.get("audit"), secretsFile: flags.get("secrets-file"), state: flags.get("state"), auditCommitDelayMs: numbers.get("audit-commit-delay")! });
+    runtime = createRuntime(config, { auditFile: flags.string("audit"), secretsFile: flags.string("secrets-file"), state: flags.string("state"), auditCommitDelayMs: flags.number("audit-commit-delay") });
   } catch (error) {
     if (error instanceof MissingSecretsError) {
       err(`missing secrets: ${error.missing.join(", ")} (set them in the environment or in --secrets-file)`);
@@ -78,7 +64,22 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
     err(`cannot start: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     return 1;
   }
-  const server = createHttpServer({ engine: runtime.engine, ...(principals ? { principals } : {}), ...limits, log: err });
+  const allowedHosts = answeringHosts(host, flags.strings("allowed-host"));
+  const metrics = metricsTokenSha256 !== undefined ? { tokenSha256: metricsTokenSha256 } : undefined;
+  const server = createHttpServer({ engine: runtime.engine, ...(principals ? { principals } : {}), allowedHosts, ...(metrics ? { metrics } : {}), ...limits, log: err });
+  if (metricsAddress !== undefined) {
+    const metricsServer = createMetricsServer(runtime.engine.metrics);
+    const listening = await new Promise<boolean>((resolve) => {
+      metricsServer.once("error", () => resolve(false));
+      metricsServer.listen(metricsAddress.port, metricsAddress.host, () => resolve(true));
+    });
+    if (!listening) {
+      err(`cannot listen for metrics on ${metricsListen}`);
+      await runtime.close();
+      return 1;
+    }
+    metricsServer.unref();
+  }
   let inFlight = 0;
   server.on("request", (_req, res) => {
     inFlight++;
@@ -104,6 +105,13 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
     process.once("SIGTERM", drain);
     process.once("SIGINT", drain);
   });
+}
+
+/** HOST:PORT (IPv6 in brackets), or null when it is not one. */
+function listenAddress(text: string): { host: string; port: number } | null {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  if (match === null || Number(match[3]) > 65535) return null;
+  return { host: match[1] ?? match[2]!, port: Number(match[3]) };
 }
 
 function isLoopback(host: string): boolean {

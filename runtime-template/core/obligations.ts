@@ -13,8 +13,9 @@ export type ObligationVerdict =
   | { kind: "rate_limited"; retryAfterSeconds: number }
   | { kind: "over_budget"; remaining: number; reason: string };
 
-export function bindingHash(agent: string, tool: string, input: unknown): string {
-  return createHash("sha256").update(canonicalJson({ agent, tool, input })).digest("hex");
+/** What an approval is bound to: the exact agent, tool, validated input and reason (a re-send with another reason is another request). */
+export function bindingHash(agent: string, tool: string, input: unknown, reason: string | undefined): string {
+  return createHash("sha256").update(canonicalJson({ agent, tool, input, ...(reason === undefined ? {} : { reason }) })).digest("hex");
 }
 
 export interface ObligationRequest {
@@ -30,7 +31,7 @@ export async function checkObligations(state: StateStore, decision: Decision, re
   const rule = decision.rule!;
   let approval: Approval | undefined;
   if (obligations.approval !== undefined) {
-    const binding = bindingHash(request.agent, request.tool, request.input);
+    const binding = bindingHash(request.agent, request.tool, request.input, request.reason);
     if (request.approvalId === undefined) {
       approval = {
         id: `apr_${randomUUID().replace(/-/g, "")}`,
@@ -49,7 +50,7 @@ export async function checkObligations(state: StateStore, decision: Decision, re
     }
     const stored = await state.getApproval(request.approvalId);
     if (stored === undefined || stored.agent !== request.agent || stored.tool !== request.tool) return { kind: "refused", reason: "unknown approval" };
-    if (stored.binding !== binding || stored.rule !== rule) return { kind: "refused", reason: "the approval is for a different request (agent, tool and input must be identical)" };
+    if (stored.binding !== binding || stored.rule !== rule) return { kind: "refused", reason: "the approval is for a different request (agent, tool, input and reason must be identical)" };
     const status = effectiveStatus(stored, nowMs);
     if (status === "pending") return { kind: "pending", approval: stored, created: false };
     if (status !== "approved") return { kind: "refused", reason: `the approval is ${status === "executed" ? "already used" : status}` };

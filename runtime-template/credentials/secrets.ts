@@ -21,6 +21,24 @@ export class WeakSecretsError extends Error {
 export interface SecretStore {
   read(name: string): string;
   values(): string[];
+  /** Of these names, those that were not set (only a lenient store has any). */
+  missing(names: readonly string[]): string[];
+}
+
+/**
+ * Values taken out of this process's environment, kept for the process: the first runtime removes a
+ * secret (or the audit key) from process.env, and a second runtime or SDK instance in the same process
+ * still gets the same value instead of silently running without it.
+ */
+const takenFromProcessEnv = new Map<string, string>();
+
+/** Reads NAME from `env` and removes it there; from process.env, once per process. */
+export function takeFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  delete env[name];
+  if (env !== process.env) return value;
+  if (value !== undefined && value !== "") takenFromProcessEnv.set(name, value);
+  return takenFromProcessEnv.get(name);
 }
 
 /** `NAME=value` lines; `#` comments and blank lines ignored; values may be quoted. */
@@ -36,20 +54,26 @@ export function parseSecretsFile(text: string): Map<string, string> {
   return out;
 }
 
-export function loadSecrets(names: readonly string[], options: { env?: NodeJS.ProcessEnv; file?: string | undefined } = {}): SecretStore {
+/**
+ * Reads the secrets the configuration names. Strict (the server): every one must be set. Lenient
+ * (`keyrunner run`, the SDK in process): the missing ones are remembered, and a tool that needs one is
+ * refused when it is called, naming what is missing.
+ */
+export function loadSecrets(names: readonly string[], options: { env?: NodeJS.ProcessEnv; file?: string | undefined; lenient?: boolean } = {}): SecretStore {
   const env = options.env ?? process.env;
   const fromFile = options.file === undefined ? new Map<string, string>() : parseSecretsFile(readFileSync(options.file, "utf8"));
   const values = new Map<string, string>();
   const missing: string[] = [];
   for (const name of names) {
-    const value = fromFile.get(name) ?? env[name];
+    const fromEnv = takeFromEnv(env, name);
+    const value = fromFile.get(name) ?? fromEnv;
     if (value === undefined || value === "") missing.push(name);
     else values.set(name, value);
   }
-  if (missing.length > 0) throw new MissingSecretsError(missing);
+  if (missing.length > 0 && options.lenient !== true) throw new MissingSecretsError(missing);
+  const unset = new Set(missing);
   const weak = [...values].filter(([, v]) => v.length < MIN_SECRET_LENGTH).map(([name]) => name);
   if (weak.length > 0) throw new WeakSecretsError(weak);
-  for (const name of names) delete env[name];
   return {
     read(name) {
       const value = values.get(name);
@@ -57,5 +81,6 @@ export function loadSecrets(names: readonly string[], options: { env?: NodeJS.Pr
       return value;
     },
     values: () => [...values.values()],
+    missing: (wanted) => wanted.filter((name) => unset.has(name)),
   };
 }

@@ -40,6 +40,8 @@ export function headerValue(field: string, value: string): string {
   if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) {
     throw new TemplateValueError(field, "must not contain control characters in a header");
   }
+  // A header carries bytes: text past Latin-1 has no single encoding there, and Node refuses it.
+  if (/[^\u0000-\u00ff]/.test(value)) throw new TemplateValueError(field, "must be Latin-1 text in a header");
   return value;
 }
 

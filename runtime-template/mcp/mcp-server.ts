@@ -4,8 +4,9 @@
 
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import type { Engine, ExecuteBody } from "../core/engine.js";
-import { agentInputSchema } from "../core/tool-listing.js";
+import type { Engine } from "../core/engine.js";
+import type { Outcome } from "../core/outcome.js";
+import { listTools, renderMcp } from "../core/tool-listing.js";
 
 const noValidation = {
   getValidator() {
@@ -13,7 +14,8 @@ const noValidation = {
   },
 };
 
-function toolResult(body: ExecuteBody): CallToolResult {
+/** Each outcome as an MCP tool result: denials are tool errors that carry the reason, so the model can adjust. */
+function toolResult(body: Outcome): CallToolResult {
   const text = (t: string): CallToolResult["content"] => [{ type: "text", text: t }];
   switch (body.status) {
     case "ok":
@@ -42,12 +44,12 @@ function toolResult(body: ExecuteBody): CallToolResult {
 export function createMcpServer(engine: Engine, agent: string, version: string): Server {
   const server = new Server({ name: "keyrunner", version }, { capabilities: { tools: {} }, jsonSchemaValidator: noValidation as never });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: engine.visibleTools(agent).map((t) => ({ name: t.name, description: t.description, inputSchema: agentInputSchema(t.inputSchema, t) as { type: "object" } })),
+    tools: renderMcp(listTools(engine.visibleTools(agent))),
   }));
   server.setRequestHandler(CallToolRequestSchema, async (request) => {
     const { reason, approval_id, ...input } = (request.params.arguments ?? {}) as Record<string, unknown>;
     const result = await engine.execute({ agent, tool: request.params.name, input, ...(reason === undefined ? {} : { reason }), ...(approval_id === undefined ? {} : { approval_id }) });
-    return toolResult(result.body);
+    return toolResult(result);
   });
   return server;
 }

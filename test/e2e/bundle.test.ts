@@ -13,6 +13,7 @@ import { Upstream } from "../support/upstream.js";
 
 const SECRET = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";
 const OTHER_SECRET = "hdr_secret_Zq81mK2pLx";
+const METRICS_TOKEN = "kr_metrics_scraper_token_0001";
 const SUPPORT_TOKEN = "kr_support_token_for_tests_0001";
 const OPS_TOKEN = "kr_ops_token_for_tests_0002";
 
@@ -96,7 +97,7 @@ beforeAll(async () => {
   });
   bundlePath = await buildBundle(dir);
   auditFile = join(dir, "audit.jsonl");
-  server = await startBundle(bundlePath, ["--audit", auditFile, "--agents", join(dir, "agents.yaml")], { STRIPE_API_KEY: SECRET, OTHER_SECRET });
+  server = await startBundle(bundlePath, ["--audit", auditFile, "--agents", join(dir, "agents.yaml"), "--metrics-token-sha256", sha256Hex(METRICS_TOKEN)], { STRIPE_API_KEY: SECRET, OTHER_SECRET });
 }, 60_000);
 
 afterAll(async () => {
@@ -319,11 +320,36 @@ describe("other endpoints", () => {
     expect(openai.tools.map((t: { function: { name: string } }) => t.function.name)).toEqual(["ops_only", "refund_payment"]);
   });
 
-  it("/healthz and /metrics", async () => {
+  it("/healthz, and /metrics only to the metrics token (an agent's token and no token get 404)", async () => {
     expect(await fetch(`${server.url}/healthz`).then((r) => r.json())).toEqual({ status: "ok" });
-    const metrics = await fetch(`${server.url}/metrics`).then((r) => r.text());
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
+    expect((await fetch(`${server.url}/metrics`, { headers: auth() })).status).toBe(404);
+    const metrics = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } }).then((r) => r.text());
     expect(metrics).toMatch(/keyrunner_requests_total\{tool="refund_payment",outcome="denied"\} \d+/);
     expect(metrics).toMatch(/keyrunner_upstream_seconds_count\{tool="refund_payment"\} \d+/);
+    // Only tools the config declares are labels: an unknown tool name counts as "(unknown)".
+    await post(`${server.url}/v1/execute`, { tool: "no_such_tool_xyz", input: {} }, auth());
+    const after = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } }).then((r) => r.text());
+    expect(after).not.toContain("no_such_tool_xyz");
+    expect(after).toMatch(/tool="\(unknown\)",outcome="not_found"/);
+  });
+
+  it("/metrics on a separate --metrics-listen address, and not on the agents' port", async () => {
+    const { createServer } = await import("node:net");
+    const free = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const port = (probe.address() as { port: number }).port;
+        probe.close(() => resolve(port));
+      });
+    });
+    const separate = await startBundle(bundlePath, ["--audit", join(dir, "metrics-listen.jsonl"), "--agents", join(dir, "agents.yaml"), "--metrics-listen", `127.0.0.1:${free}`], { STRIPE_API_KEY: SECRET, OTHER_SECRET });
+    try {
+      expect((await fetch(`${separate.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(404);
+      const text = await fetch(`http://127.0.0.1:${free}/metrics`).then((r) => r.text());
+      expect(text).toContain("# TYPE keyrunner_requests_total counter");
+    } finally {
+      await separate.stop();
+    }
   });
 
   it("the audit chain verifies", async () => {
@@ -341,12 +367,12 @@ describe("lifecycle", () => {
     );
   });
 
-  it("fails closed when the audit cannot be written: denied, and the upstream receives nothing", async () => {
+  it("fails closed when the audit cannot be written: 503 unavailable (not a policy denial), and the upstream receives nothing", async () => {
     const full = await startBundle(bundlePath, ["--audit", "/dev/full", "--agents", join(dir, "agents.yaml")], { STRIPE_API_KEY: SECRET, OTHER_SECRET });
     const mark = upstream.received.length;
     const res = await post(`${full.url}/v1/execute`, { tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" }, auth());
-    expect(res.status).toBe(403);
-    expect(res.body.reason).toBe("the audit log is unavailable, so nothing is executed");
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ status: "unavailable", message: "the audit log cannot be written, so nothing is executed" });
     expect(upstream.since(mark)).toHaveLength(0);
     await full.stop();
   });

@@ -13,6 +13,7 @@ import { Upstream } from "../support/upstream.js";
 
 const SECRET = "sk_test_obligations_0123456789";
 const AGENT = "kr_agent_token_obligations_01";
+const METRICS_TOKEN = "kr_metrics_scraper_token_0002";
 const APPROVER = "kr_approver_token_alice_0001";
 const upstream = new Upstream();
 let dir: string;
@@ -27,7 +28,7 @@ const refund = (amount: number, extra: Record<string, unknown> = {}) => ({ tool:
 const refundsSince = (mark: number) => upstream.since(mark).filter((r) => r.url === "/v1/refunds");
 
 async function replica(state: string, audit = join(dir, `audit-${replicas.length}.jsonl`)): Promise<RunningBundle> {
-  const r = await startBundle(bundle, ["--audit", audit, "--agents", join(dir, "agents.yaml"), "--state", state], env);
+  const r = await startBundle(bundle, ["--audit", audit, "--agents", join(dir, "agents.yaml"), "--state", state, "--metrics-token-sha256", sha256Hex(METRICS_TOKEN)], env);
   replicas.push(r);
   return r;
 }
@@ -92,7 +93,7 @@ describe("shared state on Redis, two replicas", () => {
     expect(denied.body).toMatchObject({ status: "denied", remaining: 900, reason: "budget exceeded: 900 of 10000 amount_cents remaining in this window" });
   });
 
-  it("an approval granted on one replica executes on the other, once, and never with a changed input", async () => {
+  it("an approval granted on one replica executes on the other, once, and never with a changed input or reason", async () => {
     const asked = await post(`${a.url}/v1/execute`, refund(9000), agent);
     expect(asked.status).toBe(202);
     expect(asked.body).toMatchObject({ status: "pending_approval", approval_id: expect.stringMatching(/^apr_[0-9a-f]{32}$/) });
@@ -108,7 +109,10 @@ describe("shared state on Redis, two replicas", () => {
 
     const granted = await post(`${b.url}/v1/approvals/${id}/approve`, {}, approver);
     expect(granted.body).toMatchObject({ status: "approved", approval_id: id });
-    expect((await post(`${a.url}/v1/execute`, refund(9001, { approval_id: id }), agent)).body).toMatchObject({ status: "denied", reason: "the approval is for a different request (agent, tool and input must be identical)" });
+    const different = "the approval is for a different request (agent, tool, input and reason must be identical)";
+    expect((await post(`${a.url}/v1/execute`, refund(9001, { approval_id: id }), agent)).body).toMatchObject({ status: "denied", reason: different });
+    // The approver read the reason: a re-send with another reason is another request.
+    expect((await post(`${a.url}/v1/execute`, refund(9000, { approval_id: id, reason: "something else entirely" }), agent)).body).toMatchObject({ status: "denied", reason: different });
     expect((await post(`${a.url}/v1/execute`, refund(9000, { approval_id: id }), approver)).status).toBe(403);
     const executed = await post(`${b.url}/v1/execute`, refund(9000, { approval_id: id }), agent);
     expect(executed.status).toBe(200);
@@ -131,7 +135,8 @@ describe("shared state on Redis, two replicas", () => {
     const statuses = new Set(records.map((r) => r.status ?? r.decision));
     for (const s of ["rate_limited", "over_budget", "pending_approval", "approval_refused", "approval_granted", "approval_denied"]) expect(statuses, s).toContain(s);
     expect(records.find((r) => r.decision === "approval_granted")).toMatchObject({ approver: "alice", rule: "policies/refunds.yaml#allow[2]" });
-    const metrics = (await fetch(`${a.url}/metrics`).then((r) => r.text())) + (await fetch(`${b.url}/metrics`).then((r) => r.text()));
+    const scrape = { headers: { authorization: `Bearer ${METRICS_TOKEN}` } };
+    const metrics = (await fetch(`${a.url}/metrics`, scrape).then((r) => r.text())) + (await fetch(`${b.url}/metrics`, scrape).then((r) => r.text()));
     for (const outcome of ["rate_limited", "over_budget", "pending_approval"]) expect(metrics).toContain(`outcome="${outcome}"`);
   });
 });
@@ -181,5 +186,15 @@ describe("keyrunner approvals (CLI)", () => {
     expect((await cli(["approvals", "approve", id, "--url", server.url, "--token", AGENT])).stderr).toBe("error: agents' tokens cannot decide approvals\n");
     expect(await cli(["approvals", "approve", id, "--url", server.url, "--token", APPROVER])).toMatchObject({ code: 0, stdout: `${id} approved\n` });
     expect((await cli(["approvals", "deny", id, "--url", server.url, "--token", APPROVER])).stderr).toBe("error: the approval is approved, not pending\n");
+  });
+
+  it("shows an agent's reason escaped: a carriage return, terminal escapes and a bidi override cannot rewrite the row", async () => {
+    const server = await replica(mkdtempSync(join(tmpdir(), "kr-cli-state-")));
+    const hostile = "ok\r00000000-fake  approved  ceo → wire_money\u001b[2K\u001b[1A\u009b2J\u202etxt.exe";
+    const id = (await post(`${server.url}/v1/execute`, refund(6000, { reason: hostile }), agent)).body.approval_id as string;
+    const listed = await keyrunner(["approvals", "list", "--url", server.url, "--token", APPROVER]);
+    const row = listed.stdout.split("\n").find((line) => line.startsWith(id))!;
+    expect(row).toContain("reason: ok\\x0d00000000-fake  approved  ceo → wire_money\\x1b[2K\\x1b[1A\\x9b2J\\u202etxt.exe");
+    expect(listed.stdout).not.toMatch(/[\r\u001b\u009b\u202e]/);
   });
 });

@@ -32,5 +32,7 @@ export function queryPair(name: string, value: string): string {
 
 export function headerValue(value: string): Encoded {
   // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u0008\u000a-\u001f\u007f]/.test(value) ? { ok: false } : { ok: true, value };
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) return { ok: false };
+  // Header values are bytes: past Latin-1 there is no one encoding, so they are refused.
+  return [...value].every((char) => char.codePointAt(0)! <= 0xff) ? { ok: true, value } : { ok: false };
 }

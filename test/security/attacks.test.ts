@@ -77,14 +77,14 @@ describe("DNS answers pointing inside", () => {
 
 describe("malformed and hostile HTTP", () => {
   it("oversized headers are refused with 431", async () => {
-    const answer = await rawRequest(`POST /v1/execute HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\nContent-Length: 2\r\n\r\n{}`);
+    const answer = await rawRequest(`POST /v1/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${"a".repeat(20_000)}\r\nContent-Length: 2\r\n\r\n{}`);
     expect(answer).toMatch(/^HTTP\/1\.1 431 /);
   });
 
   it("conflicting Content-Length and Transfer-Encoding are refused, and nothing is executed", async () => {
     const mark = upstream.received.length;
     const body = JSON.stringify({ agent: "a", tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
-    const answer = await rawRequest(`POST /v1/execute HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+    const answer = await rawRequest(`POST /v1/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     expect(upstream.since(mark)).toHaveLength(0);
   });
@@ -118,7 +118,7 @@ describe("malformed and hostile HTTP", () => {
   });
 
   it.each([["GET //[ HTTP/1.1"], ["GET http://[::1 HTTP/1.1"], ["POST /v1/%zz HTTP/1.1"], ["GET /v1/approvals/%zz?agent=a HTTP/1.1"]])("a request target that does not parse or decode (%s) is a clean 4xx, and the server keeps serving", async (line) => {
-    const answer = await rawRequest(`${line}\r\nHost: x\r\nContent-Length: 0\r\n\r\n`);
+    const answer = await rawRequest(`${line}\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n`);
     expect(answer).toMatch(/^HTTP\/1\.1 (400|404|407) /);
     expect(answer).not.toMatch(/at \w+ \(|node:internal|TypeError/);
     const res = await post(`${server.url}/v1/execute`, { agent: "a", tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
@@ -135,7 +135,7 @@ describe("malformed and hostile HTTP", () => {
 
   it("a slow client holding a half-sent request does not block others", async () => {
     const socket = connect(Number(new URL(server.url).port), "127.0.0.1");
-    socket.write("POST /v1/execute HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{");
+    socket.write("POST /v1/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n{");
     const res = await post(`${server.url}/v1/execute`, { agent: "a", tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
     expect(res.status).toBe(200);
     socket.destroy();
@@ -148,7 +148,7 @@ describe("configurable limits", () => {
     const port = Number(new URL(limited.url).port);
     const mark = upstream.received.length;
     try {
-      const request = (extraHeader: string, body: string) => `POST /v1/execute HTTP/1.1\r\nHost: x\r\n${extraHeader}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      const request = (extraHeader: string, body: string) => `POST /v1/execute HTTP/1.1\r\nHost: 127.0.0.1\r\n${extraHeader}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
       const small = JSON.stringify({ agent: "a", tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
       expect(await rawRequest(request(`X-Pad: ${"a".repeat(2500)}\r\n`, small), port)).toMatch(/^HTTP\/1\.1 431 /);
       expect(await rawRequest(request(`X-Pad: ${"a".repeat(1200)}\r\n`, small), port)).toMatch(/^HTTP\/1\.1 200 /);
@@ -156,7 +156,7 @@ describe("configurable limits", () => {
       expect(await rawRequest(request("", big), port)).toMatch(/^HTTP\/1\.1 413 /);
       // A client that sends part of its body and stalls is answered 408 and cut off once the timeout passes.
       const started = Date.now();
-      const stalled = await rawRequest(`POST /v1/execute HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"agent":`, port, 5000);
+      const stalled = await rawRequest(`POST /v1/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{"agent":`, port, 5000);
       expect(stalled).toMatch(/^HTTP\/1\.1 408 /);
       expect(Date.now() - started).toBeLessThan(4000);
       // Only the one request within the limits reached the upstream.
@@ -171,9 +171,11 @@ describe("configurable limits", () => {
     ["--request-timeout", "0", /--request-timeout \(milliseconds\) must be a whole number from 100/],
     ["--header-limit", "1e9", /--header-limit \(bytes\) must be a whole number/],
     ["--port", "70000", /--port \(port\) must be a whole number from 0 to 65535/],
-    ["--audit-commit-delay", "-1", /--audit-commit-delay \(milliseconds\) must be a whole number from 0 to 100, not "-1"/],
-  ])("%s %s is refused at start, with the range", async (flag, value, message) => {
-    await expect(startBundle(bundle, ["--audit", join(dir, "bad-flag.jsonl"), flag, value], { STRIPE_API_KEY: SECRET })).rejects.toThrow(message);
+    ["--audit-commit-delay=-1", undefined, /--audit-commit-delay \(milliseconds\) must be a whole number from 0 to 100, not "-1"/],
+    ["--audit-commit-delay", "-1", /Option '--audit-commit-delay <value>' argument is ambiguous/],
+    ["--prot", "8080", /Unknown option '--prot'/],
+  ])("%s %s is refused at start, naming the flag (and the range)", async (flag, value, message) => {
+    await expect(startBundle(bundle, ["--audit", join(dir, "bad-flag.jsonl"), flag, ...(value === undefined ? [] : [value])], { STRIPE_API_KEY: SECRET })).rejects.toThrow(message);
   });
 });
 

@@ -1,0 +1,13 @@
+// `serve --metrics-listen HOST:PORT`: /metrics on an address of its own (for a scraper on a private
+// network), so that the agents' port does not tell what tools, agents and traffic there are.
+
+import { createServer, type Server } from "node:http";
+import type { Metrics } from "../core/metrics.js";
+import { send } from "./respond.js";
+
+export function createMetricsServer(metrics: Metrics): Server {
+  return createServer((req, res) => {
+    if (req.method === "GET" && (req.url === "/metrics" || req.url?.startsWith("/metrics?"))) return send(res, 200, metrics.render(), "text/plain; version=0.0.4");
+    send(res, 404, { status: "not_found", message: "no such endpoint" });
+  });
+}
