@@ -197,7 +197,7 @@ describe("engine outcomes, in process", () => {
     expect(EXECUTE_STATUS[pending.status]).toBe(202);
     expect(upstream.received).toHaveLength(0);
     const id = (pending as { approval_id: string }).approval_id;
-    expect(await engine.decideApproval(id, "alice", true)).toMatchObject({ status: "decided", decision: "approved" });
+    expect(await engine.approvals.decide(id, "alice", true)).toMatchObject({ status: "decided", decision: "approved" });
     expect(await refund({ payment_id: "pi_2", amount_cents: 9000 }, { approval_id: id })).toMatchObject({ status: "ok" });
     expect(await refund({ payment_id: "pi_2", amount_cents: 9000 }, { approval_id: id })).toMatchObject({ status: "denied" });
     expect(upstream.received).toHaveLength(1);
@@ -208,10 +208,10 @@ describe("engine outcomes, in process", () => {
     const pending = await refund({ payment_id: "pi_7", amount_cents: 9000 });
     const id = (pending as { approval_id: string }).approval_id;
     audit.failing = true;
-    expect(await engine.decideApproval(id, "alice", true)).toMatchObject({ status: "unavailable" });
+    expect(await engine.approvals.decide(id, "alice", true)).toMatchObject({ status: "unavailable" });
     expect(state.approvals.get(id)!.status).toBe("pending");
     audit.failing = false;
-    expect(await engine.decideApproval(id, "alice", true)).toMatchObject({ status: "decided", decision: "approved" });
+    expect(await engine.approvals.decide(id, "alice", true)).toMatchObject({ status: "decided", decision: "approved" });
     expect(audit.records.at(-1)).toMatchObject({ decision: "approval_granted", approver: "alice", approval_id: id });
   });
 

@@ -9,12 +9,13 @@ import { requestText, type AuditEntry, type RecordFields } from "../audit/audit-
 import { Egress, type Resolver } from "../egress/egress.js";
 import { TemplateValueError } from "../egress/request-encoding.js";
 import type { SecretStore } from "../credentials/secrets.js";
-import { effectiveStatus, StateUnavailable, type Approval, type StateStore } from "../state/state-store.js";
+import { StateUnavailable, type StateStore } from "../state/state-store.js";
 import type { CompiledConfig, ExecPlan, HttpRequestPlan, ToolModule, ValidationError } from "../contract/tool-module.js";
+import { ApprovalDesk } from "./approval-desk.js";
 import { agentMaySee } from "./explain.js";
 import { Metrics } from "./metrics.js";
 import { checkObligations, type ObligationVerdict } from "./obligations.js";
-import type { ApprovalOutcome, ExecuteRequest, Outcome } from "./outcome.js";
+import type { ExecuteRequest, Outcome } from "./outcome.js";
 import { createRedactor, type Redactor } from "./redact.js";
 import { runPlan } from "./run-tool.js";
 
@@ -65,11 +66,14 @@ export class Engine {
   readonly metrics: Metrics;
   readonly redactor: Redactor;
   readonly egress: Egress;
+  /** Listing and deciding approvals (the approvals API). */
+  readonly approvals: ApprovalDesk;
 
   constructor(private readonly options: EngineOptions) {
     this.metrics = options.metrics ?? new Metrics();
     this.redactor = createRedactor(options.secrets.values());
     this.egress = new Egress(options.resolver);
+    this.approvals = new ApprovalDesk({ ...options, redactor: this.redactor, metrics: this.metrics });
   }
 
   get config(): CompiledConfig {
@@ -216,53 +220,6 @@ export class Engine {
       .append({ id, config: this.options.config.configSha256, agent, tool, input, decision: status === "invalid" ? "invalid" : "deny", status })
       .catch(() => undefined);
     return id;
-  }
-
-  /** Approvals, with their status as of now (pending or approved past their expiry read as expired). */
-  async approvals(): Promise<Approval[]> {
-    const now = Date.now();
-    return (await this.options.state.listApprovals()).map((a) => ({ ...a, status: effectiveStatus(a, now), input: this.redactor.json(a.input) }));
-  }
-
-  async approval(id: string): Promise<Approval | undefined> {
-    const approval = await this.options.state.getApproval(id);
-    return approval === undefined ? undefined : { ...approval, status: effectiveStatus(approval, Date.now()), input: this.redactor.json(approval.input) };
-  }
-
-  /**
-   * A person grants or denies a pending approval. The step and the approver are durable in the audit
-   * before the state changes: if the audit cannot be written, the approval does not change.
-   */
-  async decideApproval(id: string, approver: string, grant: boolean): Promise<ApprovalOutcome> {
-    const now = Date.now();
-    const current = await this.options.state.getApproval(id);
-    if (current === undefined) return { status: "not_found" };
-    if (effectiveStatus(current, now) !== "pending") return { status: "not_pending", current: effectiveStatus(current, now) };
-    const auditId = randomUUID();
-    const entry = {
-      id: auditId,
-      config: this.options.config.configSha256,
-      agent: current.agent,
-      tool: current.tool,
-      input: this.redactor.json(current.input),
-      ...(current.reason === undefined ? {} : { reason: this.redactor.text(current.reason) }),
-      rule: current.rule,
-      approval_id: id,
-      approver,
-    };
-    try {
-      await this.options.audit.append({ ...entry, decision: grant ? "approval_granted" : "approval_denied" });
-    } catch {
-      return { status: "unavailable", message: AUDIT_UNAVAILABLE.replace("nothing is executed", "the approval is unchanged") };
-    }
-    const decided = await this.options.state.transitionApproval(id, ["pending"], grant ? "approved" : "denied", { decidedBy: approver, decidedAt: now });
-    if (decided === undefined) {
-      // Another decision (or the expiry) came first: the record above did not take effect, and says so.
-      await this.options.audit.append({ ...entry, decision: "outcome", status: "approval_conflict" }).catch(() => undefined);
-      return { status: "conflict" };
-    }
-    this.metrics.countRequest(decided.tool, grant ? "approval_granted" : "approval_denied");
-    return { status: "decided", decision: grant ? "approved" : "denied", approval_id: id, audit_id: auditId };
   }
 
   async close(): Promise<void> {

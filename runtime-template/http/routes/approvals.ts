@@ -52,20 +52,20 @@ export async function approvalsRoute(ctx: RouteContext, req: IncomingMessage, re
   if (extra.length > 0) throw notFound();
   if (req.method === "GET" && id === undefined) {
     approver(ctx, req, "only approvers can list approvals");
-    return send(res, 200, { approvals: (await ctx.engine.approvals()).map(approvalView) });
+    return send(res, 200, { approvals: (await ctx.engine.approvals.list()).map(approvalView) });
   }
   if (req.method === "GET" && id !== undefined && action === undefined) {
     // The requesting agent polls its own approval; approvers see any.
     const role: Role = ctx.principals === undefined || !url.searchParams.has("approver") ? "agent" : "approver";
     const who = principal(req, ctx.principals, url.searchParams.get("agent") ?? undefined, role);
-    const approval = await ctx.engine.approval(id);
+    const approval = await ctx.engine.approvals.get(id);
     if (approval === undefined || (who.role === "agent" && approval.agent !== who.name)) throw new HttpError(404, { status: "not_found", message: "unknown approval" });
     return send(res, 200, approvalView(approval));
   }
   if (req.method === "POST" && id !== undefined && (action === "approve" || action === "deny")) {
     const who = approver(ctx, req, "agents' tokens cannot decide approvals");
     await readBody(req, ctx.bodyLimitBytes);
-    const [status, body] = approvalAnswer(await ctx.engine.decideApproval(id, who.name, action === "approve"));
+    const [status, body] = approvalAnswer(await ctx.engine.approvals.decide(id, who.name, action === "approve"));
     return send(res, status, body);
   }
   throw notFound();
