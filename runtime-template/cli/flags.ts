@@ -92,7 +92,7 @@ export function parseFlags(specs: readonly FlagSpec[], args: readonly string[]):
     parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
   } catch (error) {
     // parseArgs names the flag: "Unknown option '--prot'", "Option '--port <value>' argument missing".
-    return { ok: false, message: (error as Error).message.replace(/\. To specify a positional argument.*$/s, "") };
+    return { ok: false, message: (error as Error).message.replace(/\s*\n\s*/g, " ").replace(/\. To specify a positional argument.*$/, "") };
   }
   for (const spec of specs) {
     const text = parsed.values[spec.name];

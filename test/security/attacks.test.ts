@@ -172,7 +172,7 @@ describe("configurable limits", () => {
     ["--header-limit", "1e9", /--header-limit \(bytes\) must be a whole number/],
     ["--port", "70000", /--port \(port\) must be a whole number from 0 to 65535/],
     ["--audit-commit-delay=-1", undefined, /--audit-commit-delay \(milliseconds\) must be a whole number from 0 to 100, not "-1"/],
-    ["--audit-commit-delay", "-1", /Option '--audit-commit-delay <value>' argument is ambiguous/],
+    ["--audit-commit-delay", "-1", /Option '--audit-commit-delay' argument is ambiguous\. Did you forget to specify the option argument for '--audit-commit-delay'\?/],
     ["--prot", "8080", /Unknown option '--prot'/],
   ])("%s %s is refused at start, naming the flag (and the range)", async (flag, value, message) => {
     await expect(startBundle(bundle, ["--audit", join(dir, "bad-flag.jsonl"), flag, ...(value === undefined ? [] : [value])], { STRIPE_API_KEY: SECRET })).rejects.toThrow(message);
