@@ -42,6 +42,8 @@ export class ApprovalDesk {
     const current = await this.deps.state.getApproval(id);
     if (current === undefined) return { status: "not_found" };
     if (effectiveStatus(current, now) !== "pending") return { status: "not_pending", current: effectiveStatus(current, now) };
+    // Nobody approves their own request, however the agents file was written.
+    if (approver === current.agent) return { status: "self_approval" };
     const auditId = randomUUID();
     const entry = {
       id: auditId,

@@ -215,6 +215,13 @@ describe("engine outcomes, in process", () => {
     expect(audit.records.at(-1)).toMatchObject({ decision: "approval_granted", approver: "alice", approval_id: id });
   });
 
+  it("nobody approves a request made under their own name", async () => {
+    fresh();
+    const id = ((await refund({ payment_id: "pi_8", amount_cents: 9000 })) as { approval_id: string }).approval_id;
+    expect(await engine.approvals.decide(id, "support", true)).toEqual({ status: "self_approval" });
+    expect(state.approvals.get(id)!.status).toBe("pending");
+  });
+
   it("rate_limited: the second request in the window is refused before anything is sent", async () => {
     fresh();
     expect((await refund({ payment_id: "pi_limited_1", amount_cents: 1 })).status).toBe("ok");

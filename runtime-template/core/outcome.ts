@@ -44,4 +44,5 @@ export type ApprovalOutcome =
   | { status: "not_found" }
   | { status: "not_pending"; current: string }
   | { status: "conflict" }
+  | { status: "self_approval" }
   | { status: "unavailable"; message: string };

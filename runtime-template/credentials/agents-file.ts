@@ -72,6 +72,11 @@ export function loadAgentsFile(path: string): Principal[] {
   const names = principals.map((p) => `${p.role}:${p.name}`);
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
   if (duplicate !== undefined) throw new AgentsFileError(`${duplicate.split(":")[1]} is listed twice`);
+  // An approval is a second person's decision: one name under both sections would let an agent's owner
+  // approve its own requests (and the audit could not tell the agent from the approver).
+  const agents = new Set(principals.filter((p) => p.role === "agent").map((p) => p.name));
+  const both = principals.find((p) => p.role === "approver" && agents.has(p.name));
+  if (both !== undefined) throw new AgentsFileError(`${both.name} is both an agent and an approver; an approver must be someone other than the agents it approves for`);
   return principals;
 }
 

@@ -38,11 +38,19 @@ function hostnameOf(authority: string): string | undefined {
   }
 }
 
+function hostHeaders(req: IncomingMessage): number {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.length === 4 && req.rawHeaders[i]!.toLowerCase() === "host") count++;
+  return count;
+}
+
 const refused = (message: string) => new HttpError(403, { status: "forbidden", message });
 
 /** Why this request must be refused, or undefined when it may go on. */
 export function guardRefusal(req: IncomingMessage, allowedHosts: ReadonlySet<string>, forwardRequest: boolean): HttpError | undefined {
   const host = req.headers.host;
+  // Node keeps the first of several Host headers; a request that sends two is refused rather than guessed at.
+  if (hostHeaders(req) > 1) return refused("a request must carry one Host header");
   if (!forwardRequest) {
     const name = host === undefined ? undefined : hostnameOf(host);
     if (name === undefined || !allowedHosts.has(name)) return refused("this server does not answer to that Host (see serve --allowed-host)");

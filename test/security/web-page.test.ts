@@ -104,6 +104,20 @@ describe("a web page cannot drive the gateway", () => {
     expect(upstream.received.length).toBe(mark + 5);
   });
 
+  it("two Host headers are refused, whichever comes first", async () => {
+    const { connect } = await import("node:net");
+    for (const hosts of [[`127.0.0.1:${port(trusted)}`, "evil.example"], ["evil.example", `127.0.0.1:${port(trusted)}`]]) {
+      const answer = await new Promise<string>((resolve) => {
+        const socket = connect(Number(port(trusted)), "127.0.0.1");
+        let text = "";
+        socket.on("data", (c) => (text += c.toString()));
+        socket.on("close", () => resolve(text));
+        socket.write(`POST /v1/execute HTTP/1.1\r\nHost: ${hosts[0]}\r\nHost: ${hosts[1]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(refund)}\r\nConnection: close\r\n\r\n${refund}`);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 (400|403) /);
+    }
+  });
+
   it("a name added with --allowed-host is answered only on the server that was given it", async () => {
     const res = await send(`${tokens.url}/v1/execute`, "POST", { host: "gateway.internal", "content-type": "application/json", authorization: `Bearer ${AGENT_TOKEN}` }, refund);
     expect(res.status).toBe(403);

@@ -35,6 +35,8 @@ function approvalAnswer(outcome: ApprovalOutcome): [number, Record<string, unkno
       return [409, { status: outcome.current, message: `the approval is ${outcome.current}, not pending` }];
     case "conflict":
       return [409, { status: "conflict", message: "the approval changed meanwhile" }];
+    case "self_approval":
+      return [403, { status: "forbidden", message: "an approver cannot decide a request made under its own name" }];
     case "unavailable":
       return [503, { status: "unavailable", message: outcome.message }];
   }
