@@ -1,6 +1,6 @@
 // Egress with a stub DNS resolver, real undici, a real upstream on 127.0.0.1.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Egress, EgressRefused } from "./egress.js";
+import { Egress, EgressRefused, UpstreamTimeout } from "./egress.js";
 import type { HttpRequestPlan } from "../contract/tool-module.js";
 import { Upstream } from "../../test/support/upstream.js";
 
@@ -49,5 +49,27 @@ describe("egress", () => {
     await expect(egress.send(plan("http://evil.test"), binding(origin))).rejects.toBeInstanceOf(EgressRefused);
     expect(lookups).toBe(0);
     await egress.close();
+  });
+
+  it("timeout_ms bounds the whole exchange: an upstream dripping a byte every 50 ms is cut off at the deadline", async () => {
+    const ticks: NodeJS.Timeout[] = [];
+    upstream.routes.set("/v1/x", (_request, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      const tick = setInterval(() => res.write("."), 50);
+      ticks.push(tick);
+      setTimeout(() => (clearInterval(tick), res.end()), 5000);
+    });
+    const egress = new Egress(async () => [{ address: "127.0.0.1", family: 4 }]);
+    const origin = `http://localhost:${upstream.port}`;
+    const started = Date.now();
+    try {
+      await expect(egress.send({ ...plan(origin), timeoutMs: 400 }, binding(origin))).rejects.toBeInstanceOf(UpstreamTimeout);
+      // Generous: the point is that it does not wait for the 5 s body.
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      ticks.forEach(clearInterval);
+      upstream.routes.delete("/v1/x");
+      await egress.close();
+    }
   });
 });

@@ -115,9 +115,10 @@ export class Egress {
           bodyTimeout: plan.timeoutMs,
         },
         plan.maxResponseBytes,
+        plan.timeoutMs,
       );
     } catch (error) {
-      if (error instanceof ResponseTooLarge || error instanceof EgressRefused) throw error;
+      if (error instanceof ResponseTooLarge || error instanceof EgressRefused || error instanceof UpstreamTimeout) throw error;
       const cause = (error as { cause?: unknown }).cause;
       if (cause instanceof EgressRefused) throw cause;
       const { code, name } = error as { code?: string; name?: string };
@@ -133,16 +134,34 @@ export class Egress {
   }
 }
 
-/** One request and its whole response, or ResponseTooLarge as soon as the body passes the cap (the rest is not read). */
-function exchange(agent: Agent, options: Dispatcher.DispatchOptions, maxBytes: number): Promise<UpstreamResponse> {
+/**
+ * One request and its whole response, or ResponseTooLarge as soon as the body passes the cap (the rest is
+ * not read). `timeoutMs` bounds the whole exchange, not each wait: undici's header and body timeouts reset
+ * on every byte, so an upstream dripping one byte a second would otherwise hold the request for ever.
+ */
+function exchange(agent: Agent, options: Dispatcher.DispatchOptions, maxBytes: number, timeoutMs: number): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let status = 0;
     let headers: UpstreamResponse["headers"] = {};
+    let abort: ((reason: Error) => void) | undefined;
+    const deadline = setTimeout(() => {
+      const late = new UpstreamTimeout(`upstream did not finish within ${timeoutMs} ms`);
+      if (abort !== undefined) abort(late);
+      reject(late);
+    }, timeoutMs);
+    const settle = <T>(done: (value: T) => void) => (value: T) => {
+      clearTimeout(deadline);
+      done(value);
+    };
+    resolve = settle(resolve);
+    reject = settle(reject);
     const handler: Dispatcher.DispatchHandler = {
       // Present so that undici treats this as a handler of its current API.
-      onRequestStart() {},
+      onRequestStart(controller) {
+        abort = (reason) => controller.abort(reason);
+      },
       onResponseStart(_controller, statusCode, responseHeaders) {
         status = statusCode;
         headers = responseHeaders;
