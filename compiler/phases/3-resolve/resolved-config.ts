@@ -141,6 +141,8 @@ export interface ResolvedRule {
   readonly approval?: { readonly expiresSeconds: number };
   readonly rateLimit?: { readonly max: number; readonly perSeconds: number };
   readonly budget?: { readonly field: string; readonly max: number; readonly perSeconds: number };
+  /** Where the budget's `sum` was written. */
+  readonly budgetSpan?: Span;
   readonly span: Span;
   /** Span of the policy's `agents` key, or of the rule when the policy has none. */
   readonly agentsSpan: Span;

@@ -5,6 +5,7 @@
 import type { DiagnosticLog, WitnessRequest } from "../../diagnostics/diagnostic.js";
 import type { InputField, ResolvedConfig, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
 import { conditionAtom, negation, schemaAtoms, type Atom } from "./constraints.js";
+import { checkBudgetSign } from "./budget-sign.js";
 import { overlapHint } from "./overlap-hint.js";
 import { solve, solveAtoms, unsatisfiableCore } from "./solve-field.js";
 import { TooComplexError } from "./string-language.js";
@@ -72,6 +73,7 @@ export function analyseConfig(config: ResolvedConfig, log: DiagnosticLog): Analy
         ...(rule.requireReason ? { reason: RULE_WITNESS_REASON } : {}),
       });
       warnAlwaysHolds(facts, schemaOf, log);
+      checkBudgetSign(rule, tool, atoms, schemaOf, log);
     }
   }
 
