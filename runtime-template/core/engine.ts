@@ -102,13 +102,14 @@ export class Engine {
     const config = this.options.config.configSha256;
     const agent = request.agent;
     const loggedTool = toolName.length > MAX_LOGGED_NAME ? toolName.slice(0, MAX_LOGGED_NAME) : toolName;
-    const loggedInput = this.redactor.json(request.input ?? null);
+    /** The prepared input once validation passed (canonical, defaulted); records before that log the request's. */
+    let loggedInput: unknown;
     const loggedReason = typeof request.reason === "string" ? this.redactor.text(request.reason) : undefined;
     /** The fields every record of this request shares, serialised once (the first record builds them). */
     let requestFields: string | undefined;
     const record = (decision: AuditEntry["decision"], fields: RecordDetails = {}) =>
       this.options.audit.appendRecord(
-        (requestFields ??= requestText({ id, config, agent, tool: loggedTool, input: loggedInput, reason: loggedReason })),
+        (requestFields ??= requestText({ id, config, agent, tool: loggedTool, input: loggedInput ?? this.redactor.json(request.input ?? null), reason: loggedReason })),
         {
           decision,
           rule: fields.rule,
@@ -147,10 +148,12 @@ export class Engine {
     const invalid = (errors: ValidationError[]) =>
       finish("invalid", { status: "invalid" }, { httpStatus: 400, body: { status: "invalid", errors, audit_id: id } }, "invalid");
     if (request.reason !== undefined && typeof request.reason !== "string") return invalid([{ path: "reason", message: "must be a string" }]);
-    const input = request.input;
-    if (input === null || typeof input !== "object" || Array.isArray(input)) return invalid([{ path: "(input)", message: "must be an object" }]);
-    const errors = tool.validate(input);
-    if (errors !== undefined) return invalid(errors);
+    if (request.input === null || typeof request.input !== "object" || Array.isArray(request.input)) return invalid([{ path: "(input)", message: "must be an object" }]);
+    // A canonical (`format`) and defaulted copy: what is checked, audited and sent from here on.
+    const prepared = tool.prepare(request.input);
+    if (prepared.errors !== undefined) return invalid(prepared.errors);
+    const input = prepared.input;
+    loggedInput = this.redactor.json(input);
     const reason = request.reason as string | undefined;
 
     const decision = tool.decide(request.agent, input as never, reason);
