@@ -56,7 +56,7 @@ describe("keyrunner test", () => {
     const { code, stdout } = await keyrunner(["test"]);
     expect(code).toBe(0);
     expect(stdout).not.toContain("rules no case exercises");
-    expect(stdout).toMatch(/\npolicy tests: 17 of 17 cases as expected\n$/);
+    expect(stdout).toMatch(/\npolicy tests: 25 of 25 cases as expected\n$/);
   });
 
   it("fails on a wrong expectation, naming the case, and lists rules no case exercises", async () => {
@@ -69,6 +69,6 @@ describe("keyrunner test", () => {
     expect(code).toBe(1);
     expect(stdout).toContain("  ✗ a big refund is allowed (it is not)  tests/wrong.yaml:2\n      expected allow, got deny: no rule allows this request\n");
     expect(stdout).toContain("rules no case exercises:\n  policies/github_issues.yaml#allow[0]\n");
-    expect(stdout).toMatch(/policy tests: 7 of 8 cases as expected, 1 not\n$/);
+    expect(stdout).toMatch(/policy tests: 9 of 10 cases as expected, 1 not\n$/);
   });
 });

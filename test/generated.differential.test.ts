@@ -70,14 +70,17 @@ describe("generated code against the reference evaluator", () => {
       const tool = config.tools.get(c.name)!;
       const raw = probeTool(c.name);
       for (const request of requests) {
-        const input = structuredClone(request.input);
-        const expectedValid = inputIsValid(raw, input);
-        const errors = tool.validate(input);
-        expect(errors === undefined, `${c.name} validity of ${JSON.stringify(request.input)}`).toBe(expectedValid);
-        if (!expectedValid) {
+        const expectedValid = inputIsValid(raw, request.input);
+        // What the engine does: a prepared copy (defaults applied to it), the request's object unchanged.
+        const before = JSON.stringify(request.input);
+        const prepared = tool.prepare(request.input);
+        expect(JSON.stringify(request.input), "prepare never changes the caller's input").toBe(before);
+        expect(prepared.errors === undefined, `${c.name} validity of ${JSON.stringify(request.input)}`).toBe(expectedValid);
+        if (prepared.errors !== undefined) {
           counts.invalid++;
           continue;
         }
+        const input = prepared.input;
         const matching = c.rules.filter((r) => ruleMatches(raw, r.policy, r.rule, { ...request, tool: c.name, input }));
         expect(matching.length, "a sound config has at most one matching rule").toBeLessThanOrEqual(1);
         const decision = tool.decide(request.agent, input as never, request.reason);

@@ -46,6 +46,27 @@ describe("new KeyRunner({ tools, policies }) — in process", () => {
     }
   });
 
+  it("decides, audits and sends the canonical copy of a `format` input, and never changes the caller's object", async () => {
+    const config = writeConfig({
+      "tools/send_note.yaml": `tool: send_note\ndescription: Send a note\ninput:\n  to: { type: string, format: email }\n  folder: { type: string, format: path, default: /inbox/ }\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/notes\n  body: { to: "\${to}", folder: "\${folder}" }\n`,
+      "policies/notes.yaml": `policy: notes\nallow:\n  - tool: send_note\n    when:\n      to: { not_ends_with: "@acme.example", ignore_case: true }\n`,
+    });
+    const audit = join(mkdtempSync(join(tmpdir(), "kr-sdk-")), "a.jsonl");
+    const runtime = new KeyRunner({ tools: join(config, "tools"), policies: join(config, "policies"), auditFile: audit, agent: "a" });
+    try {
+      // Frozen: a default written into it, or a canonical value put back, would throw.
+      const input = Object.freeze({ to: "jo@Customer.EXAMPLE." });
+      const mark = upstream.received.length;
+      expect(await runtime.execute({ tool: "send_note", input })).toMatchObject({ status: "ok" });
+      expect(input).toEqual({ to: "jo@Customer.EXAMPLE." });
+      expect(JSON.parse(upstream.since(mark)[0]!.body)).toEqual({ to: "jo@customer.example", folder: "/inbox/" });
+      expect(await runtime.execute({ tool: "send_note", input: Object.freeze({ to: "bob@ACME\uff0eexample." }) })).toMatchObject({ status: "denied" });
+      expect(upstream.since(mark)).toHaveLength(1);
+    } finally {
+      await runtime.close();
+    }
+  });
+
   it("throws a readable error when the config does not compile", async () => {
     const broken = join(import.meta.dirname, "errors", "overlap-allow-and-deny");
     const runtime = new KeyRunner({ tools: join(broken, "tools"), policies: join(broken, "policies"), agent: "a" });

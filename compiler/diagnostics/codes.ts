@@ -102,6 +102,16 @@ export const codes = {
     title: "constraint too complex to decide",
     help: "simplify the regular expressions or length limits on this field",
   },
+  KR4008: {
+    severity: "error",
+    title: "budget sums a field that may be negative",
+    help: "a negative amount would refill the budget; add `minimum: 0` to the field or `min: 0` to the rule's conditions on it",
+  },
+  KR4009: {
+    severity: "warning",
+    title: "case-sensitive comparison on an email or hostname field",
+    help: "mail and DNS compare domains without regard to case; add `ignore_case: true` to the condition",
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof codes;

@@ -19,6 +19,23 @@ export function codePointLength(value: string): number {
   return length;
 }
 
+/**
+ * The last `count` code points of `value` (all of it when shorter). A case-insensitive `ends_with` tests
+ * only these, so its time does not grow with the value: simple case folding maps one code point to one.
+ */
+export function lastCodePoints(value: string, count: number): string {
+  let start = value.length;
+  for (let seen = 0; seen < count && start > 0; seen++) {
+    start--;
+    const code = value.charCodeAt(start);
+    if (code >= 0xdc00 && code <= 0xdfff && start > 0) {
+      const previous = value.charCodeAt(start - 1);
+      if (previous >= 0xd800 && previous <= 0xdbff) start--;
+    }
+  }
+  return value.slice(start);
+}
+
 export function everyIn<T>(values: readonly T[], allowed: ReadonlySet<T>): boolean {
   for (const value of values) if (!allowed.has(value)) return false;
   return true;

@@ -17,6 +17,8 @@ export interface Obligations {
   readonly budget?: { readonly field: string; readonly max: number; readonly perSeconds: number };
 }
 
+export type PreparedInput = { readonly input: Record<string, unknown>; readonly errors?: undefined } | { readonly errors: ValidationError[] };
+
 export interface ValidationError {
   readonly path: string;
   readonly message: string;
@@ -90,6 +92,11 @@ export interface ToolModule<Input = Record<string, unknown>> {
   readonly output: { readonly pick: readonly string[]; readonly redact: readonly string[] };
   /** Validates in place (applies defaults); returns the errors, or undefined when valid. */
   validate(input: unknown): ValidationError[] | undefined;
+  /**
+   * What policy, audit and the plan see: a copy of the input with `format` fields canonicalised, then
+   * validated (defaults applied to the copy). The caller's object is never changed.
+   */
+  prepare(input: unknown): PreparedInput;
   decide(agent: string, input: Input, reason: string | undefined): Decision;
   plan(input: Input, secret: SecretReader): HttpRequestPlan | ExecPlan;
 }

@@ -97,6 +97,12 @@ function refundTool(origin: string): ToolModule<RefundInput> {
       value.currency ??= "usd";
       return undefined;
     },
+    prepare(input: unknown) {
+      if (input === null || typeof input !== "object" || Array.isArray(input)) return { errors: [{ path: "(input)", message: "must be an object" }] };
+      const copy = { ...(input as Record<string, unknown>) };
+      const errors = this.validate(copy);
+      return errors === undefined ? { input: copy } : { errors };
+    },
     decide(_agent, input): Decision {
       if (input.payment_id.startsWith("pi_test_")) return { effect: "deny", rule: "policies/p.yaml#deny[0]", reason: "test payments are not refunded" };
       if (input.payment_id.startsWith("pi_limited_")) return limited;

@@ -51,7 +51,7 @@ function unencodable(input: Record<string, unknown>, why: string | undefined): V
   const message = "is not valid Unicode text (a lone surrogate), so it cannot be sent as it was checked";
   for (const [field, value] of Object.entries(input)) {
     if (typeof value === "string" && !wellFormed(value)) errors.push({ path: field, message });
-    else if (Array.isArray(value)) value.forEach((item, i) => typeof item === "string" && !wellFormed(item) && errors.push({ path: `${field}/${i}`, message }));
+    else if (Array.isArray(value)) value.forEach((item, i) => typeof item === "string" && !wellFormed(item) && errors.push({ path: `${field}.${i}`, message }));
   }
   if (why !== undefined && !wellFormed(why)) errors.push({ path: "reason", message });
   return errors.length > 0 ? errors : undefined;
@@ -126,11 +126,13 @@ export class Engine {
     const invalid = (errors: ValidationError[]) => finish("invalid", { status: "invalid" }, { status: "invalid", errors, audit_id: id }, "invalid");
     if (request.reason !== undefined && typeof request.reason !== "string") return invalid([{ path: "reason", message: "must be a string" }]);
     if (request.input === null || typeof request.input !== "object" || Array.isArray(request.input)) return invalid([{ path: "(input)", message: "must be an object" }]);
-    // The validator applies defaults in place, to the input's own fields (they are scalars or arrays of
-    // scalars): it works on a shallow copy, so the caller's object is never changed.
-    const input = { ...(request.input as Record<string, unknown>) };
-    const errors = tool.validate(input) ?? unencodable(input, reason(request));
-    if (errors !== undefined) return invalid(errors);
+    // A canonical (`format`) and defaulted copy: what is checked, audited and sent from here on; the
+    // caller's object is never changed.
+    const prepared = tool.prepare(request.input);
+    if (prepared.errors !== undefined) return invalid(prepared.errors);
+    const input = prepared.input;
+    const unsendable = unencodable(input, reason(request));
+    if (unsendable !== undefined) return invalid(unsendable);
     loggedInput = this.redactor.json(input);
     const why = request.reason as string | undefined;
 

@@ -16,10 +16,9 @@ export function agentMaySee(tool: ToolModule, agent: string): boolean {
 export function explainRequest(config: CompiledConfig, request: { agent: string; tool: unknown; input: unknown; reason?: unknown }): Explanation {
   const tool = typeof request.tool === "string" ? config.tools.get(request.tool) : undefined;
   if (tool === undefined || !agentMaySee(tool, request.agent)) return { status: "not_found", message: "unknown tool" };
-  // The validator applies defaults in place: work on a copy, as the caller's request is only explained.
-  const input = structuredClone(request.input);
-  const errors = tool.validate(input);
-  if (errors !== undefined) return { status: "invalid", errors };
-  const decision = tool.decide(request.agent, input as never, typeof request.reason === "string" ? request.reason : undefined);
+  // Decided on the canonical, defaulted copy, exactly as the engine decides; the request is unchanged.
+  const prepared = tool.prepare(request.input);
+  if (prepared.errors !== undefined) return { status: "invalid", errors: prepared.errors };
+  const decision = tool.decide(request.agent, prepared.input as never, typeof request.reason === "string" ? request.reason : undefined);
   return { status: decision.effect === "allow" ? "allowed" : "denied", decision };
 }

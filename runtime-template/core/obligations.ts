@@ -11,7 +11,7 @@ export type ObligationVerdict =
   | { kind: "pending"; approval: Approval; created: boolean }
   | { kind: "refused"; reason: string }
   | { kind: "rate_limited"; retryAfterSeconds: number }
-  | { kind: "over_budget"; remaining: number; reason: string };
+  | { kind: "over_budget"; remaining?: number; reason: string };
 
 /** What an approval is bound to: the exact agent, tool, validated input and reason (a re-send with another reason is another request). */
 export function bindingHash(agent: string, tool: string, input: unknown, reason: string | undefined): string {
@@ -29,6 +29,12 @@ export interface ObligationRequest {
 export async function checkObligations(state: StateStore, decision: Decision, request: ObligationRequest, nowMs: number): Promise<ObligationVerdict> {
   const obligations = decision.obligations!;
   const rule = decision.rule!;
+  // A budget only ever grows: a negative (or non-finite) amount would refill it. `check` rejects rules
+  // that admit one (KR4008); this guard holds whatever the generated code or the store does.
+  const contribution = obligations.budget === undefined ? 0 : budgetContribution(request.input[obligations.budget.field]);
+  if (contribution === undefined) {
+    return { kind: "over_budget", reason: `a budget counts amounts of 0 or more: \`${obligations.budget!.field}\` must be a finite number, 0 or more` };
+  }
   let approval: Approval | undefined;
   if (obligations.approval !== undefined) {
     const binding = bindingHash(request.agent, request.tool, request.input, request.reason);
@@ -62,8 +68,7 @@ export async function checkObligations(state: StateStore, decision: Decision, re
     reservations.push({ key: `rate:${rule}:${request.agent}`, amount: 1, max: obligations.rateLimit.max, windowSeconds: obligations.rateLimit.perSeconds });
   }
   if (obligations.budget !== undefined) {
-    const amount = Number(request.input[obligations.budget.field] ?? 0);
-    reservations.push({ key: `budget:${rule}:${request.agent}`, amount, max: obligations.budget.max, windowSeconds: obligations.budget.perSeconds });
+    reservations.push({ key: `budget:${rule}:${request.agent}`, amount: contribution, max: obligations.budget.max, windowSeconds: obligations.budget.perSeconds });
   }
   if (reservations.length > 0) {
     const result = await state.reserve(reservations, nowMs);
@@ -80,4 +85,12 @@ export async function checkObligations(state: StateStore, decision: Decision, re
     if (used === undefined || nowMs >= approval.expiresAt) return { kind: "refused", reason: "the approval is already used or expired" };
   }
   return { kind: "proceed", ...(approval ? { approval } : {}) };
+}
+
+/** What a request adds to a budget: its field's value (absent counts 0), or undefined when that would lower the sum. */
+export function budgetContribution(value: unknown): number | undefined {
+  if (value === undefined) return 0;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return undefined;
+  // -0 adds nothing, but is written as 0 so no store ever sees a negative sign.
+  return value === 0 ? 0 : value;
 }

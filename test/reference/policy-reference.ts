@@ -115,9 +115,47 @@ export function ruleMatches(tool: RawTool, policy: RawPolicy, rule: RawRule, req
     } else ops = cond as Record<string, unknown>;
     const value = name in request.input ? request.input[name] : fields.get(name)?.default;
     if (value === undefined) return false;
-    for (const [op, arg] of Object.entries(ops)) if (!operatorHolds(op, arg, value)) return false;
+    const ignoreCase = (ops as Record<string, unknown>).ignore_case === true;
+    for (const [op, arg] of Object.entries(ops)) {
+      if (op === "ignore_case") continue;
+      if (!(ignoreCase ? caselessOperatorHolds(op, arg, value) : operatorHolds(op, arg, value))) return false;
+    }
   }
   return true;
+}
+
+/**
+ * SPEC 3 `ignore_case: true`: text compared after folding case. The reference folds each code point with
+ * toLowerCase, which agrees with Unicode simple case folding on the generators' (ASCII) alphabet;
+ * regular expressions get the `i` flag.
+ */
+const fold = (s: string) => Array.from(s, (c) => c.toLowerCase()).join("");
+
+function caselessOperatorHolds(op: string, arg: unknown, v: unknown): boolean {
+  const list = (a: unknown) => (a as string[]).map(fold);
+  switch (op) {
+    case "equals":
+      return fold(v as string) === fold(arg as string);
+    case "in":
+      return list(arg).includes(fold(v as string));
+    case "not_in":
+      return !list(arg).includes(fold(v as string));
+    case "starts_with":
+    case "not_starts_with":
+    case "ends_with":
+    case "not_ends_with":
+      return operatorHolds(op, fold(arg as string), fold(v as string));
+    case "matches":
+      return new RegExp(arg as string, "iu").test(v as string);
+    case "not_matches":
+      return !new RegExp(arg as string, "iu").test(v as string);
+    case "subset_of":
+      return (v as string[]).every((e) => list(arg).includes(fold(e)));
+    case "each_matches":
+      return (v as string[]).every((e) => new RegExp(arg as string, "iu").test(e));
+    default:
+      return operatorHolds(op, arg, v);
+  }
 }
 
 function operatorHolds(op: string, arg: unknown, v: unknown): boolean {

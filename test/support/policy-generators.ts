@@ -32,18 +32,21 @@ export const tool = probeTool();
 
 const INTS = [-1, 0, 1, 2, 3, 5, 10, 50, 99, 100, 101];
 const NUMS = [-1, 0, 0.25, 0.5, 1, 2, 2.5, 3, 4];
-const STRS = ["", "a", "b", "ab", "ba", "abc", "aab", "pi_", "pi_t", "bb", "c", "cab", "abcdefg"];
-const AFFIXES = ["", "a", "b", "ab", "pi_", "c"];
+const STRS = ["", "a", "b", "ab", "ba", "abc", "aab", "pi_", "pi_t", "bb", "c", "cab", "abcdefg", "A", "Ab", "PI_T", "aB"];
+const AFFIXES = ["", "a", "b", "ab", "pi_", "c", "B", "Pi_"];
 const REGEXES = ["^a", "b$", "^a[a-z]*b$", "^[ab]+$", "c", "^$", "^.{2}$", "^(a|pi_)", "[0-9]"];
 const CURRENCIES = ["usd", "eur", "gbp", "jpy"];
 const CURRENCY_REGEXES = ["^e", "d$", "^(usd|gbp)$", "p$"];
-const TAGS = ["a", "b", "ab", "x"];
+const TAGS = ["a", "b", "ab", "x", "A", "aB"];
 const TAG_REGEXES = ["^a", "b$", "^[ab]+$"];
 const AGENTS = ["a1", "a2", "a3"];
 
 const sub = <T>(pool: readonly T[], min = 1) => fc.subarray([...pool], { minLength: min });
 const ops = (...arbs: fc.Arbitrary<Record<string, unknown>>[]) => fc.oneof(...arbs);
 const op = <T>(name: string, arb: fc.Arbitrary<T>) => arb.map((v) => ({ [name]: v }));
+/** The same operators, sometimes with `ignore_case: true`. */
+const maybeCaseless = (arb: fc.Arbitrary<Record<string, unknown>>) =>
+  fc.tuple(arb, fc.integer({ min: 0, max: 2 })).map(([o, n]) => (n === 0 ? { ...o, ignore_case: true } : o));
 
 const conditionByField: Record<string, fc.Arbitrary<[string, unknown]>> = {
   n: fc.oneof(
@@ -52,7 +55,7 @@ const conditionByField: Record<string, fc.Arbitrary<[string, unknown]>> = {
       fc.tuple(fc.constantFrom(...INTS), fc.constantFrom(...INTS)).map(([a, b]) => ({ min: a, max: b }))).map((o) => ["n", o] as [string, unknown]),
   ),
   x: ops(op("min", fc.constantFrom(...NUMS)), op("max", fc.constantFrom(...NUMS)), op("equals", fc.constantFrom(...NUMS)), op("not_in", sub(NUMS))).map((o) => ["x", o]),
-  s: ops(
+  s: maybeCaseless(ops(
     op("equals", fc.constantFrom(...STRS)),
     op("in", sub(STRS)),
     op("not_in", sub(STRS)),
@@ -64,10 +67,10 @@ const conditionByField: Record<string, fc.Arbitrary<[string, unknown]>> = {
     op("not_matches", fc.constantFrom(...REGEXES)),
     op("max_length", fc.integer({ min: 0, max: 7 })),
     fc.tuple(fc.constantFrom(...AFFIXES), fc.constantFrom(...REGEXES)).map(([p, r]) => ({ starts_with: p, not_matches: r })),
-  ).map((o) => ["s", o]),
+  )).map((o) => ["s", o]),
   c: ops(op("equals", fc.constantFrom(...CURRENCIES)), op("in", sub(CURRENCIES)), op("not_in", sub(CURRENCIES)), op("starts_with", fc.constantFrom("e", "u", "g", "")), op("matches", fc.constantFrom(...CURRENCY_REGEXES))).map((o) => ["c", o]),
   b: op("equals", fc.boolean()).map((o) => ["b", o]),
-  tags: ops(op("subset_of", sub(TAGS, 0)), op("each_matches", fc.constantFrom(...TAG_REGEXES)), op("max_items", fc.integer({ min: 0, max: 3 }))).map((o) => ["tags", o]),
+  tags: maybeCaseless(ops(op("subset_of", sub(TAGS, 0)), op("each_matches", fc.constantFrom(...TAG_REGEXES)), op("max_items", fc.integer({ min: 0, max: 3 })))).map((o) => ["tags", o]),
   ids: ops(op("subset_of", sub([1, 2, 3], 0)), op("max_items", fc.integer({ min: 0, max: 2 }))).map((o) => ["ids", o]),
   o: ops(op("equals", fc.constantFrom(...STRS)), op("starts_with", fc.constantFrom(...AFFIXES))).map((o) => ["o", o]),
 };

@@ -15,16 +15,18 @@ export type PatternCheck = { ok: true; pattern: AnalysablePattern } | { ok: fals
 
 const cache = new Map<string, PatternCheck>();
 
-export function checkPattern(source: string): PatternCheck {
-  let result = cache.get(source);
+/** `ignoreCase`: the pattern runs with the `i` flag too (`ignore_case: true`), which can add ambiguity. */
+export function checkPattern(source: string, ignoreCase = false): PatternCheck {
+  const key = `${ignoreCase ? "i" : ""}/${source}`;
+  let result = cache.get(key);
   if (result === undefined) {
-    result = check(source);
-    cache.set(source, result);
+    result = check(source, ignoreCase);
+    cache.set(key, result);
   }
   return result;
 }
 
-function check(source: string): PatternCheck {
+function check(source: string, ignoreCase: boolean): PatternCheck {
   try {
     new RegExp(source, "u");
   } catch (error) {
@@ -36,7 +38,7 @@ function check(source: string): PatternCheck {
   if (unsupported !== undefined) {
     return { ok: false, code: "KR3019", message: `regular expression \`${source}\` cannot be analysed: it uses ${unsupported}` };
   }
-  const reports = analyse({ source, flags: "u" }, { maxReports: 1 }).reports;
+  const reports = analyse({ source, flags: ignoreCase ? "iu" : "u" }, { maxReports: 1 }).reports;
   const report = reports[0];
   if (report !== undefined) {
     const attack = report.character.pick.repeat(3);

@@ -90,7 +90,9 @@ export function resolveWhen(when: Record<string, unknown>, tool: ResolvedTool, d
       });
       continue;
     }
+    const ignoreCase = resolveIgnoreCase(value as Record<string, unknown>, field, key, keyPath, doc, fail);
     for (const [operator, operand] of Object.entries(value as Record<string, unknown>)) {
+      if (operator === "ignore_case") continue;
       const opPath = [...keyPath, operator];
       const valid = operatorsFor(field);
       if (!allOperators.has(operator)) {
@@ -110,22 +112,68 @@ export function resolveWhen(when: Record<string, unknown>, tool: ResolvedTool, d
         });
         continue;
       }
-      const condition = resolveOperand(field, operator as Operator, operand);
+      const caseless = ignoreCase && CASED_OPERATORS.has(operator as Operator);
+      const condition = resolveOperand(field, operator as Operator, operand, caseless);
       if ("problem" in condition) {
         fail(condition.code ?? "KR3007", doc.spanAt(opPath), condition.code ? condition.problem : `\`${key}.${operator}\` ${condition.problem}`);
         continue;
       }
-      result.conditions.push({ ...condition, written: `${key}: { ${operator}: ${flow(operand)} }`, span: doc.spanAt(opPath, "key") } as Condition);
+      result.conditions.push({
+        ...condition,
+        ...(caseless ? { ignoreCase: true } : {}),
+        written: `${key}: { ${operator}: ${flow(operand)}${caseless ? ", ignore_case: true" : ""} }`,
+        span: doc.spanAt(opPath, "key"),
+      } as Condition);
     }
   }
   return result;
+}
+
+/** Operators that compare text, which `ignore_case: true` makes case-insensitive. */
+export const CASED_OPERATORS: ReadonlySet<Operator> = new Set<Operator>([
+  "equals",
+  "in",
+  "not_in",
+  "starts_with",
+  "not_starts_with",
+  "ends_with",
+  "not_ends_with",
+  "matches",
+  "not_matches",
+  "subset_of",
+  "each_matches",
+]);
+
+/** `ignore_case` beside a field's operators: true or false, and only on string fields and string lists. */
+function resolveIgnoreCase(
+  operators: Record<string, unknown>,
+  field: InputField,
+  key: string,
+  keyPath: DocumentPath,
+  doc: ConfigDocument,
+  fail: (...args: Parameters<DiagnosticLog["report"]>) => void,
+): boolean {
+  if (!Object.hasOwn(operators, "ignore_case")) return false;
+  const flag = operators.ignore_case;
+  const path = [...keyPath, "ignore_case"];
+  if (typeof flag !== "boolean") {
+    fail("KR3007", doc.spanAt(path), "`ignore_case` must be true or false");
+    return false;
+  }
+  if (field.type !== "string") {
+    fail("KR3006", doc.spanAt(path, "key"), `\`ignore_case\` does not apply to \`${key}\`, which is ${describeField(field)}`, {
+      hint: "`ignore_case` applies to conditions on string fields and string lists",
+    });
+    return false;
+  }
+  return flag;
 }
 
 type Resolved = { field: string; operator: Operator; value: unknown };
 type Problem = { problem: string; code?: Code };
 
 /** The typed condition, or why the operand is wrong (KR3007 unless a regular-expression code is given). */
-function resolveOperand(field: InputField, operator: Operator, operand: unknown): Resolved | Problem {
+function resolveOperand(field: InputField, operator: Operator, operand: unknown, ignoreCase: boolean): Resolved | Problem {
   const p = (problem: string): Problem => ({ problem });
   const element = pluralScalar(field.type);
   const base = { field: field.name, operator };
@@ -155,7 +203,7 @@ function resolveOperand(field: InputField, operator: Operator, operand: unknown)
     case "not_matches":
     case "each_matches": {
       if (typeof operand !== "string") return p("must be a regular expression (a string)");
-      const check = checkPattern(operand);
+      const check = checkPattern(operand, ignoreCase);
       return check.ok ? { ...base, value: check.pattern } : { problem: check.message, code: check.code };
     }
   }

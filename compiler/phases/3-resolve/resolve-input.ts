@@ -4,6 +4,7 @@
 import type { Code } from "../../diagnostics/codes.js";
 import type { DiagnosticLog, Span } from "../../diagnostics/diagnostic.js";
 import type { ConfigDocument } from "../1-load/config-document.js";
+import { canonicalValue, type InputFormat } from "../../../runtime-template/contract/canonical-format.js";
 import { checkPattern } from "./regex-pattern.js";
 import type { InputField, Scalar, ScalarType, ValueConstraints } from "./resolved-config.js";
 
@@ -22,6 +23,7 @@ interface LongField {
   maxItems?: number;
   items?: RawConstraints;
   allow_dash?: boolean;
+  format?: InputFormat;
 }
 type RawConstraints = Pick<LongField, "enum" | "minimum" | "maximum" | "minLength" | "maxLength" | "pattern">;
 
@@ -48,6 +50,7 @@ export function resolveInput(doc: ConfigDocument, log: DiagnosticLog): InputFiel
       problems.report(["minItems"], `\`minItems\` ${long.minItems} is greater than \`maxItems\` ${long.maxItems}`);
     }
     if (long.allow_dash !== undefined && type !== "string") problems.report(["allow_dash"], "`allow_dash` applies to string fields only");
+    if (long.format !== undefined && type !== "string") problems.report(["format"], "`format` applies to string fields and string lists only");
     const field: InputField = {
       name,
       type,
@@ -59,11 +62,14 @@ export function resolveInput(doc: ConfigDocument, log: DiagnosticLog): InputFiel
       ...(array && long.maxItems !== undefined ? { maxItems: long.maxItems } : {}),
       ...(items === undefined ? {} : { items }),
       allowDash: long.allow_dash === true,
+      ...(long.format === undefined || type !== "string" ? {} : { format: long.format }),
       span,
     };
     if (long.default !== undefined) {
       const problem = valueProblem(field, long.default);
+      const canonical = canonicalProblem(field, long.default);
       if (problem !== undefined) problems.report(["default"], `default ${JSON.stringify(long.default)} ${problem}`);
+      else if (canonical !== undefined) problems.report(["default"], `default ${JSON.stringify(long.default)} ${canonical}`);
       else Object.assign(field, { default: long.default });
     }
     if (!problems.any) fields.push(field);
@@ -150,6 +156,18 @@ export function scalarHasType(value: unknown, type: ScalarType): boolean {
 
 function describeType(type: ScalarType): string {
   return type === "integer" ? "an integer" : `a ${type}`;
+}
+
+/** A default is applied after canonicalisation, so a `format` field's default must already be canonical. */
+function canonicalProblem(field: InputField, value: unknown): string | undefined {
+  if (field.format === undefined) return undefined;
+  for (const item of Array.isArray(value) ? value : [value]) {
+    if (typeof item !== "string") continue;
+    const canonical = canonicalValue(field.format, item);
+    if (canonical === undefined) return `is not a valid \`${field.format}\``;
+    if (canonical !== item) return `is not in canonical \`${field.format}\` form: write ${JSON.stringify(canonical)}`;
+  }
+  return undefined;
 }
 
 /** Why `value` is not a valid value of `field`, or undefined when it is. */

@@ -102,7 +102,7 @@ function resolveRule(
     ...(raw.reason === undefined ? {} : { reason: raw.reason }),
     ...(raw.require_approval === true ? { approval: { expiresSeconds: durationSeconds(raw.expires ?? "1h") } } : {}),
     ...(raw.rate_limit === undefined ? {} : { rateLimit: { max: raw.rate_limit.max, perSeconds: durationSeconds(raw.rate_limit.per) } }),
-    ...(budget === undefined ? {} : { budget }),
+    ...(budget === undefined ? {} : { budget, budgetSpan: doc.spanAt([...path, "budget", "sum"]) }),
     span: doc.spanAt([...path, "tool"], "key"),
     agentsSpan: policy.agents === undefined ? doc.spanAt([...path, "tool"], "key") : doc.spanAt(["agents"], "key"),
   };

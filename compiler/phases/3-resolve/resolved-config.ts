@@ -1,7 +1,10 @@
 // The resolved model: tools with typed input fields and parsed templates, rules with typed conditions.
 
 import type { Span } from "../../diagnostics/diagnostic.js";
+import type { InputFormat } from "../../../runtime-template/contract/canonical-format.js";
 import type { ReverseResult } from "./reverse-route.js";
+
+export type { InputFormat };
 
 export type ScalarType = "string" | "number" | "integer" | "boolean";
 export type Scalar = string | number | boolean;
@@ -27,6 +30,8 @@ export interface InputField extends ValueConstraints {
   readonly maxItems?: number;
   readonly items?: ValueConstraints;
   readonly allowDash: boolean;
+  /** Canonicalised before validation and policy (each item of a list); SPEC section 2. */
+  readonly format?: InputFormat;
   readonly span: Span;
 }
 
@@ -120,6 +125,8 @@ interface ConditionBase<O extends Operator, V> {
   readonly field: string;
   readonly operator: O;
   readonly value: V;
+  /** `ignore_case: true` on a string condition: compared under Unicode simple case folding (RegExp `iu`). */
+  readonly ignoreCase?: boolean;
   /** How the condition was written, for messages: `max_amount_cents: 5000` or `min: 6000`. */
   readonly written: string;
   readonly span: Span;
@@ -141,6 +148,8 @@ export interface ResolvedRule {
   readonly approval?: { readonly expiresSeconds: number };
   readonly rateLimit?: { readonly max: number; readonly perSeconds: number };
   readonly budget?: { readonly field: string; readonly max: number; readonly perSeconds: number };
+  /** Where the budget's `sum` was written. */
+  readonly budgetSpan?: Span;
   readonly span: Span;
   /** Span of the policy's `agents` key, or of the rule when the policy has none. */
   readonly agentsSpan: Span;

@@ -5,6 +5,8 @@
 import type { DiagnosticLog, WitnessRequest } from "../../diagnostics/diagnostic.js";
 import type { InputField, ResolvedConfig, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
 import { conditionAtom, negation, schemaAtoms, type Atom } from "./constraints.js";
+import { checkBudgetSign } from "./budget-sign.js";
+import { warnCaseSensitive } from "./case-sensitivity.js";
 import { overlapHint } from "./overlap-hint.js";
 import { solve, solveAtoms, unsatisfiableCore } from "./solve-field.js";
 import { TooComplexError } from "./string-language.js";
@@ -60,6 +62,7 @@ export function analyseConfig(config: ResolvedConfig, log: DiagnosticLog): Analy
       atoms.set(field.name, [...(atoms.get(field.name) ?? []), conditionAtom(condition, field)]);
     }
     const facts: RuleFacts = { rule, tool, atoms };
+    warnCaseSensitive(rule, tool, log);
     if (rule.agents !== "all" && rule.agents.length === 0) continue;
     const values = reachableValues(facts, schemaOf, log);
     if (values !== undefined) {
@@ -72,6 +75,7 @@ export function analyseConfig(config: ResolvedConfig, log: DiagnosticLog): Analy
         ...(rule.requireReason ? { reason: RULE_WITNESS_REASON } : {}),
       });
       warnAlwaysHolds(facts, schemaOf, log);
+      checkBudgetSign(rule, tool, atoms, schemaOf, log);
     }
   }
 

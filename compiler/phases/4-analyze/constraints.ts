@@ -59,9 +59,54 @@ function regexLanguage(key: string, language: string, test: (v: string) => boole
   };
 }
 
-function patternLanguage(key: string, pattern: { source: string; language: string }, negate: boolean): StringLanguage {
-  const regex = new RegExp(pattern.source, "u");
-  return regexLanguage(key, pattern.language, (v) => regex.test(v), negate);
+function patternLanguage(key: string, pattern: { source: string; language: string }, negate: boolean, ignoreCase = false): StringLanguage {
+  const regex = new RegExp(pattern.source, ignoreCase ? "iu" : "u");
+  return {
+    kind: "language",
+    key,
+    test: negate ? (v) => !regex.test(v) : (v) => regex.test(v),
+    dfa: lazy(() => (negate ? complementOf(languageOf(pattern.language, ignoreCase)) : languageOf(pattern.language, ignoreCase))),
+  };
+}
+
+/**
+ * The anchor-free language a case-insensitive condition accepts (full matches, `iu` flags). The generated
+ * code tests `^(?:language)$` with the same flags, so the analyser and the runtime compare alike.
+ */
+export function caselessLanguageSource(c: Condition): string {
+  const words = (values: readonly unknown[]) => (values.length === 0 ? "[]" : values.map((v) => escapeLiteral(String(v))).join("|"));
+  switch (c.operator) {
+    case "equals":
+      return escapeLiteral(String(c.value));
+    case "in":
+    case "not_in":
+    case "subset_of":
+      return words(c.value);
+    case "starts_with":
+    case "not_starts_with":
+      return `${escapeLiteral(c.value)}[\\s\\S]*`;
+    case "ends_with":
+    case "not_ends_with":
+      return `[\\s\\S]*${escapeLiteral(c.value)}`;
+    default:
+      throw new Error(`no caseless literal language for \`${c.operator}\``);
+  }
+}
+
+/** A case-insensitive condition's constraint on one string (its own, or each item's for lists). */
+function caselessConstraint(c: Condition, key: string): StringLanguage {
+  if (c.operator === "matches" || c.operator === "not_matches" || c.operator === "each_matches") {
+    return patternLanguage(key, c.value, c.operator === "not_matches", true);
+  }
+  const language = caselessLanguageSource(c);
+  const regex = new RegExp(`^(?:${language})$`, "iu");
+  const negate = c.operator.startsWith("not_");
+  return {
+    kind: "language",
+    key,
+    test: negate ? (v) => !regex.test(v) : (v) => regex.test(v),
+    dfa: lazy(() => (negate ? complementOf(languageOf(language, true)) : languageOf(language, true))),
+  };
 }
 
 /** The constraints a field's declared type and schema put on every value. */
@@ -114,7 +159,11 @@ export function conditionAtom(condition: Condition, field: InputField): Atom {
 }
 
 function conditionConstraint(c: Condition, field: InputField): Constraint {
-  const key = `${c.operator}:${JSON.stringify(c.value)}`;
+  const key = `${c.operator}:${JSON.stringify(c.value)}${c.ignoreCase === true ? ":i" : ""}`;
+  if (c.ignoreCase === true) {
+    const element = caselessConstraint(c, key);
+    return c.operator === "subset_of" || c.operator === "each_matches" ? { kind: "items", key, element } : element;
+  }
   switch (c.operator) {
     case "min":
       return { kind: "number", key, set: NumberSet.atLeast(c.value) };

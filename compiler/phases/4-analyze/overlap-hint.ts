@@ -31,7 +31,7 @@ export function overlapHint(a: ResolvedRule, b: ResolvedRule, tool: ResolvedTool
 function negatedCondition(c: Condition, tool: ResolvedTool): string | undefined {
   const field = tool.fieldByName.get(c.field);
   if (field === undefined) return undefined;
-  const write = (operator: string, value: unknown) => `${c.field}: { ${operator}: ${flow(value)} }`;
+  const write = (operator: string, value: unknown) => `${c.field}: { ${operator}: ${flow(value)}${c.ignoreCase ? ", ignore_case: true" : ""} }`;
   switch (c.operator) {
     case "equals":
       return typeof c.value === "boolean" ? write("equals", !c.value) : write("not_in", [c.value]);

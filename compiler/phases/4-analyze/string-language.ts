@@ -11,14 +11,19 @@ export class TooComplexError extends Error {}
 
 const languageCache = new Map<string, DFA>();
 
-/** The DFA whose words are the full matches of `source` (an anchor-free expression, `u` flag). */
-export function languageOf(source: string): DFA {
-  let dfa = languageCache.get(source);
+/**
+ * The DFA whose words are the full matches of `source` (an anchor-free expression, `u` flag; with
+ * `ignoreCase`, the `iu` flags: Unicode simple case folding, as RegExp and the generated code compare).
+ */
+export function languageOf(source: string, ignoreCase = false): DFA {
+  const key = `${ignoreCase ? "i" : ""}/${source}`;
+  let dfa = languageCache.get(key);
   if (dfa === undefined) {
-    const { expression, maxCharacter } = JS.Parser.fromLiteral({ source, flags: "u" }).parse({ backreferences: "throw", assertions: "throw" });
+    const flags = ignoreCase ? "iu" : "u";
+    const { expression, maxCharacter } = JS.Parser.fromLiteral({ source, flags }).parse({ backreferences: "throw", assertions: "throw" });
     dfa = guard(() => DFA.fromFA(NFA.fromRegex(expression, { maxCharacter }, { assertions: "throw" }), new DFA.LimitedNodeFactory(NODE_LIMIT)));
     dfa.minimize();
-    languageCache.set(source, dfa);
+    languageCache.set(key, dfa);
   }
   return dfa;
 }

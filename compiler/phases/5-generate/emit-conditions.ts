@@ -2,6 +2,8 @@
 // are not literals (sets, regular expressions) are hoisted to module scope and named once.
 
 import type { Condition, InputField, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
+import { escapeLiteral } from "../3-resolve/regex-pattern.js";
+import { caselessLanguageSource } from "../4-analyze/constraints.js";
 
 export class ModuleConstants {
   readonly declarations: Array<{ name: string; initializer: string }> = [];
@@ -42,7 +44,8 @@ export function ruleExpression(rule: ResolvedRule, tool: ResolvedTool, constants
 
 function conditionExpression(c: Condition, field: InputField, v: string, constants: ModuleConstants): string {
   const set = (values: readonly unknown[]) => constants.constant("SET", `new Set<${field.type === "string" ? "string" : "number"}>(${literal(values)})`);
-  const regex = (source: string) => constants.constant("PATTERN", `new RegExp(${literal(source)}, "u")`);
+  const regex = (source: string, flags = "u") => constants.constant("PATTERN", `new RegExp(${literal(source)}, ${literal(flags)})`);
+  if (c.ignoreCase === true) return caselessExpression(c, v, regex);
   switch (c.operator) {
     case "min":
       return `${v} >= ${c.value}`;
@@ -74,5 +77,31 @@ function conditionExpression(c: Condition, field: InputField, v: string, constan
       return `everyMatches(${v}, ${regex(c.value.source)})`;
     case "max_items":
       return `${v}.length <= ${c.value}`;
+  }
+}
+
+/**
+ * `ignore_case: true`: every comparison is a RegExp with the `iu` flags (Unicode simple case folding),
+ * over exactly the language the analyser decided (`caselessLanguageSource`), so both compare alike.
+ */
+function caselessExpression(c: Condition, v: string, regex: (source: string, flags: string) => string): string {
+  switch (c.operator) {
+    case "matches":
+      return `${regex(c.value.source, "iu")}.test(${v})`;
+    case "not_matches":
+      return `!${regex(c.value.source, "iu")}.test(${v})`;
+    case "each_matches":
+      return `everyMatches(${v}, ${regex(c.value.source, "iu")})`;
+    case "ends_with":
+    case "not_ends_with": {
+      // Equivalent to the analysed `[\s\S]*suffix`, and constant time: only the value's tail can match.
+      const test = `${regex(`^(?:${escapeLiteral(c.value)})$`, "iu")}.test(lastCodePoints(${v}, ${[...c.value].length}))`;
+      return c.operator === "ends_with" ? test : `!${test}`;
+    }
+    default: {
+      const full = regex(`^(?:${caselessLanguageSource(c)})$`, "iu");
+      if (c.operator === "subset_of") return `everyMatches(${v}, ${full})`;
+      return c.operator.startsWith("not_") ? `!${full}.test(${v})` : `${full}.test(${v})`;
+    }
   }
 }

@@ -31,13 +31,15 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   const plan = tool.run.type === "http" ? httpPlan(tool.run, tool) : execPlan(tool.run, tool);
 
   const reverse = tool.forward;
+  const formats = tool.fields.filter((f) => f.format !== undefined).map((f) => [f.name, f.format!] as const);
   file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/tool-module.js`, isTypeOnly: true, namedImports: ["Decision", "ExecPlan", ...(reverse?.ok ? ["ForwardRoute"] : []), "HttpRequestPlan", "SecretReader", "ToolModule", "ValidationError"] });
   // Import exactly the runtime helpers the emitted code calls.
   const calls = (code: string) => (name: string) => new RegExp(`\\b${name}\\(`).test(code);
-  const policyHelpers = ["codePointLength", "everyIn", "everyMatches", "hasReason"].filter(calls(ruleBlocks.map((b) => b.test).join("\n")));
+  const policyHelpers = ["codePointLength", "everyIn", "everyMatches", "hasReason", "lastCodePoints"].filter(calls(ruleBlocks.map((b) => b.test).join("\n")));
   const encoders = ["pathSegment", "text", "header", "queryString", "definedPairs", "jsonBody", "formBody", "bearer", "basic", "argvValue"].filter(calls(plan));
   if (policyHelpers.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/policy-helpers.js`, namedImports: policyHelpers });
   if (encoders.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/egress/request-encoding.js`, namedImports: encoders.sort() });
+  file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/prepare-input.js`, ...(formats.length > 0 ? { namedImports: ["prepareInput", "type InputFormats"] } : { namedImports: ["prepareInput"] }) });
   file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/validation-errors.js`, namedImports: ["validationErrors"] });
   file.addImportDeclaration({ moduleSpecifier: `../validators/${tool.name}.js`, namedImports: ["validate"] });
 
@@ -58,6 +60,13 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
     docs: ["The input's JSON Schema, as agents are shown it and as the validator enforces it."],
     declarations: [{ name: "INPUT_SCHEMA", initializer: `${JSON.stringify(inputJsonSchema(tool), null, 2)} as const` }],
   });
+  if (formats.length > 0) {
+    file.addVariableStatement({
+      declarationKind: VariableDeclarationKind.Const,
+      docs: ["Fields canonicalised before validation and policy: the canonical value is what is checked, audited and sent."],
+      declarations: [{ name: "FORMATS", type: "InputFormats", initializer: JSON.stringify(Object.fromEntries(formats)) }],
+    });
+  }
   for (const c of constants.declarations) {
     file.addVariableStatement({ declarationKind: VariableDeclarationKind.Const, declarations: [{ name: c.name, initializer: c.initializer }] });
   }
@@ -78,6 +87,14 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   file.addVariableStatement({
     declarationKind: VariableDeclarationKind.Const,
     declarations: [{ name: "NO_RULE", type: "Decision", initializer: `{ effect: "deny", reason: "no rule allows this request" }` }],
+  });
+
+  file.addFunction({
+    name: "validateInput",
+    docs: ["Validates in place against INPUT_SCHEMA (defaults applied): `prepare` calls it on its own copy."],
+    parameters: [{ name: "value", type: "unknown" }],
+    returnType: "ValidationError[] | undefined",
+    statements: ["return validate(value) ? undefined : validationErrors(validate.errors);"],
   });
 
   file.addFunction({
@@ -153,7 +170,8 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   egress: ${egress},
   forward: ${reverse?.ok ? "FORWARD_ROUTE" : "undefined"},
   output: ${literal(tool.output)},
-  validate: (value: unknown): ValidationError[] | undefined => (validate(value) ? undefined : validationErrors(validate.errors)),
+  validate: validateInput,
+  prepare: (value: unknown) => prepareInput(value, ${formats.length > 0 ? "FORMATS" : "{}"}, validateInput),
   decide,
   plan,
 }`,

@@ -13,7 +13,9 @@ const RUNTIME_REQUIRES: Record<string, string> = {
 };
 
 export function emitValidator(toolName: string, schema: Record<string, unknown>): { js: string; dts: string } {
-  const ajv = new Ajv({ code: { source: true, esm: true, lines: true }, allErrors: true, useDefaults: true, strict: true, unicodeRegExp: true });
+  // `format` is enforced by canonicalisation before the validator runs (runtime-template/contract/canonical-format.ts).
+  const formats = { email: true, hostname: true, uri: true } as const;
+  const ajv = new Ajv({ code: { source: true, esm: true, lines: true }, allErrors: true, useDefaults: true, strict: true, unicodeRegExp: true, formats });
   let code = standaloneCode(ajv, ajv.compile(schema));
   const imports: string[] = [];
   for (const [required, name] of Object.entries(RUNTIME_REQUIRES)) {

@@ -14,11 +14,13 @@ export function inputJsonSchema(tool: ResolvedTool): Record<string, unknown> {
 function fieldSchema(field: InputField): Record<string, unknown> {
   const base: Record<string, unknown> = field.description === undefined ? {} : { description: field.description };
   if (field.default !== undefined) base.default = field.default;
-  if (!field.array) return { ...base, type: field.type, ...constraints(field) };
+  // Agents are told the JSON Schema formats; `path` is KeyRunner's own and is not one.
+  const format = field.format === undefined || field.format === "path" ? {} : { format: field.format };
+  if (!field.array) return { ...base, type: field.type, ...format, ...constraints(field) };
   return {
     ...base,
     type: "array",
-    items: { type: field.type, ...constraints(field.items ?? {}) },
+    items: { type: field.type, ...format, ...constraints(field.items ?? {}) },
     ...(field.minItems === undefined ? {} : { minItems: field.minItems }),
     ...(field.maxItems === undefined ? {} : { maxItems: field.maxItems }),
   };

@@ -2,6 +2,7 @@
 // Regenerate with `keyrunner build`; review changes to this file like code.
 import type { Decision, ExecPlan, ForwardRoute, HttpRequestPlan, SecretReader, ToolModule, ValidationError } from "@keyrunner/runtime/runtime-template/contract/tool-module.js";
 import { definedPairs, header, jsonBody, queryString } from "@keyrunner/runtime/runtime-template/egress/request-encoding.js";
+import { prepareInput } from "@keyrunner/runtime/runtime-template/contract/prepare-input.js";
 import { validationErrors } from "@keyrunner/runtime/runtime-template/contract/validation-errors.js";
 import { validate } from "../validators/post_status.js";
 
@@ -27,6 +28,11 @@ const INPUT_SCHEMA = {
 const PATTERN_0 = new RegExp("(sk_live_|ghp_)", "u");
 const RULE_0: Decision = { "effect": "allow", "rule": "policies/all.yaml#allow[2]" };
 const NO_RULE: Decision = { effect: "deny", reason: "no rule allows this request" };
+
+/** Validates in place against INPUT_SCHEMA (defaults applied): `prepare` calls it on its own copy. */
+function validateInput(value: unknown): ValidationError[] | undefined {
+  return validate(value) ? undefined : validationErrors(validate.errors);
+}
 
 /** The policy for `post_status`. The compiler proved these rules disjoint, so at most one matches and their order does not matter; anything else is denied. */
 export function decide(agent: string, input: PostStatusInput, reason: string | undefined): Decision {
@@ -66,7 +72,8 @@ export const tool: ToolModule<PostStatusInput> = {
   egress: { origin: "https://status.example.com", method: "POST", path: new RegExp("^\\/api\\/v1\\/statuses$") },
   forward: FORWARD_ROUTE,
   output: { "pick": [], "redact": [] },
-  validate: (value: unknown): ValidationError[] | undefined => (validate(value) ? undefined : validationErrors(validate.errors)),
+  validate: validateInput,
+  prepare: (value: unknown) => prepareInput(value, {}, validateInput),
   decide,
   plan,
 };

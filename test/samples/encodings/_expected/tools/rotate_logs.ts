@@ -2,6 +2,7 @@
 // Regenerate with `keyrunner build`; review changes to this file like code.
 import type { Decision, ExecPlan, HttpRequestPlan, SecretReader, ToolModule, ValidationError } from "@keyrunner/runtime/runtime-template/contract/tool-module.js";
 import { argvValue } from "@keyrunner/runtime/runtime-template/egress/request-encoding.js";
+import { prepareInput } from "@keyrunner/runtime/runtime-template/contract/prepare-input.js";
 import { validationErrors } from "@keyrunner/runtime/runtime-template/contract/validation-errors.js";
 import { validate } from "../validators/rotate_logs.js";
 
@@ -36,6 +37,11 @@ const INPUT_SCHEMA = {
 const RULE_0: Decision = { "effect": "allow", "rule": "policies/all.yaml#allow[3]" };
 const NO_RULE: Decision = { effect: "deny", reason: "no rule allows this request" };
 
+/** Validates in place against INPUT_SCHEMA (defaults applied): `prepare` calls it on its own copy. */
+function validateInput(value: unknown): ValidationError[] | undefined {
+  return validate(value) ? undefined : validationErrors(validate.errors);
+}
+
 /** The policy for `rotate_logs`. The compiler proved these rules disjoint, so at most one matches and their order does not matter; anything else is denied. */
 export function decide(agent: string, input: RotateLogsInput, reason: string | undefined): Decision {
   // policies/all.yaml#allow[3] (policies/all.yaml:10): allow, policy `encodings`, every agent
@@ -69,7 +75,8 @@ export const tool: ToolModule<RotateLogsInput> = {
   egress: undefined,
   forward: undefined,
   output: { "pick": [], "redact": [] },
-  validate: (value: unknown): ValidationError[] | undefined => (validate(value) ? undefined : validationErrors(validate.errors)),
+  validate: validateInput,
+  prepare: (value: unknown) => prepareInput(value, {}, validateInput),
   decide,
   plan,
 };

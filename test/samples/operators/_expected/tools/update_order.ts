@@ -3,6 +3,7 @@
 import type { Decision, ExecPlan, HttpRequestPlan, SecretReader, ToolModule, ValidationError } from "@keyrunner/runtime/runtime-template/contract/tool-module.js";
 import { codePointLength, everyIn, hasReason } from "@keyrunner/runtime/runtime-template/contract/policy-helpers.js";
 import { bearer, definedPairs, header, jsonBody, pathSegment, queryString, text } from "@keyrunner/runtime/runtime-template/egress/request-encoding.js";
+import { prepareInput } from "@keyrunner/runtime/runtime-template/contract/prepare-input.js";
 import { validationErrors } from "@keyrunner/runtime/runtime-template/contract/validation-errors.js";
 import { validate } from "../validators/update_order.js";
 
@@ -85,6 +86,11 @@ const RULE_2: Decision = { "effect": "deny", "rule": "policies/orders.yaml#deny[
 const RULE_3: Decision = { "effect": "deny", "rule": "policies/orders.yaml#deny[1]", "reason": "unreachable in practice but disjoint" };
 const NO_RULE: Decision = { effect: "deny", reason: "no rule allows this request" };
 
+/** Validates in place against INPUT_SCHEMA (defaults applied): `prepare` calls it on its own copy. */
+function validateInput(value: unknown): ValidationError[] | undefined {
+  return validate(value) ? undefined : validationErrors(validate.errors);
+}
+
 /** The policy for `update_order`. The compiler proved these rules disjoint, so at most one matches and their order does not matter; anything else is denied. */
 export function decide(agent: string, input: UpdateOrderInput, reason: string | undefined): Decision {
   // policies/orders.yaml#allow[0] (policies/orders.yaml:4): allow, policy `order_desk`, order-agent, support-agent
@@ -159,7 +165,8 @@ export const tool: ToolModule<UpdateOrderInput> = {
   egress: { origin: "https://api.example.com", method: "PATCH", path: new RegExp("^\\/v1\\/orders\\/[^/?#]+$") },
   forward: undefined,
   output: { "pick": [], "redact": [] },
-  validate: (value: unknown): ValidationError[] | undefined => (validate(value) ? undefined : validationErrors(validate.errors)),
+  validate: validateInput,
+  prepare: (value: unknown) => prepareInput(value, {}, validateInput),
   decide,
   plan,
 };

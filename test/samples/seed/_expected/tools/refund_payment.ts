@@ -3,6 +3,7 @@
 import type { Decision, ExecPlan, ForwardRoute, HttpRequestPlan, SecretReader, ToolModule, ValidationError } from "@keyrunner/runtime/runtime-template/contract/tool-module.js";
 import { hasReason } from "@keyrunner/runtime/runtime-template/contract/policy-helpers.js";
 import { bearer, definedPairs, jsonBody, queryString } from "@keyrunner/runtime/runtime-template/egress/request-encoding.js";
+import { prepareInput } from "@keyrunner/runtime/runtime-template/contract/prepare-input.js";
 import { validationErrors } from "@keyrunner/runtime/runtime-template/contract/validation-errors.js";
 import { validate } from "../validators/refund_payment.js";
 
@@ -31,6 +32,11 @@ const INPUT_SCHEMA = {
 } as const;
 const RULE_0: Decision = { "effect": "allow", "rule": "policies/support_refunds.yaml#allow[0]" };
 const NO_RULE: Decision = { effect: "deny", reason: "no rule allows this request" };
+
+/** Validates in place against INPUT_SCHEMA (defaults applied): `prepare` calls it on its own copy. */
+function validateInput(value: unknown): ValidationError[] | undefined {
+  return validate(value) ? undefined : validationErrors(validate.errors);
+}
 
 /** The policy for `refund_payment`. The compiler proved these rules disjoint, so at most one matches and their order does not matter; anything else is denied. */
 export function decide(agent: string, input: RefundPaymentInput, reason: string | undefined): Decision {
@@ -70,7 +76,8 @@ export const tool: ToolModule<RefundPaymentInput> = {
   egress: { origin: "https://api.stripe.com", method: "POST", path: new RegExp("^\\/v1\\/refunds$") },
   forward: FORWARD_ROUTE,
   output: { "pick": [], "redact": [] },
-  validate: (value: unknown): ValidationError[] | undefined => (validate(value) ? undefined : validationErrors(validate.errors)),
+  validate: validateInput,
+  prepare: (value: unknown) => prepareInput(value, {}, validateInput),
   decide,
   plan,
 };
