@@ -9,7 +9,18 @@ describe("regular expressions the analyser accepts", () => {
     ["anchors per top-level alternative", "^a|b$", "(?:a)[\\s\\S]*|[\\s\\S]*(?:b)"],
     ["a fully anchored pattern is its own language", "^[a-z]+@acme\\.example$", "(?:[a-z]+@acme\\.example)"],
   ])("%s", (_name, source, language) => {
-    expect(checkPattern(source)).toEqual({ ok: true, pattern: { source, language } });
+    expect(checkPattern(source)).toMatchObject({ ok: true, pattern: { source, language } });
+  });
+
+  // scslre misses their ambiguity (issue 13); they are safe anyway because the runtime runs a DFA.
+  it.each([
+    ["^(x|x)*y$", 2],
+    ["^(a|a)*$", 1],
+    ["^(\\d|\\d\\d)*x$", 2],
+    ["^(a|aa)+$", 2],
+  ])("`%s` is accepted and compiled to a DFA of %i state(s)", (source, states) => {
+    const check = checkPattern(source);
+    expect(check.ok && check.pattern.matcher.next.length).toBe(states);
   });
 });
 
@@ -23,6 +34,18 @@ describe("regular expressions the analyser rejects", () => {
     ["anchor inside a group", "(^a|b)", "KR3019", "regular expression `(^a|b)` cannot be analysed: it uses an anchor (`^`) that is not at the start or end of the pattern"],
     ["nested quantifiers (exponential)", "^(a+)+$", "KR3020", 'regular expression `^(a+)+$` can take super-linear time (exponential backtracking on input like "aaa…")'],
     ["unanchored greedy prefix (polynomial)", "[a-z]+@x$", "KR3020", 'regular expression `[a-z]+@x$` can take super-linear time (polynomial backtracking on input like "aaa…")'],
+    [
+      "a DFA over the state limit",
+      "^[ab]*a[ab]{16}$",
+      "KR3024",
+      "regular expression `^[ab]*a[ab]{16}$` needs a deterministic automaton of more than 2000 states, over the limit of 2000",
+    ],
+    [
+      "a DFA just over the state limit after minimisation",
+      "^[ab]*a[ab]{10}$",
+      "KR3024",
+      "regular expression `^[ab]*a[ab]{10}$` needs a deterministic automaton of 2048 states, over the limit of 2000",
+    ],
   ])("%s", (_name, source, code, message) => {
     expect(checkPattern(source)).toEqual({ ok: false, code, message });
   });

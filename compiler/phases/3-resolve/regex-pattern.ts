@@ -1,9 +1,11 @@
-// Decides whether a regular expression can be analysed as a regular language and runs in linear time,
-// and gives the anchor-free language that its search semantics (RegExp#test, `u` flag) accept.
+// Decides whether a regular expression can be analysed as a regular language, gives the anchor-free
+// language that its search semantics (RegExp#test, `u` flag) accept, and compiles it to the bounded DFA
+// the runtime matches with (linear by construction; scslre's verdict only guards consumers of the schema).
 
 import { RegExpParser, visitRegExpAST, type AST } from "@eslint-community/regexpp";
 import { analyse } from "scslre";
 import type { Code } from "../../diagnostics/codes.js";
+import { MATCHER_STATE_LIMIT, patternAutomaton } from "./pattern-automaton.js";
 import type { AnalysablePattern } from "./resolved-config.js";
 
 /** Escapes literal text for a regular expression (valid with and without the `u` flag). */
@@ -46,7 +48,17 @@ function check(source: string): PatternCheck {
       message: `regular expression \`${source}\` can take super-linear time (${report.exponential ? "exponential" : "polynomial"} backtracking on input like "${attack}…")`,
     };
   }
-  return { ok: true, pattern: { source, language: searchLanguage(source, ast) } };
+  const language = searchLanguage(source, ast);
+  const automaton = patternAutomaton(language);
+  if (!automaton.ok) {
+    const size = automaton.states === undefined ? `more than ${MATCHER_STATE_LIMIT}` : `${automaton.states}`;
+    return {
+      ok: false,
+      code: "KR3024",
+      message: `regular expression \`${source}\` needs a deterministic automaton of ${size} states, over the limit of ${MATCHER_STATE_LIMIT}`,
+    };
+  }
+  return { ok: true, pattern: { source, language, matcher: automaton.table } };
 }
 
 /** Names the first construct that is not a regular-language operator we can decide, if any. */
@@ -72,6 +84,11 @@ function findUnsupported(ast: AST.Pattern): string | undefined {
 
 function isAnchor(node: AST.Node | undefined, kind: "start" | "end"): boolean {
   return node?.type === "Assertion" && node.kind === kind;
+}
+
+/** The search language of a pattern that parses (no other checks): for tests of the automaton. */
+export function searchLanguageOf(source: string): string {
+  return searchLanguage(source, new RegExpParser({ ecmaVersion: 2024 }).parsePattern(source, 0, source.length, { unicode: true }));
 }
 
 function searchLanguage(source: string, ast: AST.Pattern): string {

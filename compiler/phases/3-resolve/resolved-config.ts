@@ -1,6 +1,7 @@
 // The resolved model: tools with typed input fields and parsed templates, rules with typed conditions.
 
 import type { Span } from "../../diagnostics/diagnostic.js";
+import type { DfaTable } from "../../../runtime-template/contract/dfa-match.js";
 import type { ReverseResult } from "./reverse-route.js";
 
 export type ScalarType = "string" | "number" | "integer" | "boolean";
@@ -30,12 +31,14 @@ export interface InputField extends ValueConstraints {
   readonly span: Span;
 }
 
-/** A regular expression checked to be analysable and linear-time, with its search language. */
+/** A regular expression checked to be analysable, with its search language and the automaton that runs it. */
 export interface AnalysablePattern {
   /** As written (search semantics, like RegExp#test with the `u` flag). */
   readonly source: string;
   /** An anchor-free expression whose full matches are exactly the strings `source` finds a match in. */
   readonly language: string;
+  /** The minimal DFA of `language`: what the runtime runs instead of a backtracking RegExp. */
+  readonly matcher: DfaTable;
 }
 
 export type TemplatePart =

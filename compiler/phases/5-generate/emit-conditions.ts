@@ -1,18 +1,20 @@
 // Rule conditions as plain TypeScript expressions over `input`, `agent` and `reason`. Constants that
 // are not literals (sets, regular expressions) are hoisted to module scope and named once.
 
-import type { Condition, InputField, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
+import type { AnalysablePattern, Condition, InputField, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
+import { dfaComment, dfaInitializer } from "./emit-dfa.js";
 
 export class ModuleConstants {
-  readonly declarations: Array<{ name: string; initializer: string }> = [];
+  readonly declarations: Array<{ name: string; initializer: string; doc?: string }> = [];
   readonly #byInitializer = new Map<string, string>();
 
-  constant(prefix: string, initializer: string): string {
+  /** The name of a module constant with this initializer; `doc` is kept from its first use. */
+  constant(prefix: string, initializer: string, doc?: string): string {
     let name = this.#byInitializer.get(initializer);
     if (name === undefined) {
       name = `${prefix}_${this.declarations.filter((d) => d.name.startsWith(`${prefix}_`)).length}`;
       this.#byInitializer.set(initializer, name);
-      this.declarations.push({ name, initializer });
+      this.declarations.push({ name, initializer, ...(doc === undefined ? {} : { doc }) });
     }
     return name;
   }
@@ -42,7 +44,9 @@ export function ruleExpression(rule: ResolvedRule, tool: ResolvedTool, constants
 
 function conditionExpression(c: Condition, field: InputField, v: string, constants: ModuleConstants): string {
   const set = (values: readonly unknown[]) => constants.constant("SET", `new Set<${field.type === "string" ? "string" : "number"}>(${literal(values)})`);
-  const regex = (source: string) => constants.constant("PATTERN", `new RegExp(${literal(source)}, "u")`);
+  // Never a backtracking RegExp on agent input: the pattern's DFA (docs/policy-semantics.md).
+  const regex = (pattern: AnalysablePattern) =>
+    constants.constant("PATTERN", dfaInitializer(pattern), dfaComment(pattern, `${c.span.file}:${c.span.line}`));
   switch (c.operator) {
     case "min":
       return `${v} >= ${c.value}`;
@@ -63,15 +67,15 @@ function conditionExpression(c: Condition, field: InputField, v: string, constan
     case "not_ends_with":
       return `!${v}.endsWith(${literal(c.value)})`;
     case "matches":
-      return `${regex(c.value.source)}.test(${v})`;
+      return `${regex(c.value)}.test(${v})`;
     case "not_matches":
-      return `!${regex(c.value.source)}.test(${v})`;
+      return `!${regex(c.value)}.test(${v})`;
     case "max_length":
       return `codePointLength(${v}) <= ${c.value}`;
     case "subset_of":
       return `everyIn(${v}, ${set(c.value)})`;
     case "each_matches":
-      return `everyMatches(${v}, ${regex(c.value.source)})`;
+      return `everyMatches(${v}, ${regex(c.value)})`;
     case "max_items":
       return `${v}.length <= ${c.value}`;
   }

@@ -37,6 +37,9 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   const policyHelpers = ["codePointLength", "everyIn", "everyMatches", "hasReason"].filter(calls(ruleBlocks.map((b) => b.test).join("\n")));
   const encoders = ["pathSegment", "text", "header", "queryString", "definedPairs", "jsonBody", "formBody", "bearer", "basic", "argvValue"].filter(calls(plan));
   if (policyHelpers.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/policy-helpers.js`, namedImports: policyHelpers });
+  if (constants.declarations.some((c) => c.initializer.startsWith("new DfaMatcher("))) {
+    file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/dfa-match.js`, namedImports: ["DfaMatcher"] });
+  }
   if (encoders.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/egress/request-encoding.js`, namedImports: encoders.sort() });
   file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/validation-errors.js`, namedImports: ["validationErrors"] });
   file.addImportDeclaration({ moduleSpecifier: `../validators/${tool.name}.js`, namedImports: ["validate"] });
@@ -59,7 +62,11 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
     declarations: [{ name: "INPUT_SCHEMA", initializer: `${JSON.stringify(inputJsonSchema(tool), null, 2)} as const` }],
   });
   for (const c of constants.declarations) {
-    file.addVariableStatement({ declarationKind: VariableDeclarationKind.Const, declarations: [{ name: c.name, initializer: c.initializer }] });
+    file.addVariableStatement({
+      declarationKind: VariableDeclarationKind.Const,
+      ...(c.doc === undefined ? {} : { docs: [c.doc] }),
+      declarations: [{ name: c.name, initializer: c.initializer }],
+    });
   }
   for (const { rule, index } of ruleBlocks) {
     const decision = {
