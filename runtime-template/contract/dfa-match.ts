@@ -53,20 +53,31 @@ export class DfaMatcher implements StringPattern {
 
   /** Whether `value` is in the language: code points as the `u` flag reads them (a lone surrogate is one). */
   test(value: string): boolean {
+    // Locals, not fields, in the loop: this is the hot path of every pattern condition.
+    const next = this.#next;
+    const width = this.#width;
+    const asciiClass = this.#asciiClass;
+    const acceptsRest = this.#acceptsRest;
     const n = value.length;
     let state = 0;
+    if (acceptsRest[0] === 1) return true;
     for (let i = 0; i < n; i++) {
-      if (this.#acceptsRest[state] === 1) return true;
       let c = value.charCodeAt(i);
-      if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
-        const low = value.charCodeAt(i + 1);
-        if (low >= 0xdc00 && low <= 0xdfff) {
-          c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
-          i++;
+      let k: number;
+      if (c < ASCII) k = asciiClass[c]!;
+      else {
+        if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+          const low = value.charCodeAt(i + 1);
+          if (low >= 0xdc00 && low <= 0xdfff) {
+            c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+            i++;
+          }
         }
+        k = this.#searchClass(c);
       }
-      state = this.#next[state * this.#width + (c < ASCII ? this.#asciiClass[c]! : this.#searchClass(c))]!;
+      state = next[state * width + k]!;
       if (state < 0) return false;
+      if (acceptsRest[state] === 1) return true;
     }
     return this.#accepting[state] === 1;
   }
