@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DfaMatcher } from "../../../runtime-template/contract/dfa-match.js";
 import { checkPattern } from "./regex-pattern.js";
 
 describe("regular expressions the analyser accepts", () => {
@@ -48,5 +49,30 @@ describe("regular expressions the analyser rejects", () => {
     ],
   ])("%s", (_name, source, code, message) => {
     expect(checkPattern(source)).toEqual({ ok: false, code, message });
+  });
+});
+
+describe("case-insensitive patterns (ignore_case) are just another automaton", () => {
+  const matcher = (source: string, ignoreCase: boolean) => {
+    const check = checkPattern(source, { ignoreCase });
+    if (!check.ok) throw new Error(check.message);
+    return new DfaMatcher(check.pattern.matcher);
+  };
+
+  it("compiles with the `i` flag and keeps the case-sensitive automaton apart", () => {
+    expect(checkPattern("@acme\\.example$", { ignoreCase: true })).toMatchObject({ ok: true, pattern: { flags: "iu" } });
+    expect(checkPattern("@acme\\.example$")).toMatchObject({ ok: true, pattern: { flags: "u" } });
+    expect(matcher("@acme\\.example$", true).test("bob@ACME.example")).toBe(true);
+    expect(matcher("@acme\\.example$", false).test("bob@ACME.example")).toBe(false);
+  });
+
+  it("folds case as RegExp's `iu` does (the Kelvin sign is a k, the long s an s)", () => {
+    for (const sample of ["k", "K", "\u212a", "s", "S", "\u017f", "x"]) {
+      expect(matcher("^[ks]$", true).test(sample), sample).toBe(new RegExp("^[ks]$", "iu").test(sample));
+    }
+  });
+
+  it("reports a syntax error with either flag set", () => {
+    expect(checkPattern("^a[", { ignoreCase: true })).toEqual({ ok: false, code: "KR3018", message: "invalid regular expression `^a[`: Unterminated character class" });
   });
 });

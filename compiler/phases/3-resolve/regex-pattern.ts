@@ -17,20 +17,23 @@ export type PatternCheck = { ok: true; pattern: AnalysablePattern } | { ok: fals
 
 const cache = new Map<string, PatternCheck>();
 
-export function checkPattern(source: string): PatternCheck {
-  let result = cache.get(source);
+/** `ignoreCase` (a condition's `ignore_case: true`) compiles the pattern with the `i` flag as well. */
+export function checkPattern(source: string, options: { ignoreCase?: boolean } = {}): PatternCheck {
+  const flags = options.ignoreCase === true ? "iu" : "u";
+  const key = `${flags}/${source}`;
+  let result = cache.get(key);
   if (result === undefined) {
-    result = check(source);
-    cache.set(source, result);
+    result = check(source, flags);
+    cache.set(key, result);
   }
   return result;
 }
 
-function check(source: string): PatternCheck {
+function check(source: string, flags: "u" | "iu"): PatternCheck {
   try {
-    new RegExp(source, "u");
+    new RegExp(source, flags);
   } catch (error) {
-    const reason = (error as Error).message.replace(/^Invalid regular expression: \/.*\/u?: /s, "");
+    const reason = (error as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "");
     return { ok: false, code: "KR3018", message: `invalid regular expression \`${source}\`: ${reason}` };
   }
   const ast = new RegExpParser({ ecmaVersion: 2024 }).parsePattern(source, 0, source.length, { unicode: true });
@@ -38,7 +41,7 @@ function check(source: string): PatternCheck {
   if (unsupported !== undefined) {
     return { ok: false, code: "KR3019", message: `regular expression \`${source}\` cannot be analysed: it uses ${unsupported}` };
   }
-  const reports = analyse({ source, flags: "u" }, { maxReports: 1 }).reports;
+  const reports = analyse({ source, flags }, { maxReports: 1 }).reports;
   const report = reports[0];
   if (report !== undefined) {
     const attack = report.character.pick.repeat(3);
@@ -49,7 +52,7 @@ function check(source: string): PatternCheck {
     };
   }
   const language = searchLanguage(source, ast);
-  const automaton = patternAutomaton(language);
+  const automaton = patternAutomaton(language, flags);
   if (!automaton.ok) {
     const size = automaton.states === undefined ? `more than ${MATCHER_STATE_LIMIT}` : `${automaton.states}`;
     return {
@@ -58,7 +61,7 @@ function check(source: string): PatternCheck {
       message: `regular expression \`${source}\` needs a deterministic automaton of ${size} states, over the limit of ${MATCHER_STATE_LIMIT}`,
     };
   }
-  return { ok: true, pattern: { source, language, matcher: automaton.table } };
+  return { ok: true, pattern: { source, flags, language, matcher: automaton.table } };
 }
 
 /** Names the first construct that is not a regular-language operator we can decide, if any. */

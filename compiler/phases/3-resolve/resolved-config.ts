@@ -35,6 +35,8 @@ export interface InputField extends ValueConstraints {
 export interface AnalysablePattern {
   /** As written (search semantics, like RegExp#test with the `u` flag). */
   readonly source: string;
+  /** `iu` for a case-insensitive condition (`ignore_case: true`); the language and the matcher honour it. */
+  readonly flags: "u" | "iu";
   /** An anchor-free expression whose full matches are exactly the strings `source` finds a match in. */
   readonly language: string;
   /** The minimal DFA of `language`: what the runtime runs instead of a backtracking RegExp. */

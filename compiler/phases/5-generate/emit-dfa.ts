@@ -6,7 +6,8 @@ import type { AnalysablePattern } from "../3-resolve/resolved-config.js";
 /** The doc comment of a pattern constant; `where` names the YAML place (`policies/a.yaml:5`). */
 export function dfaComment(pattern: AnalysablePattern, where: string): string {
   const states = pattern.matcher.next.length;
-  return `\`${pattern.source}\` (${where}) as a minimal DFA of ${states} state${states === 1 ? "" : "s"}: one step per code point, linear in the input.`;
+  const caseless = pattern.flags.includes("i") ? ", ignoring case," : "";
+  return `\`${pattern.source}\` (${where})${caseless} as a minimal DFA of ${states} state${states === 1 ? "" : "s"}: one step per code point, linear in the input.`;
 }
 
 /** `new DfaMatcher({...})` with the table laid out for review. */
