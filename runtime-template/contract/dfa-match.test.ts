@@ -107,5 +107,8 @@ describe("ajv's pattern engine", () => {
   it("refuses a malformed table", () => {
     expect(() => new DfaMatcher({ starts: [0], classes: [0], next: [[2]], accepting: [] })).toThrow("malformed DFA table");
     expect(() => new DfaMatcher({ starts: [1], classes: [0], next: [[0]], accepting: [] })).toThrow("malformed DFA table");
+    expect(() => new DfaMatcher({ starts: [0], classes: [1], next: [[0]], accepting: [] })).toThrow("malformed DFA table");
+    expect(() => new DfaMatcher({ starts: [0, 0], classes: [0, 0], next: [[0]], accepting: [] })).toThrow("malformed DFA table");
+    expect(() => new DfaMatcher({ starts: [0], classes: [0], next: [[0]], accepting: [1] })).toThrow("malformed DFA table");
   });
 });

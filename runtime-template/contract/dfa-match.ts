@@ -34,7 +34,14 @@ export class DfaMatcher implements StringPattern {
   constructor(table: DfaTable) {
     const states = table.next.length;
     this.#width = table.next[0]?.length ?? 0;
-    if (states === 0 || table.starts.length !== table.classes.length || table.starts[0] !== 0) throw new Error("malformed DFA table");
+    const malformed =
+      states === 0 ||
+      table.starts.length !== table.classes.length ||
+      table.starts[0] !== 0 ||
+      table.starts.some((start, i) => i > 0 && start <= table.starts[i - 1]!) ||
+      table.classes.some((k) => !Number.isInteger(k) || k < 0 || k >= this.#width) ||
+      table.accepting.some((state) => !Number.isInteger(state) || state < 0 || state >= states);
+    if (malformed) throw new Error("malformed DFA table");
     this.#starts = Int32Array.from(table.starts);
     this.#classes = Int32Array.from(table.classes);
     this.#next = new Int32Array(states * this.#width);
