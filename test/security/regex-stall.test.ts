@@ -3,6 +3,7 @@
 // random ones, on values up to the body limit: each request is answered within a bound, and /healthz
 // keeps answering while it runs. With a backtracking RegExp, 30 characters block the server for minutes.
 
+import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkPattern } from "../../compiler/phases/3-resolve/regex-pattern.js";
@@ -56,7 +57,7 @@ beforeAll(async () => {
   });
   files["policies/probe.yaml"] = `policy: probe\nallow:\n${rules.join("\n")}\n`;
   const dir = writeConfig(files);
-  server = await startBundle(await buildBundle(dir), [], {});
+  server = await startBundle(await buildBundle(dir), ["--audit", join(dir, "audit.jsonl")], {});
 }, 120_000);
 
 afterAll(async () => {
