@@ -86,6 +86,11 @@ export const codes = {
   KR3021: { severity: "error", title: "inconsistent input field definition" },
   KR3022: { severity: "error", title: "auth scheme needs a `name`" },
   KR3023: { severity: "error", title: "budget sums a field that is not numeric" },
+  KR3024: {
+    severity: "error",
+    title: "regular expression too large to compile",
+    help: "the runtime runs every pattern as a deterministic automaton (linear in the input) of at most 2000 states; shorten bounded repetitions such as `[ab]{16}` after an open-ended part, or split the pattern into several conditions",
+  },
 
   KR4001: { severity: "error", title: "unreachable rule" },
   KR4002: { severity: "error", title: "overlapping rules" },

@@ -1,5 +1,7 @@
 // Small predicates the generated decision code calls; their semantics are docs/policy-semantics.md's.
 
+import type { StringPattern } from "./dfa-match.js";
+
 /** SPEC 3: a reason is a non-empty string of at most 1000 characters. */
 export function hasReason(reason: string | undefined): boolean {
   return typeof reason === "string" && reason.length > 0 && reason.length <= 1000;
@@ -41,7 +43,7 @@ export function everyIn<T>(values: readonly T[], allowed: ReadonlySet<T>): boole
   return true;
 }
 
-export function everyMatches(values: readonly string[], pattern: RegExp): boolean {
+export function everyMatches(values: readonly string[], pattern: StringPattern): boolean {
   for (const value of values) if (!pattern.test(value)) return false;
   return true;
 }

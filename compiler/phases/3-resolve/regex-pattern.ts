@@ -1,9 +1,11 @@
-// Decides whether a regular expression can be analysed as a regular language and runs in linear time,
-// and gives the anchor-free language that its search semantics (RegExp#test, `u` flag) accept.
+// Decides whether a regular expression can be analysed as a regular language, gives the anchor-free
+// language that its search semantics (RegExp#test, `u` flag) accept, and compiles it to the bounded DFA
+// the runtime matches with (linear by construction; scslre's verdict only guards consumers of the schema).
 
 import { RegExpParser, visitRegExpAST, type AST } from "@eslint-community/regexpp";
 import { analyse } from "scslre";
 import type { Code } from "../../diagnostics/codes.js";
+import { MATCHER_STATE_LIMIT, patternAutomaton } from "./pattern-automaton.js";
 import type { AnalysablePattern } from "./resolved-config.js";
 
 /** Escapes literal text for a regular expression (valid with and without the `u` flag). */
@@ -15,22 +17,23 @@ export type PatternCheck = { ok: true; pattern: AnalysablePattern } | { ok: fals
 
 const cache = new Map<string, PatternCheck>();
 
-/** `ignoreCase`: the pattern runs with the `i` flag too (`ignore_case: true`), which can add ambiguity. */
-export function checkPattern(source: string, ignoreCase = false): PatternCheck {
-  const key = `${ignoreCase ? "i" : ""}/${source}`;
+/** `ignoreCase` (a condition's `ignore_case: true`) compiles the pattern with the `i` flag as well. */
+export function checkPattern(source: string, options: { ignoreCase?: boolean } = {}): PatternCheck {
+  const flags = options.ignoreCase === true ? "iu" : "u";
+  const key = `${flags}/${source}`;
   let result = cache.get(key);
   if (result === undefined) {
-    result = check(source, ignoreCase);
+    result = check(source, flags);
     cache.set(key, result);
   }
   return result;
 }
 
-function check(source: string, ignoreCase: boolean): PatternCheck {
+function check(source: string, flags: "u" | "iu"): PatternCheck {
   try {
-    new RegExp(source, "u");
+    new RegExp(source, flags);
   } catch (error) {
-    const reason = (error as Error).message.replace(/^Invalid regular expression: \/.*\/u?: /s, "");
+    const reason = (error as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "");
     return { ok: false, code: "KR3018", message: `invalid regular expression \`${source}\`: ${reason}` };
   }
   const ast = new RegExpParser({ ecmaVersion: 2024 }).parsePattern(source, 0, source.length, { unicode: true });
@@ -38,7 +41,7 @@ function check(source: string, ignoreCase: boolean): PatternCheck {
   if (unsupported !== undefined) {
     return { ok: false, code: "KR3019", message: `regular expression \`${source}\` cannot be analysed: it uses ${unsupported}` };
   }
-  const reports = analyse({ source, flags: ignoreCase ? "iu" : "u" }, { maxReports: 1 }).reports;
+  const reports = analyse({ source, flags }, { maxReports: 1 }).reports;
   const report = reports[0];
   if (report !== undefined) {
     const attack = report.character.pick.repeat(3);
@@ -48,7 +51,17 @@ function check(source: string, ignoreCase: boolean): PatternCheck {
       message: `regular expression \`${source}\` can take super-linear time (${report.exponential ? "exponential" : "polynomial"} backtracking on input like "${attack}…")`,
     };
   }
-  return { ok: true, pattern: { source, language: searchLanguage(source, ast) } };
+  const language = searchLanguage(source, ast);
+  const automaton = patternAutomaton(language, flags);
+  if (!automaton.ok) {
+    const size = automaton.states === undefined ? `more than ${MATCHER_STATE_LIMIT}` : `${automaton.states}`;
+    return {
+      ok: false,
+      code: "KR3024",
+      message: `regular expression \`${source}\` needs a deterministic automaton of ${size} states, over the limit of ${MATCHER_STATE_LIMIT}`,
+    };
+  }
+  return { ok: true, pattern: { source, flags, language, matcher: automaton.table } };
 }
 
 /** Names the first construct that is not a regular-language operator we can decide, if any. */
@@ -74,6 +87,11 @@ function findUnsupported(ast: AST.Pattern): string | undefined {
 
 function isAnchor(node: AST.Node | undefined, kind: "start" | "end"): boolean {
   return node?.type === "Assertion" && node.kind === kind;
+}
+
+/** The search language of a pattern that parses (no other checks): for tests of the automaton. */
+export function searchLanguageOf(source: string): string {
+  return searchLanguage(source, new RegExpParser({ ecmaVersion: 2024 }).parsePattern(source, 0, source.length, { unicode: true }));
 }
 
 function searchLanguage(source: string, ast: AST.Pattern): string {

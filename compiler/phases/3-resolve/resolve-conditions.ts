@@ -203,7 +203,7 @@ function resolveOperand(field: InputField, operator: Operator, operand: unknown,
     case "not_matches":
     case "each_matches": {
       if (typeof operand !== "string") return p("must be a regular expression (a string)");
-      const check = checkPattern(operand, ignoreCase);
+      const check = checkPattern(operand, { ignoreCase });
       return check.ok ? { ...base, value: check.pattern } : { problem: check.message, code: check.code };
     }
   }

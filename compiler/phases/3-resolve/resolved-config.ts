@@ -2,6 +2,7 @@
 
 import type { Span } from "../../diagnostics/diagnostic.js";
 import type { InputFormat } from "../../../runtime-template/contract/canonical-format.js";
+import type { DfaTable } from "../../../runtime-template/contract/dfa-match.js";
 import type { ReverseResult } from "./reverse-route.js";
 
 export type { InputFormat };
@@ -35,12 +36,16 @@ export interface InputField extends ValueConstraints {
   readonly span: Span;
 }
 
-/** A regular expression checked to be analysable and linear-time, with its search language. */
+/** A regular expression checked to be analysable, with its search language and the automaton that runs it. */
 export interface AnalysablePattern {
   /** As written (search semantics, like RegExp#test with the `u` flag). */
   readonly source: string;
+  /** `iu` for a case-insensitive condition (`ignore_case: true`); the language and the matcher honour it. */
+  readonly flags: "u" | "iu";
   /** An anchor-free expression whose full matches are exactly the strings `source` finds a match in. */
   readonly language: string;
+  /** The minimal DFA of `language`: what the runtime runs instead of a backtracking RegExp. */
+  readonly matcher: DfaTable;
 }
 
 export type TemplatePart =

@@ -1,20 +1,22 @@
 // Rule conditions as plain TypeScript expressions over `input`, `agent` and `reason`. Constants that
 // are not literals (sets, regular expressions) are hoisted to module scope and named once.
 
-import type { Condition, InputField, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
-import { escapeLiteral } from "../3-resolve/regex-pattern.js";
+import type { AnalysablePattern, Condition, InputField, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
+import { checkPattern, escapeLiteral } from "../3-resolve/regex-pattern.js";
 import { caselessLanguageSource } from "../4-analyze/constraints.js";
+import { dfaComment, dfaInitializer } from "./emit-dfa.js";
 
 export class ModuleConstants {
-  readonly declarations: Array<{ name: string; initializer: string }> = [];
+  readonly declarations: Array<{ name: string; initializer: string; doc?: string }> = [];
   readonly #byInitializer = new Map<string, string>();
 
-  constant(prefix: string, initializer: string): string {
+  /** The name of a module constant with this initializer; `doc` is kept from its first use. */
+  constant(prefix: string, initializer: string, doc?: string): string {
     let name = this.#byInitializer.get(initializer);
     if (name === undefined) {
       name = `${prefix}_${this.declarations.filter((d) => d.name.startsWith(`${prefix}_`)).length}`;
       this.#byInitializer.set(initializer, name);
-      this.declarations.push({ name, initializer });
+      this.declarations.push({ name, initializer, ...(doc === undefined ? {} : { doc }) });
     }
     return name;
   }
@@ -44,7 +46,9 @@ export function ruleExpression(rule: ResolvedRule, tool: ResolvedTool, constants
 
 function conditionExpression(c: Condition, field: InputField, v: string, constants: ModuleConstants): string {
   const set = (values: readonly unknown[]) => constants.constant("SET", `new Set<${field.type === "string" ? "string" : "number"}>(${literal(values)})`);
-  const regex = (source: string, flags = "u") => constants.constant("PATTERN", `new RegExp(${literal(source)}, ${literal(flags)})`);
+  // Never a backtracking RegExp on agent input: the pattern's DFA (docs/policy-semantics.md).
+  const regex = (pattern: AnalysablePattern) =>
+    constants.constant("PATTERN", dfaInitializer(pattern), dfaComment(pattern, `${c.span.file}:${c.span.line}`));
   if (c.ignoreCase === true) return caselessExpression(c, v, regex);
   switch (c.operator) {
     case "min":
@@ -66,40 +70,45 @@ function conditionExpression(c: Condition, field: InputField, v: string, constan
     case "not_ends_with":
       return `!${v}.endsWith(${literal(c.value)})`;
     case "matches":
-      return `${regex(c.value.source)}.test(${v})`;
+      return `${regex(c.value)}.test(${v})`;
     case "not_matches":
-      return `!${regex(c.value.source)}.test(${v})`;
+      return `!${regex(c.value)}.test(${v})`;
     case "max_length":
       return `codePointLength(${v}) <= ${c.value}`;
     case "subset_of":
       return `everyIn(${v}, ${set(c.value)})`;
     case "each_matches":
-      return `everyMatches(${v}, ${regex(c.value.source)})`;
+      return `everyMatches(${v}, ${regex(c.value)})`;
     case "max_items":
       return `${v}.length <= ${c.value}`;
   }
 }
 
 /**
- * `ignore_case: true`: every comparison is a RegExp with the `iu` flags (Unicode simple case folding),
- * over exactly the language the analyser decided (`caselessLanguageSource`), so both compare alike.
+ * `ignore_case: true`: every comparison is the DFA of an `iu` pattern (Unicode simple case folding) over
+ * exactly the language the analyser decided (`caselessLanguageSource`), so both compare alike.
  */
-function caselessExpression(c: Condition, v: string, regex: (source: string, flags: string) => string): string {
+function caselessExpression(c: Condition, v: string, regex: (pattern: AnalysablePattern) => string): string {
+  const caseless = (source: string) => {
+    const check = checkPattern(source, { ignoreCase: true });
+    if (!check.ok) throw new Error(`the caseless language of \`${c.operator}\` does not compile: ${check.message}`);
+    return regex(check.pattern);
+  };
   switch (c.operator) {
     case "matches":
-      return `${regex(c.value.source, "iu")}.test(${v})`;
+      return `${regex(c.value)}.test(${v})`;
     case "not_matches":
-      return `!${regex(c.value.source, "iu")}.test(${v})`;
+      return `!${regex(c.value)}.test(${v})`;
     case "each_matches":
-      return `everyMatches(${v}, ${regex(c.value.source, "iu")})`;
+      return `everyMatches(${v}, ${regex(c.value)})`;
     case "ends_with":
     case "not_ends_with": {
       // Equivalent to the analysed `[\s\S]*suffix`, and constant time: only the value's tail can match.
-      const test = `${regex(`^(?:${escapeLiteral(c.value)})$`, "iu")}.test(lastCodePoints(${v}, ${[...c.value].length}))`;
+      const test = `${caseless(`^(?:${escapeLiteral(c.value)})$`)}.test(lastCodePoints(${v}, ${[...c.value].length}))`;
       return c.operator === "ends_with" ? test : `!${test}`;
     }
     default: {
-      const full = regex(`^(?:${caselessLanguageSource(c)})$`, "iu");
+      const full = caseless(`^(?:${caselessLanguageSource(c)})$`);
       if (c.operator === "subset_of") return `everyMatches(${v}, ${full})`;
       return c.operator.startsWith("not_") ? `!${full}.test(${v})` : `${full}.test(${v})`;
     }

@@ -38,6 +38,9 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   const policyHelpers = ["codePointLength", "everyIn", "everyMatches", "hasReason", "lastCodePoints"].filter(calls(ruleBlocks.map((b) => b.test).join("\n")));
   const encoders = ["pathSegment", "text", "header", "queryString", "definedPairs", "jsonBody", "formBody", "bearer", "basic", "argvValue"].filter(calls(plan));
   if (policyHelpers.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/policy-helpers.js`, namedImports: policyHelpers });
+  if (constants.declarations.some((c) => c.initializer.startsWith("new DfaMatcher("))) {
+    file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/dfa-match.js`, namedImports: ["DfaMatcher"] });
+  }
   if (encoders.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/egress/request-encoding.js`, namedImports: encoders.sort() });
   file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/prepare-input.js`, ...(formats.length > 0 ? { namedImports: ["prepareInput", "type InputFormats"] } : { namedImports: ["prepareInput"] }) });
   file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/validation-errors.js`, namedImports: ["validationErrors"] });
@@ -68,7 +71,11 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
     });
   }
   for (const c of constants.declarations) {
-    file.addVariableStatement({ declarationKind: VariableDeclarationKind.Const, declarations: [{ name: c.name, initializer: c.initializer }] });
+    file.addVariableStatement({
+      declarationKind: VariableDeclarationKind.Const,
+      ...(c.doc === undefined ? {} : { docs: [c.doc] }),
+      declarations: [{ name: c.name, initializer: c.initializer }],
+    });
   }
   for (const { rule, index } of ruleBlocks) {
     const decision = {

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import type { Analysis } from "../4-analyze/analyze-rules.js";
 import { emitTool } from "./emit-tool.js";
-import { emitValidator } from "./emit-validator.js";
+import { emitValidator, schemaPatterns } from "./emit-validator.js";
 import { inputJsonSchema } from "./input-json-schema.js";
 import { RUNTIME } from "./runtime-path.js";
 
@@ -30,7 +30,7 @@ export async function generateConfig(analysis: Analysis): Promise<GeneratedFiles
   for (const tool of tools) {
     const rules = analysis.rulesByTool.get(tool.name) ?? [];
     files.set(`tools/${tool.name}.ts`, emitTool(project, tool, rules));
-    const validator = emitValidator(tool.name, inputJsonSchema(tool));
+    const validator = emitValidator(tool.name, inputJsonSchema(tool), schemaPatterns(tool));
     files.set(`validators/${tool.name}.js`, validator.js);
     files.set(`validators/${tool.name}.d.ts`, validator.dts);
   }

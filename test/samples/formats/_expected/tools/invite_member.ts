@@ -2,6 +2,7 @@
 // Regenerate with `keyrunner build`; review changes to this file like code.
 import type { Decision, ExecPlan, ForwardRoute, HttpRequestPlan, SecretReader, ToolModule, ValidationError } from "@keyrunner/runtime/runtime-template/contract/tool-module.js";
 import { everyMatches, lastCodePoints } from "@keyrunner/runtime/runtime-template/contract/policy-helpers.js";
+import { DfaMatcher } from "@keyrunner/runtime/runtime-template/contract/dfa-match.js";
 import { bearer, definedPairs, jsonBody, queryString } from "@keyrunner/runtime/runtime-template/egress/request-encoding.js";
 import { prepareInput, type InputFormats } from "@keyrunner/runtime/runtime-template/contract/prepare-input.js";
 import { validationErrors } from "@keyrunner/runtime/runtime-template/contract/validation-errors.js";
@@ -74,13 +75,152 @@ const INPUT_SCHEMA = {
 /** Fields canonicalised before validation and policy: the canonical value is what is checked, audited and sent. */
 const FORMATS: InputFormats = { "email": "email", "workspace": "hostname", "homepage": "uri", "folder": "path", "cc": "email" };
 const AGENTS_0 = new Set<string>(["onboarding-agent"]);
-const PATTERN_0 = new RegExp("^(?:@acme\\.example)$", "iu");
-const PATTERN_1 = new RegExp("^(?:acme\\.example|eu\\.acme\\.example)$", "iu");
-const PATTERN_2 = new RegExp("^(?:\\/shared\\/[\\s\\S]*)$", "iu");
-const PATTERN_3 = new RegExp("@partner\\.example$", "iu");
-const PATTERN_4 = new RegExp("^(?:ops)$", "iu");
-const PATTERN_5 = new RegExp("^(?:trial|vip)$", "iu");
-const PATTERN_6 = new RegExp("^https://acme\\.example/", "iu");
+/** `^(?:@acme\.example)$` (policies/invites.yaml:6), ignoring case, as a minimal DFA of 14 states: one step per code point, linear in the input. */
+const PATTERN_0 = new DfaMatcher({
+  starts: [0x0, 0x2e /* . */, 0x2f, 0x40 /* @ */, 0x41 /* A */, 0x42 /* B */, 0x43 /* C */, 0x44 /* D */, 0x45 /* E */, 0x46 /* F */, 0x4c /* L */, 0x4d /* M */, 0x4e /* N */, 0x50 /* P */, 0x51 /* Q */, 0x58 /* X */, 0x59 /* Y */, 0x61 /* a */, 0x62 /* b */, 0x63 /* c */, 0x64 /* d */, 0x65 /* e */, 0x66 /* f */, 0x6c /* l */, 0x6d /* m */, 0x6e /* n */, 0x70 /* p */, 0x71 /* q */, 0x78 /* x */, 0x79 /* y */],
+  classes: [0, 1, 0, 2, 3, 0, 4, 0, 5, 0, 6, 7, 0, 8, 0, 9, 0, 3, 0, 4, 0, 5, 0, 6, 7, 0, 8, 0, 9, 0],
+  next: [
+    [-1, -1, 1, -1, -1, -1, -1, -1, -1, -1], // state 0
+    [-1, -1, -1, 2, -1, -1, -1, -1, -1, -1], // state 1
+    [-1, -1, -1, -1, 3, -1, -1, -1, -1, -1], // state 2
+    [-1, -1, -1, -1, -1, -1, -1, 4, -1, -1], // state 3
+    [-1, -1, -1, -1, -1, 5, -1, -1, -1, -1], // state 4
+    [-1, 6, -1, -1, -1, -1, -1, -1, -1, -1], // state 5
+    [-1, -1, -1, -1, -1, 7, -1, -1, -1, -1], // state 6
+    [-1, -1, -1, -1, -1, -1, -1, -1, -1, 8], // state 7
+    [-1, -1, -1, 9, -1, -1, -1, -1, -1, -1], // state 8
+    [-1, -1, -1, -1, -1, -1, -1, 10, -1, -1], // state 9
+    [-1, -1, -1, -1, -1, -1, -1, -1, 11, -1], // state 10
+    [-1, -1, -1, -1, -1, -1, 12, -1, -1, -1], // state 11
+    [-1, -1, -1, -1, -1, 13, -1, -1, -1, -1], // state 12
+    [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1], // state 13, accepting
+  ],
+  accepting: [13],
+});
+/** `^(?:acme\.example|eu\.acme\.example)$` (policies/invites.yaml:7), ignoring case, as a minimal DFA of 16 states: one step per code point, linear in the input. */
+const PATTERN_1 = new DfaMatcher({
+  starts: [0x0, 0x2e /* . */, 0x2f, 0x41 /* A */, 0x42 /* B */, 0x43 /* C */, 0x44 /* D */, 0x45 /* E */, 0x46 /* F */, 0x4c /* L */, 0x4d /* M */, 0x4e /* N */, 0x50 /* P */, 0x51 /* Q */, 0x55 /* U */, 0x56 /* V */, 0x58 /* X */, 0x59 /* Y */, 0x61 /* a */, 0x62 /* b */, 0x63 /* c */, 0x64 /* d */, 0x65 /* e */, 0x66 /* f */, 0x6c /* l */, 0x6d /* m */, 0x6e /* n */, 0x70 /* p */, 0x71 /* q */, 0x75 /* u */, 0x76 /* v */, 0x78 /* x */, 0x79 /* y */],
+  classes: [0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 6, 0, 7, 0, 8, 0, 9, 0, 2, 0, 3, 0, 4, 0, 5, 6, 0, 7, 0, 8, 0, 9, 0],
+  next: [
+    [-1, -1, 1, -1, 2, -1, -1, -1, -1, -1], // state 0
+    [-1, -1, -1, 3, -1, -1, -1, -1, -1, -1], // state 1
+    [-1, -1, -1, -1, -1, -1, -1, -1, 4, -1], // state 2
+    [-1, -1, -1, -1, -1, -1, 5, -1, -1, -1], // state 3
+    [-1, 6, -1, -1, -1, -1, -1, -1, -1, -1], // state 4
+    [-1, -1, -1, -1, 7, -1, -1, -1, -1, -1], // state 5
+    [-1, -1, 1, -1, -1, -1, -1, -1, -1, -1], // state 6
+    [-1, 8, -1, -1, -1, -1, -1, -1, -1, -1], // state 7
+    [-1, -1, -1, -1, 9, -1, -1, -1, -1, -1], // state 8
+    [-1, -1, -1, -1, -1, -1, -1, -1, -1, 10], // state 9
+    [-1, -1, 11, -1, -1, -1, -1, -1, -1, -1], // state 10
+    [-1, -1, -1, -1, -1, -1, 12, -1, -1, -1], // state 11
+    [-1, -1, -1, -1, -1, -1, -1, 13, -1, -1], // state 12
+    [-1, -1, -1, -1, -1, 14, -1, -1, -1, -1], // state 13
+    [-1, -1, -1, -1, 15, -1, -1, -1, -1, -1], // state 14
+    [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1], // state 15, accepting
+  ],
+  accepting: [15],
+});
+/** `^(?:\/shared\/[\s\S]*)$` (policies/invites.yaml:8), ignoring case, as a minimal DFA of 9 states: one step per code point, linear in the input. */
+const PATTERN_2 = new DfaMatcher({
+  starts: [0x0, 0x2f, 0x30 /* 0 */, 0x41 /* A */, 0x42 /* B */, 0x44 /* D */, 0x45 /* E */, 0x46 /* F */, 0x48 /* H */, 0x49 /* I */, 0x52 /* R */, 0x53 /* S */, 0x54 /* T */, 0x61 /* a */, 0x62 /* b */, 0x64 /* d */, 0x65 /* e */, 0x66 /* f */, 0x68 /* h */, 0x69 /* i */, 0x72 /* r */, 0x73 /* s */, 0x74 /* t */, 0x17f, 0x180],
+  classes: [0, 1, 0, 2, 0, 3, 4, 0, 5, 0, 6, 7, 0, 2, 0, 3, 4, 0, 5, 0, 6, 7, 0, 7, 0],
+  next: [
+    [-1, 1, -1, -1, -1, -1, -1, -1], // state 0
+    [-1, -1, -1, -1, -1, -1, -1, 2], // state 1
+    [-1, -1, -1, -1, -1, 3, -1, -1], // state 2
+    [-1, -1, 4, -1, -1, -1, -1, -1], // state 3
+    [-1, -1, -1, -1, -1, -1, 5, -1], // state 4
+    [-1, -1, -1, -1, 6, -1, -1, -1], // state 5
+    [-1, -1, -1, 7, -1, -1, -1, -1], // state 6
+    [-1, 8, -1, -1, -1, -1, -1, -1], // state 7
+    [8, 8, 8, 8, 8, 8, 8, 8], // state 8, accepting
+  ],
+  accepting: [8],
+});
+/** `@partner\.example$` (policies/invites.yaml:9), ignoring case, as a minimal DFA of 17 states: one step per code point, linear in the input. */
+const PATTERN_3 = new DfaMatcher({
+  starts: [0x0, 0x2e /* . */, 0x2f, 0x40 /* @ */, 0x41 /* A */, 0x42 /* B */, 0x45 /* E */, 0x46 /* F */, 0x4c /* L */, 0x4d /* M */, 0x4e /* N */, 0x4f /* O */, 0x50 /* P */, 0x51 /* Q */, 0x52 /* R */, 0x53 /* S */, 0x54 /* T */, 0x55 /* U */, 0x58 /* X */, 0x59 /* Y */, 0x61 /* a */, 0x62 /* b */, 0x65 /* e */, 0x66 /* f */, 0x6c /* l */, 0x6d /* m */, 0x6e /* n */, 0x6f /* o */, 0x70 /* p */, 0x71 /* q */, 0x72 /* r */, 0x73 /* s */, 0x74 /* t */, 0x75 /* u */, 0x78 /* x */, 0x79 /* y */],
+  classes: [0, 1, 0, 2, 3, 0, 4, 0, 5, 6, 7, 0, 8, 0, 9, 0, 10, 0, 11, 0, 3, 0, 4, 0, 5, 6, 7, 0, 8, 0, 9, 0, 10, 0, 11, 0],
+  next: [
+    [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], // state 0
+    [0, 0, 1, 0, 0, 0, 0, 0, 2, 0, 0, 0], // state 1
+    [0, 0, 1, 3, 0, 0, 0, 0, 0, 0, 0, 0], // state 2
+    [0, 0, 1, 0, 0, 0, 0, 0, 0, 4, 0, 0], // state 3
+    [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5, 0], // state 4
+    [0, 0, 1, 0, 0, 0, 0, 6, 0, 0, 0, 0], // state 5
+    [0, 0, 1, 0, 7, 0, 0, 0, 0, 0, 0, 0], // state 6
+    [0, 0, 1, 0, 0, 0, 0, 0, 0, 8, 0, 0], // state 7
+    [0, 9, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], // state 8
+    [0, 0, 1, 0, 10, 0, 0, 0, 0, 0, 0, 0], // state 9
+    [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 11], // state 10
+    [0, 0, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0], // state 11
+    [0, 0, 1, 0, 0, 0, 13, 0, 0, 0, 0, 0], // state 12
+    [0, 0, 1, 0, 0, 0, 0, 0, 14, 0, 0, 0], // state 13
+    [0, 0, 1, 0, 0, 15, 0, 0, 0, 0, 0, 0], // state 14
+    [0, 0, 1, 0, 16, 0, 0, 0, 0, 0, 0, 0], // state 15
+    [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], // state 16, accepting
+  ],
+  accepting: [16],
+});
+/** `^(?:ops)$` (policies/invites.yaml:10), ignoring case, as a minimal DFA of 4 states: one step per code point, linear in the input. */
+const PATTERN_4 = new DfaMatcher({
+  starts: [0x0, 0x4f /* O */, 0x50 /* P */, 0x51 /* Q */, 0x53 /* S */, 0x54 /* T */, 0x6f /* o */, 0x70 /* p */, 0x71 /* q */, 0x73 /* s */, 0x74 /* t */, 0x17f, 0x180],
+  classes: [0, 1, 2, 0, 3, 0, 1, 2, 0, 3, 0, 3, 0],
+  next: [
+    [-1, 1, -1, -1], // state 0
+    [-1, -1, 2, -1], // state 1
+    [-1, -1, -1, 3], // state 2
+    [-1, -1, -1, -1], // state 3, accepting
+  ],
+  accepting: [3],
+});
+/** `^(?:trial|vip)$` (policies/invites.yaml:11), ignoring case, as a minimal DFA of 8 states: one step per code point, linear in the input. */
+const PATTERN_5 = new DfaMatcher({
+  starts: [0x0, 0x41 /* A */, 0x42 /* B */, 0x49 /* I */, 0x4a /* J */, 0x4c /* L */, 0x4d /* M */, 0x50 /* P */, 0x51 /* Q */, 0x52 /* R */, 0x53 /* S */, 0x54 /* T */, 0x55 /* U */, 0x56 /* V */, 0x57 /* W */, 0x61 /* a */, 0x62 /* b */, 0x69 /* i */, 0x6a /* j */, 0x6c /* l */, 0x6d /* m */, 0x70 /* p */, 0x71 /* q */, 0x72 /* r */, 0x73 /* s */, 0x74 /* t */, 0x75 /* u */, 0x76 /* v */, 0x77 /* w */],
+  classes: [0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0],
+  next: [
+    [-1, -1, -1, -1, -1, -1, 1, 2], // state 0
+    [-1, -1, -1, -1, -1, 3, -1, -1], // state 1
+    [-1, -1, 4, -1, -1, -1, -1, -1], // state 2
+    [-1, -1, 5, -1, -1, -1, -1, -1], // state 3
+    [-1, -1, -1, -1, 6, -1, -1, -1], // state 4
+    [-1, 7, -1, -1, -1, -1, -1, -1], // state 5
+    [-1, -1, -1, -1, -1, -1, -1, -1], // state 6, accepting
+    [-1, -1, -1, 6, -1, -1, -1, -1], // state 7
+  ],
+  accepting: [6],
+});
+/** `^https://acme\.example/` (policies/invites.yaml:15), ignoring case, as a minimal DFA of 22 states: one step per code point, linear in the input. */
+const PATTERN_6 = new DfaMatcher({
+  starts: [0x0, 0x2e /* . */, 0x2f, 0x30 /* 0 */, 0x3a /* : */, 0x3b /* ; */, 0x41 /* A */, 0x42 /* B */, 0x43 /* C */, 0x44 /* D */, 0x45 /* E */, 0x46 /* F */, 0x48 /* H */, 0x49 /* I */, 0x4c /* L */, 0x4d /* M */, 0x4e /* N */, 0x50 /* P */, 0x51 /* Q */, 0x53 /* S */, 0x54 /* T */, 0x55 /* U */, 0x58 /* X */, 0x59 /* Y */, 0x61 /* a */, 0x62 /* b */, 0x63 /* c */, 0x64 /* d */, 0x65 /* e */, 0x66 /* f */, 0x68 /* h */, 0x69 /* i */, 0x6c /* l */, 0x6d /* m */, 0x6e /* n */, 0x70 /* p */, 0x71 /* q */, 0x73 /* s */, 0x74 /* t */, 0x75 /* u */, 0x78 /* x */, 0x79 /* y */, 0x17f, 0x180],
+  classes: [0, 1, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8, 9, 0, 10, 0, 11, 12, 0, 13, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8, 9, 0, 10, 0, 11, 12, 0, 13, 0, 11, 0],
+  next: [
+    [-1, -1, -1, -1, -1, -1, -1, 1, -1, -1, -1, -1, -1, -1], // state 0
+    [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 2, -1], // state 1
+    [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 3, -1], // state 2
+    [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 4, -1, -1, -1], // state 3
+    [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 5, -1, -1], // state 4
+    [-1, -1, -1, 6, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1], // state 5
+    [-1, -1, 7, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1], // state 6
+    [-1, -1, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1], // state 7
+    [-1, -1, -1, -1, 9, -1, -1, -1, -1, -1, -1, -1, -1, -1], // state 8
+    [-1, -1, -1, -1, -1, 10, -1, -1, -1, -1, -1, -1, -1, -1], // state 9
+    [-1, -1, -1, -1, -1, -1, -1, -1, -1, 11, -1, -1, -1, -1], // state 10
+    [-1, -1, -1, -1, -1, -1, 12, -1, -1, -1, -1, -1, -1, -1], // state 11
+    [-1, 13, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1], // state 12
+    [-1, -1, -1, -1, -1, -1, 14, -1, -1, -1, -1, -1, -1, -1], // state 13
+    [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 15], // state 14
+    [-1, -1, -1, -1, 16, -1, -1, -1, -1, -1, -1, -1, -1, -1], // state 15
+    [-1, -1, -1, -1, -1, -1, -1, -1, -1, 17, -1, -1, -1, -1], // state 16
+    [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 18, -1, -1, -1], // state 17
+    [-1, -1, -1, -1, -1, -1, -1, -1, 19, -1, -1, -1, -1, -1], // state 18
+    [-1, -1, -1, -1, -1, -1, 20, -1, -1, -1, -1, -1, -1, -1], // state 19
+    [-1, -1, 21, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1], // state 20
+    [21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21], // state 21, accepting
+  ],
+  accepting: [21],
+});
 const RULE_0: Decision = { "effect": "allow", "rule": "policies/invites.yaml#allow[0]" };
 const RULE_1: Decision = { "effect": "allow", "rule": "policies/invites.yaml#allow[1]", "obligations": { "approval": { "expiresSeconds": 3600 } } };
 const RULE_2: Decision = { "effect": "deny", "rule": "policies/invites.yaml#deny[0]", "reason": "Colleagues join through the HR system." };
