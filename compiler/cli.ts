@@ -135,7 +135,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       if (!report(loaded.check) || loaded.bundle === undefined) return void (exitCode = 1);
       let runtime;
       try {
-        runtime = loaded.bundle.createRuntime(loaded.bundle.config, { auditFile: o.audit, ...(o.secretsFile ? { secretsFile: o.secretsFile } : {}), ...(o.state ? { state: o.state } : {}) });
+        runtime = await loaded.bundle.createRuntime(loaded.bundle.config, { auditFile: o.audit, ...(o.secretsFile ? { secretsFile: o.secretsFile } : {}), ...(o.state ? { state: o.state } : {}) });
       } catch (error) {
         io.stderr(`error: ${(error as Error).message}\n`);
         return void (exitCode = 1);

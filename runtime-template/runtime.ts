@@ -4,7 +4,7 @@ import { AuditLog } from "./audit/audit-log.js";
 import { Engine, type ExecuteRequest, type ExecuteResponse } from "./core/engine.js";
 import type { Resolver } from "./egress/egress.js";
 import { defaultStateDir } from "./cli/permission-model.js";
-import { LocalStateStore } from "./state/local-state-store.js";
+import { LocalStateStore, type LocalStateOptions } from "./state/local-state-store.js";
 import { RedisStateStore } from "./state/redis-state-store.js";
 import { loadSecrets } from "./credentials/secrets.js";
 import { isRedisUrl, type StateStore } from "./state/state-store.js";
@@ -21,6 +21,10 @@ export interface RuntimeOptions {
   secretsFile?: string;
   /** Obligation state: a directory (default: keyrunner-state/ beside the audit file) or redis://HOST:PORT. */
   state?: string;
+  /** Pending approvals per agent in the local state store (default 100). */
+  maxPendingApprovals?: number;
+  /** Told when the start waits for a server that still holds the audit's or the state's lock. */
+  onLockWait?: (message: string) => void;
   env?: NodeJS.ProcessEnv;
   resolver?: Resolver;
 }
@@ -33,18 +37,29 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export function openStateStore(location: string): StateStore {
-  return isRedisUrl(location) ? new RedisStateStore(location) : new LocalStateStore(location);
+export async function openStateStore(location: string, options: LocalStateOptions = {}): Promise<StateStore> {
+  return isRedisUrl(location) ? new RedisStateStore(location) : LocalStateStore.open(location, options);
 }
 
-export function createRuntime(config: CompiledConfig, options: RuntimeOptions = {}): Runtime {
+/**
+ * Loads the secrets, then takes the audit file's lock and the state folder's (each waits, bounded, for a
+ * server that is shutting down) and opens them. close() releases both; nothing is written after.
+ */
+export async function createRuntime(config: CompiledConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const env = options.env ?? process.env;
   const secrets = loadSecrets(config.secrets, { env, file: options.secretsFile });
   const auditKey = options.auditKey ?? env.KEYRUNNER_AUDIT_KEY;
   delete env.KEYRUNNER_AUDIT_KEY;
   const auditFile = options.auditFile ?? "keyrunner-audit.jsonl";
-  const state = openStateStore(options.state ?? defaultStateDir(auditFile));
-  const audit = AuditLog.open(auditFile, auditKey, { commitDelayMs: options.auditCommitDelayMs });
+  const onWait = options.onLockWait;
+  const audit = await AuditLog.acquire(auditFile, auditKey, { commitDelayMs: options.auditCommitDelayMs, ...(onWait ? { onWait } : {}) });
+  let state: StateStore;
+  try {
+    state = await openStateStore(options.state ?? defaultStateDir(auditFile), { maxPendingApprovals: options.maxPendingApprovals, ...(onWait ? { onWait } : {}) });
+  } catch (error) {
+    await audit.close();
+    throw error;
+  }
   const engine = new Engine({ config, secrets, audit, state, ...(options.resolver ? { resolver: options.resolver } : {}) });
   return {
     engine,

@@ -47,7 +47,7 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
     process.stdout.write(`${token}\n\nadd to the agents file, under agents:\n${line}\n`);
     return 0;
   }
-  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] [--state DIR|redis://HOST:PORT] [--body-limit BYTES] [--header-limit BYTES] [--request-timeout MS] [--audit-commit-delay MS] [--no-permission-model] | mcp [same flags] | sandbox-flags serve|mcp [same flags] | audit verify FILE | token AGENT");
+  err("usage: keyrunner.mjs serve [--host H] [--port P] [--audit FILE] [--agents FILE] [--secrets-file FILE] [--state DIR|redis://HOST:PORT] [--body-limit BYTES] [--header-limit BYTES] [--request-timeout MS] [--audit-commit-delay MS] [--drain-timeout MS] [--max-pending-approvals N] [--no-permission-model] | mcp [same flags] | sandbox-flags serve|mcp [same flags] | audit verify FILE | token AGENT");
   return 1;
 }
 

@@ -37,7 +37,7 @@ export async function serveMcpStdio(config: CompiledConfig, flags: Flags): Promi
   }
   let runtime;
   try {
-    runtime = createRuntime(config, { auditFile: flags.get("audit"), secretsFile: flags.get("secrets-file"), state: flags.get("state") });
+    runtime = await createRuntime(config, { auditFile: flags.get("audit"), secretsFile: flags.get("secrets-file"), state: flags.get("state"), onLockWait: err });
   } catch (error) {
     err(error instanceof MissingSecretsError ? `missing secrets: ${error.missing.join(", ")}` : (error as Error).message);
     return 1;

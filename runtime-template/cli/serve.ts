@@ -1,5 +1,6 @@
 // `serve`: the HTTP server of SPEC section 5, started from its flags; SIGTERM drains it.
 
+import type { ServerResponse } from "node:http";
 import { isIP } from "node:net";
 import { AgentsFileError, loadAgentsFile, type Principal } from "../credentials/agents-file.js";
 import { DEFAULT_COMMIT_DELAY_MS } from "../audit/audit-log.js";
@@ -7,6 +8,9 @@ import { createHttpServer, SERVER_LIMIT_DEFAULTS } from "../http/server.js";
 import { createRuntime } from "../runtime.js";
 import { MissingSecretsError, WeakSecretsError } from "../credentials/secrets.js";
 import { StateUnavailable } from "../state/state-store.js";
+import { DEFAULT_MAX_PENDING_APPROVALS } from "../state/local-state-store.js";
+import { LockHeld } from "../process/file-lock.js";
+import { markDraining } from "../process/lifecycle-status.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
 import { err, type Flags } from "./flags.js";
 
@@ -17,6 +21,8 @@ const NUMBER_FLAGS = [
   { flag: "header-limit", fallback: SERVER_LIMIT_DEFAULTS.headerLimitBytes, min: 1024, max: 2 ** 20, unit: "bytes" },
   { flag: "request-timeout", fallback: SERVER_LIMIT_DEFAULTS.requestTimeoutMs, min: 100, max: 3_600_000, unit: "milliseconds" },
   { flag: "audit-commit-delay", fallback: DEFAULT_COMMIT_DELAY_MS, min: 0, max: 100, unit: "milliseconds" },
+  { flag: "drain-timeout", fallback: 10_000, min: 0, max: 3_600_000, unit: "milliseconds" },
+  { flag: "max-pending-approvals", fallback: DEFAULT_MAX_PENDING_APPROVALS, min: 1, max: 1_000_000, unit: "approvals per agent" },
 ] as const;
 
 /** The numeric flags' values, or the message for the first malformed one. */
@@ -57,7 +63,14 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
   }
   let runtime;
   try {
-    runtime = createRuntime(config, { auditFile: flags.get("audit"), secretsFile: flags.get("secrets-file"), state: flags.get("state"), auditCommitDelayMs: numbers.get("audit-commit-delay")! });
+    runtime = await createRuntime(config, {
+      auditFile: flags.get("audit"),
+      secretsFile: flags.get("secrets-file"),
+      state: flags.get("state"),
+      auditCommitDelayMs: numbers.get("audit-commit-delay")!,
+      maxPendingApprovals: numbers.get("max-pending-approvals")!,
+      onLockWait: err,
+    });
   } catch (error) {
     if (error instanceof MissingSecretsError) {
       err(`missing secrets: ${error.missing.join(", ")} (set them in the environment or in --secrets-file)`);
@@ -67,7 +80,7 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
       err(`${error.message}; secrets are redacted by value, so they must be real credentials`);
       return 1;
     }
-    if (error instanceof StateUnavailable) {
+    if (error instanceof StateUnavailable || error instanceof LockHeld) {
       err(error.message);
       return 1;
     }
@@ -79,10 +92,14 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
     return 1;
   }
   const server = createHttpServer({ engine: runtime.engine, ...(principals ? { principals } : {}), ...limits, log: err });
-  let inFlight = 0;
-  server.on("request", (_req, res) => {
-    inFlight++;
-    res.on("close", () => inFlight--);
+  // Before the server's own handler: a request that arrives while draining is answered with
+  // `Connection: close`, so a client that keeps its connection busy cannot hold the drain open.
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+  server.prependListener("request", (_req, res: ServerResponse) => {
+    inFlight.add(res);
+    res.on("close", () => inFlight.delete(res));
+    if (draining) res.setHeader("connection", "close");
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -94,12 +111,40 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
   const address = server.address();
   const shown = typeof address === "object" && address !== null ? address : { address: host, port };
   process.stdout.write(`keyrunner listening on http://${shown.address.includes(":") ? `[${shown.address}]` : shown.address}:${shown.port}\n`);
+  const drainTimeoutMs = numbers.get("drain-timeout")!;
   return new Promise<number>((resolve) => {
     const drain = () => {
+      if (draining) return;
+      draining = true;
+      markDraining(Date.now() + drainTimeoutMs);
+      // Stop accepting; idle kept-alive connections close now, busy ones after their answer.
       server.close();
       server.closeIdleConnections();
-      const wait = () => (inFlight === 0 ? runtime.close().then(() => resolve(0)) : setTimeout(wait, 10));
-      wait();
+      for (const res of inFlight) if (!res.headersSent) res.setHeader("connection", "close");
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(deadline);
+        clearInterval(poll);
+        // Whatever still runs past the deadline loses its connection; the closed audit and state
+        // refuse its writes, and nothing is written once the locks are released.
+        server.closeAllConnections();
+        void runtime.close().then(
+          () => exit(0),
+          () => exit(1),
+        );
+      };
+      const exit = (code: number) => {
+        resolve(code);
+        // Handles such as pooled upstream connections must not keep a drained server alive.
+        setTimeout(() => process.exit(code), 50).unref();
+      };
+      const deadline = setTimeout(() => {
+        if (inFlight.size > 0) err(`drain timeout: ${inFlight.size} request(s) still in flight after ${drainTimeoutMs} ms are cut off`);
+        finish();
+      }, drainTimeoutMs);
+      const poll = setInterval(() => inFlight.size === 0 && finish(), 10);
     };
     process.once("SIGTERM", drain);
     process.once("SIGINT", drain);
