@@ -60,14 +60,30 @@ export async function createRuntime(config: CompiledConfig, options: RuntimeOpti
     await audit.close();
     throw error;
   }
-  const engine = new Engine({ config, secrets, audit, state, ...(options.resolver ? { resolver: options.resolver } : {}) });
+  // The state closes once, whether the engine or the runtime closes it first.
+  let stateClosed: Promise<void> | undefined;
+  const closeState = () => (stateClosed ??= state.close());
+  const store: StateStore = {
+    reserve: (reservations, nowMs) => state.reserve(reservations, nowMs),
+    createApproval: (approval) => state.createApproval(approval),
+    getApproval: (id) => state.getApproval(id),
+    transitionApproval: (id, from, to, fields) => state.transitionApproval(id, from, to, fields),
+    listApprovals: () => state.listApprovals(),
+    close: closeState,
+  };
+  const engine = new Engine({ config, secrets, audit, state: store, ...(options.resolver ? { resolver: options.resolver } : {}) });
   return {
     engine,
     execute: (request) => engine.execute(request),
     explain: (request) => explainRequest(config, request),
+    /**
+     * The state and the audit first: their locks are released, and every later write is refused, before
+     * the upstream connections close (which waits for requests still in flight).
+     */
     async close() {
-      await engine.close();
+      await closeState();
       await audit.close();
+      await engine.close();
     },
   };
 }

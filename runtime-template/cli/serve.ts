@@ -130,7 +130,11 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
         // Whatever still runs past the deadline loses its connection; the closed audit and state
         // refuse its writes, and nothing is written once the locks are released.
         server.closeAllConnections();
-        void runtime.close().then(
+        // The locks are released first; closing the upstream connections waits for requests still in
+        // flight, which past the deadline the server does not wait for.
+        const closed = runtime.close();
+        const cutOff = new Promise<void>((next) => setTimeout(next, inFlight.size > 0 ? 1000 : 60_000).unref());
+        void Promise.race([closed, cutOff]).then(
           () => exit(0),
           () => exit(1),
         );

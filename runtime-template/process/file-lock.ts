@@ -63,9 +63,9 @@ export class FileLock {
     const started = Date.now();
     let deadline = started + (options.waitMs ?? DEFAULT_LOCK_WAIT_MS);
     let said = "";
-    const say = (message: string) => {
-      if (message !== said) options.onWait?.(message);
-      said = message;
+    const say = (message: string, reason: string) => {
+      if (reason !== said) options.onWait?.(message);
+      said = reason;
     };
     let last: HolderStatus | undefined;
     for (;;) {
@@ -79,10 +79,10 @@ export class FileLock {
         last = probe.status;
         if (probe.status.draining) {
           deadline = Math.max(deadline, Date.now() + Math.min(probe.status.left_ms ?? 0, 3_600_000) + DRAIN_GRACE_MS);
-          say(`the ${options.what} is held by a keyrunner that is shutting down (pid ${probe.status.pid}, ${Math.ceil((probe.status.left_ms ?? 0) / 1000)} s left at most); waiting for it`);
-        } else say(`the ${options.what} is held by a running keyrunner (pid ${probe.status.pid}); waiting up to ${Math.ceil((deadline - Date.now()) / 1000)} s`);
+          say(`the ${options.what} is held by a keyrunner that is shutting down (pid ${probe.status.pid}, ${Math.ceil((probe.status.left_ms ?? 0) / 1000)} s left at most); waiting for it`, `draining ${probe.status.pid}`);
+        } else say(`the ${options.what} is held by a running keyrunner (pid ${probe.status.pid}); waiting up to ${Math.ceil((deadline - Date.now()) / 1000)} s`, `serving ${probe.status.pid}`);
       } else if (probe.kind === "silent") {
-        say(`the ${options.what} is held by a process that does not answer (busy or dying); waiting up to ${Math.ceil((deadline - Date.now()) / 1000)} s`);
+        say(`the ${options.what} is held by a process that does not answer (busy or dying); waiting up to ${Math.ceil((deadline - Date.now()) / 1000)} s`, "silent");
       }
       if (Date.now() >= deadline) {
         const who = last === undefined ? "another process" : `a running keyrunner (pid ${last.pid})`;

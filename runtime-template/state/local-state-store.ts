@@ -1,8 +1,10 @@
 // The embedded state store: a folder with a snapshot and an append-only journal. Each change appends one
-// small durable line (its cost does not grow with the number of approvals); the snapshot is rewritten
-// from time to time, off the event loop, with expired and decided approvals pruned. An approval's input is
-// serialised once, when it is created. Operations run synchronously in memory (so each is atomic) and are
-// durable before they resolve; a write the disk refuses rolls the change back. A kernel-held lock
+// small durable line (its cost does not grow with the number of approvals), written off the event loop
+// and grouped with the changes made meanwhile; the snapshot is rewritten from time to time, also off the
+// event loop, with expired and decided approvals pruned. An approval's input is serialised once, when it
+// is created. Each operation decides and changes memory synchronously (so it is atomic) and resolves once
+// its line is durable; a write the disk refuses rolls back its change and every change made after it
+// (they may build on it), and they all fail (closed). A kernel-held lock
 // (`state.lock`, process/file-lock.ts) keeps a second process out of the folder (use Redis for several
 // replicas), and once it is released — after close() — the store refuses every write.
 
@@ -42,6 +44,19 @@ interface Stored {
   /** Serialised once, when the approval is created. */
   inputText: string;
 }
+/** Journal lines waiting for one write, with how to undo each change should the write fail. */
+class Batch {
+  readonly lines: string[] = [];
+  readonly undo: Array<() => void> = [];
+  readonly done: Promise<void>;
+  settle!: (error?: Error) => void;
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.settle = (error) => (error === undefined ? resolve() : reject(error));
+    });
+  }
+}
+
 interface Counter {
   windowStart: number;
   windowEnd: number;
@@ -60,6 +75,9 @@ export class LocalStateStore implements StateStore {
   #journalBytes = 0;
   #snapshotBytes = 0;
   #compacting: Promise<void> | undefined;
+  /** Changes made while a write is in flight: written together next. */
+  #next: Batch | undefined;
+  #writing: Promise<void> | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -185,40 +203,68 @@ export class LocalStateStore implements StateStore {
   }
 
   /**
-   * Appends one line, durable before it returns (O_DSYNC). A failed or short write is cut off again, so
-   * the journal never holds half a line before a whole one; the caller rolls its change back.
+   * Queues one journal line for the change just made in memory; resolves once it is durable (O_DSYNC).
+   * The write happens off the event loop, together with every change made while the previous one was in
+   * flight. A failed or short write is cut off again, so the journal never holds half a line before a
+   * whole one.
    */
-  #append(line: string): void {
-    if (this.#closed) throw new StateUnavailable("the state store is closed");
-    const bytes = Buffer.from(`${line}\n`, "utf8");
-    try {
-      let written = 0;
-      while (written < bytes.length) written += writeSync(this.#fd, bytes, written, bytes.length - written);
-    } catch (error) {
-      try {
-        ftruncateSync(this.#fd, this.#journalBytes);
-      } catch {
-        // The next write fails the same way, or the start cuts the torn line off.
-      }
-      throw new StateUnavailable(`cannot write the state in ${this.dir}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
-    }
-    this.#journalBytes += bytes.length;
-    // After the caller's change is in memory (it follows this append synchronously): the snapshot includes it.
-    if (this.#journalBytes > Math.max(COMPACT_MIN_BYTES, this.#snapshotBytes)) this.#compacting ??= new Promise<void>((next) => setImmediate(next)).then(() => this.#compact());
+  #commit(line: string, undo: () => void): Promise<void> {
+    const batch = (this.#next ??= new Batch());
+    batch.lines.push(line);
+    batch.undo.push(undo);
+    this.#writing ??= this.#flush();
+    return batch.done;
   }
 
-  /** The snapshot's lines as of now: references to text already serialised, so this costs little. */
-  #snapshotLines(): string[] {
+  async #flush(): Promise<void> {
+    // Changes made in the same turn share the write.
+    await Promise.resolve();
+    while (this.#next !== undefined) {
+      const batch = this.#next;
+      this.#next = undefined;
+      const bytes = Buffer.from(`${batch.lines.join("\n")}\n`, "utf8");
+      try {
+        let written = 0;
+        while (written < bytes.length) written += (await writeAsync(this.#fd, bytes, written, bytes.length - written)).bytesWritten;
+        this.#journalBytes += bytes.length;
+        batch.settle();
+      } catch (error) {
+        try {
+          ftruncateSync(this.#fd, this.#journalBytes);
+        } catch {
+          // The next write fails the same way, or the start cuts the torn line off.
+        }
+        // Changes queued meanwhile may build on this batch's: undo them too, newest first.
+        const later = this.#next as Batch | undefined;
+        this.#next = undefined;
+        for (const undo of [...(later?.undo ?? []), ...batch.undo].reverse()) undo();
+        const failed = new StateUnavailable(`cannot write the state in ${this.dir}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
+        batch.settle(failed);
+        later?.settle(failed);
+      }
+    }
+    this.#writing = undefined;
+    // Only between writes: the snapshot then holds durable changes only.
+    if (!this.#closed && this.#journalBytes > Math.max(COMPACT_MIN_BYTES, this.#snapshotBytes)) this.#compacting ??= this.#compact();
+  }
+
+  #refuseIfClosed(): void {
+    if (this.#closed) throw new StateUnavailable("the state store is closed");
+  }
+
+  /** The snapshot as of now: its header, and references to each approval's text, already serialised. */
+  #snapshotParts(): { header: string; approvals: Array<[string, string]> } {
     const counters: Record<string, Counter> = {};
     for (const [key, counter] of this.#counters) counters[key] = counter;
-    const lines = [JSON.stringify({ v: 2, generation: this.#generation, counters })];
-    for (const stored of this.#approvals.values()) lines.push(`{"a":${stored.metaText},"input":${stored.inputText}}`);
-    return lines;
+    const approvals: Array<[string, string]> = [];
+    for (const stored of this.#approvals.values()) approvals.push([stored.metaText, stored.inputText]);
+    return { header: JSON.stringify({ v: 2, generation: this.#generation, counters }), approvals };
   }
 
   #writeSnapshotSync(): void {
     const temp = join(this.dir, `${SNAPSHOT}.tmp`);
-    const text = `${this.#snapshotLines().join("\n")}\n`;
+    const { header, approvals } = this.#snapshotParts();
+    const text = `${[header, ...approvals.map(([meta, input]) => `{"a":${meta},"input":${input}}`)].join("\n")}\n`;
     const fd = openDurable(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC);
     try {
       writeSync(fd, text);
@@ -239,18 +285,25 @@ export class LocalStateStore implements StateStore {
       this.#prune(Date.now());
       this.#generation++;
       this.#openJournal();
-      const lines = this.#snapshotLines();
+      const { header, approvals } = this.#snapshotParts();
       const temp = join(this.dir, `${SNAPSHOT}.tmp`);
       const fd = openDurable(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC);
       let bytes = 0;
       try {
+        // About a megabyte of lines per write: each turn of the event loop does a little of it.
         const CHUNK = 1024 * 1024;
-        for (let i = 0; i < lines.length; ) {
+        const lines = approvals.length;
+        for (let i = -1; i < lines; ) {
           const parts: string[] = [];
           let size = 0;
-          while (i < lines.length && size < CHUNK) {
-            parts.push(lines[i]!);
-            size += lines[i]!.length + 1;
+          if (i === -1) {
+            parts.push(header);
+            i = 0;
+          }
+          while (i < lines && size < CHUNK) {
+            const [meta, input] = approvals[i]!;
+            parts.push(`{"a":${meta},"input":${input}}`);
+            size += meta.length + input.length + 16;
             i++;
           }
           const chunk = Buffer.from(`${parts.join("\n")}\n`, "utf8");
@@ -274,7 +327,7 @@ export class LocalStateStore implements StateStore {
   /** Forgets approvals past their retention and counters whose window ended (the snapshot drops them). */
   #prune(nowMs: number): void {
     for (const [id, stored] of this.#approvals) {
-      const status = effectiveStatus({ ...stored.meta, input: undefined }, nowMs);
+      const status = effectiveStatus(stored.meta as Approval, nowMs);
       const settled = status === "expired" ? stored.meta.expiresAt : status === "executed" || status === "denied" ? (stored.meta.decidedAt ?? stored.meta.createdAt) : undefined;
       if (settled !== undefined && nowMs - settled >= APPROVAL_RETENTION_MS) {
         this.#approvals.delete(id);
@@ -295,8 +348,12 @@ export class LocalStateStore implements StateStore {
       if (used + r.amount > r.max) return { ok: false, index, used, retryAfterSeconds: Math.max(1, Math.ceil((window.end - nowMs) / 1000)) };
       updates.push([r.key, { windowStart: window.start, windowEnd: window.end, used: used + r.amount }]);
     }
-    this.#append(JSON.stringify({ op: "counters", c: updates.map(([key, c]) => [key, c.windowStart, c.windowEnd, c.used]) }));
+    this.#refuseIfClosed();
+    const before = updates.map(([key]) => [key, this.#counters.get(key)] as const);
     for (const [key, value] of updates) this.#counters.set(key, value);
+    await this.#commit(JSON.stringify({ op: "counters", c: updates.map(([key, c]) => [key, c.windowStart, c.windowEnd, c.used]) }), () => {
+      for (const [key, value] of before) value === undefined ? this.#counters.delete(key) : this.#counters.set(key, value);
+    });
     return { ok: true };
   }
 
@@ -306,17 +363,21 @@ export class LocalStateStore implements StateStore {
       // Expired ones do not count; drop them from the index before judging.
       for (const id of pending) {
         const stored = this.#approvals.get(id);
-        if (stored === undefined || effectiveStatus({ ...stored.meta, input: undefined }, approval.createdAt) !== "pending") pending.delete(id);
+        if (stored === undefined || effectiveStatus(stored.meta as Approval, approval.createdAt) !== "pending") pending.delete(id);
       }
       if (pending.size >= this.#maxPending) throw new ApprovalLimitReached(this.#maxPending);
     }
+    this.#refuseIfClosed();
     const { input, ...meta } = approval;
     const inputText = JSON.stringify(input ?? null);
     const metaText = JSON.stringify(meta);
-    this.#append(`{"a":${metaText},"input":${inputText}}`);
     const stored: Stored = { meta, metaText, input, inputText };
     this.#approvals.set(meta.id, stored);
     this.#indexPending(stored);
+    await this.#commit(`{"a":${metaText},"input":${inputText}}`, () => {
+      this.#approvals.delete(meta.id);
+      this.#pendingByAgent.get(meta.agent)?.delete(meta.id);
+    });
   }
 
   async getApproval(id: string): Promise<Approval | undefined> {
@@ -328,11 +389,14 @@ export class LocalStateStore implements StateStore {
     const stored = this.#approvals.get(id);
     if (stored === undefined || !from.includes(stored.meta.status)) return undefined;
     const { input: _input, id: _id, ...changes } = fields;
+    this.#refuseIfClosed();
     const f = { ...changes, status: to };
-    // Only the changed fields are journalled: the input stays where it was written once.
-    this.#append(JSON.stringify({ op: "set", id, f }));
+    const before = stored.meta;
     this.#replaceMeta(stored, { ...stored.meta, ...f });
-    return { ...stored.meta, input: stored.input };
+    const after = { ...stored.meta, input: stored.input };
+    // Only the changed fields are journalled: the input stays where it was written once.
+    await this.#commit(JSON.stringify({ op: "set", id, f }), () => this.#replaceMeta(stored, before));
+    return after;
   }
 
   async listApprovals(): Promise<Approval[]> {
@@ -344,8 +408,13 @@ export class LocalStateStore implements StateStore {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#pruneTimer);
+    await this.#writing;
     await this.#compacting;
-    if (this.#fd !== -1) closeSync(this.#fd);
+    try {
+      if (this.#fd !== -1) closeSync(this.#fd);
+    } catch {
+      // Already unusable: every write since has been refused.
+    }
     this.#fd = -1;
     await this.#lock?.release();
     this.#lock = undefined;
