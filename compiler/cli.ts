@@ -171,7 +171,14 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     .option("--agents <file>", "agents file; KEYRUNNER_TOKEN must name an agent in it")
     .option("--secrets-file <file>", "NAME=value lines (default: the environment)")
     .option("--state <dir|url>", "approvals and counters")
-    .action(async (dir: string, o: ConfigFlags & { audit: string; agents?: string; secretsFile?: string; state?: string }) => {
+    .option("--url <url>", "relay to the running bundle at this URL (its /mcp) instead: clients share one server and one audit")
+    .action(async (dir: string, o: ConfigFlags & { audit: string; agents?: string; secretsFile?: string; state?: string; url?: string }) => {
+      if (o.url !== undefined) {
+        const { bridgeMcpStdio } = await import("../runtime-template/cli/mcp-bridge.js");
+        const token = process.env.KEYRUNNER_TOKEN;
+        delete process.env.KEYRUNNER_TOKEN;
+        return void (exitCode = await bridgeMcpStdio({ url: o.url, token, agent: process.env.KEYRUNNER_AGENT, log: (line) => io.stderr(`keyrunner: ${line}\n`) }));
+      }
       const { buildToTemp } = await import("./build.js");
       const built = await buildToTemp(location(dir, o));
       if (!report(built.check) || built.bundlePath === undefined) return void (exitCode = 1);
