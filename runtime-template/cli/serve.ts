@@ -1,7 +1,7 @@
 // `serve`: the HTTP server of SPEC section 5, started from its flags; SIGTERM drains it.
 
-import type { ServerResponse } from "node:http";
-import { isIP } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { isIP, type Socket } from "node:net";
 import { AgentsFileError, loadAgentsFile, type Principal } from "../credentials/agents-file.js";
 import { DEFAULT_COMMIT_DELAY_MS } from "../audit/audit-log.js";
 import { createHttpServer, SERVER_LIMIT_DEFAULTS } from "../http/server.js";
@@ -92,14 +92,38 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
     return 1;
   }
   const server = createHttpServer({ engine: runtime.engine, ...(principals ? { principals } : {}), ...limits, log: err });
-  // Before the server's own handler: a request that arrives while draining is answered with
-  // `Connection: close`, so a client that keeps its connection busy cannot hold the drain open.
+  // Around the server's own handler, for the drain: requests in flight, by connection in the order they
+  // came (a client may pipeline several), and the connections whose last answer says `Connection: close`.
   const inFlight = new Set<ServerResponse>();
+  const pipelines = new Map<Socket, ServerResponse[]>();
+  const closing = new WeakSet<Socket>();
   let draining = false;
-  server.prependListener("request", (_req, res: ServerResponse) => {
+  /** The connection closes after this answer; false when its headers are already out. */
+  const closeAfter = (socket: Socket, res: ServerResponse): boolean => {
+    if (res.headersSent) return false;
+    res.setHeader("connection", "close");
+    closing.add(socket);
+    return true;
+  };
+  const handlers = server.listeners("request") as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners("request");
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    // Pipelined behind an answer that closes the connection: it is never answered, so it never runs.
+    if (closing.has(socket)) return;
+    let queue = pipelines.get(socket);
+    if (queue === undefined) pipelines.set(socket, (queue = []));
+    queue.push(res);
     inFlight.add(res);
-    res.on("close", () => inFlight.delete(res));
-    if (draining) res.setHeader("connection", "close");
+    res.on("close", () => {
+      inFlight.delete(res);
+      const rest = pipelines.get(socket)?.filter((r) => r !== res) ?? [];
+      if (rest.length === 0) pipelines.delete(socket);
+      else pipelines.set(socket, rest);
+    });
+    // While draining, a busy connection's newest request is its last: its answer closes it.
+    if (draining) closeAfter(socket, res);
+    for (const handler of handlers) handler.call(server, req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -120,20 +144,23 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
       // Stop accepting; idle kept-alive connections close now, busy ones after their answer.
       server.close();
       server.closeIdleConnections();
-      for (const res of inFlight) if (!res.headersSent) res.setHeader("connection", "close");
+      // Only the newest answer of each busy connection says `Connection: close`: an earlier one would
+      // close the connection under the answers pipelined behind it, whose requests already ran.
+      for (const [socket, queue] of pipelines) closeAfter(socket, queue.at(-1)!);
       let done = false;
       const finish = () => {
         if (done) return;
         done = true;
         clearTimeout(deadline);
         clearInterval(poll);
+        const cutting = inFlight.size > 0;
         // Whatever still runs past the deadline loses its connection; the closed audit and state
         // refuse its writes, and nothing is written once the locks are released.
         server.closeAllConnections();
         // The locks are released first; closing the upstream connections waits for requests still in
         // flight, which past the deadline the server does not wait for.
         const closed = runtime.close();
-        const cutOff = new Promise<void>((next) => setTimeout(next, inFlight.size > 0 ? 1000 : 60_000).unref());
+        const cutOff = new Promise<void>((next) => setTimeout(next, cutting ? 1000 : 60_000).unref());
         void Promise.race([closed, cutOff]).then(
           () => exit(0),
           () => exit(1),

@@ -5,6 +5,7 @@
 // rewrote the state from stale memory after its replacement had taken over, and executed it twice).
 
 import { request as httpRequest, Agent } from "node:http";
+import { connect } from "node:net";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -121,5 +122,50 @@ describe("drain and handover", () => {
     expect(verifyAuditFile(audit, undefined)).toMatchObject({ ok: true });
     const records = readFileSync(audit, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { decision: string; approval_id?: string; status?: string });
     expect(records.filter((r) => r.approval_id === id && r.decision === "allow")).toHaveLength(1);
+  }, 60_000);
+
+  it("requests pipelined on a busy connection across the SIGTERM are all answered by A; the approval executes once across A and B", async () => {
+    const audit = join(dir, "pipelined-audit.jsonl");
+    const state = join(dir, "pipelined-state");
+    const flags = ["--audit", audit, "--state", state, "--agents", join(dir, "agents.yaml")];
+    const env = { STRIPE_API_KEY: SECRET };
+    const a = await startBundle(bundle, [...flags, "--drain-timeout", "5000"], env);
+    const asked = await post(`${a.url}/v1/execute`, { ...refund(9000), input: { payment_id: "pi_pipelined", amount_cents: 9000 } }, agent);
+    const id = asked.body.approval_id as string;
+    expect((await post(`${a.url}/v1/approvals/${id}/approve`, {}, approver)).status).toBe(200);
+    const before = refundsOf(9000);
+
+    // One connection, two requests sent back to back: the slow one, then the approved one behind it.
+    const { host } = new URL(a.url);
+    const http = (body: unknown) => {
+      const text = JSON.stringify(body);
+      return `POST /v1/execute HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${AGENT}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
+    };
+    const socket = connect(Number(new URL(a.url).port), "127.0.0.1");
+    let answers = "";
+    socket.on("data", (c: Buffer) => (answers += c.toString()));
+    const closed = new Promise((resolve) => socket.on("close", resolve));
+    socket.write(http(refund(1)) + http({ ...refund(9000, { approval_id: id }), input: { payment_id: "pi_pipelined", amount_cents: 9000 } }));
+    await sleep(300);
+    a.process.kill("SIGTERM");
+    const bStarted = startBundle(bundle, flags, env);
+    await closed;
+    expect(await a.exited).toBe(0);
+    const b = await bStarted;
+
+    // A answered both requests of the busy connection, in order, then closed it. The first answer does
+    // not say `Connection: close`: it would have closed the connection under the answer pipelined behind
+    // it, whose request had already run (that answer was ready before the SIGTERM, so it says keep-alive;
+    // the connection closes once idle).
+    const heads = answers.split(/(?=HTTP\/1\.1 \d{3} )/).map((a) => a.toLowerCase());
+    expect(heads.map((h) => Number(/^http\/1\.1 (\d{3})/.exec(h)?.[1]))).toEqual([200, 200]);
+    expect(heads[0]).not.toContain("connection: close");
+    expect(heads[1]).toContain('"amount":9000');
+    // B holds the state A left: the approval is used; re-sending it executes nothing.
+    const resent = { ...refund(9000, { approval_id: id }), input: { payment_id: "pi_pipelined", amount_cents: 9000 } };
+    expect((await post(`${b.url}/v1/execute`, resent, agent)).body).toMatchObject({ status: "denied", reason: "the approval is already used" });
+    expect(refundsOf(9000) - before).toBe(1);
+    expect(await b.stop()).toBe(0);
+    expect(verifyAuditFile(audit, undefined)).toMatchObject({ ok: true });
   }, 60_000);
 });
