@@ -139,7 +139,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       if (!report(loaded.check) || loaded.bundle === undefined) return void (exitCode = 1);
       let runtime;
       try {
-        runtime = loaded.bundle.createRuntime(loaded.bundle.config, { lenientSecrets: true, auditFile: o.audit, ...(o.secretsFile ? { secretsFile: o.secretsFile } : {}), ...(o.state ? { state: o.state } : {}) });
+        runtime = await loaded.bundle.createRuntime(loaded.bundle.config, { lenientSecrets: true, auditFile: o.audit, ...(o.secretsFile ? { secretsFile: o.secretsFile } : {}), ...(o.state ? { state: o.state } : {}) });
       } catch (error) {
         io.stderr(`error: ${(error as Error).message}\n`);
         return void (exitCode = 1);
@@ -155,12 +155,19 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     const description = command === "serve" ? "compile in memory, then serve the bundle's HTTP API" : "compile in memory, then serve the agent's tools over MCP on stdio (token in KEYRUNNER_TOKEN)";
     const specs = flagsOf(command);
     const sub = configOptions(program.command(command).description(description));
+    if (command === "mcp") sub.option("--url <url>", "relay to the running bundle at this URL (its /mcp) instead: clients share one server and one audit");
     for (const f of specs) {
       if (f.kind === "boolean") sub.option(`--${f.name}`, f.description);
       else if (f.multiple) sub.option(`--${f.name} <${f.value}>`, f.description, (value: string, previous: string[] = []) => [...previous, value]);
       else sub.option(`--${f.name} <${f.value}>`, f.description, f.default === undefined ? undefined : String(f.default));
     }
     sub.action(async (dir: string, o: ConfigFlags & Record<string, string | string[] | boolean | undefined>) => {
+      if (command === "mcp" && typeof o.url === "string") {
+        const { bridgeMcpStdio } = await import("../runtime-template/cli/mcp-bridge.js");
+        const token = process.env.KEYRUNNER_TOKEN;
+        delete process.env.KEYRUNNER_TOKEN;
+        return void (exitCode = await bridgeMcpStdio({ url: o.url, token, agent: process.env.KEYRUNNER_AGENT, log: (line) => io.stderr(`keyrunner: ${displaySafe(line)}\n`) }));
+      }
       const { buildToTemp } = await import("./build.js");
       const built = await buildToTemp(location(dir, o));
       if (!report(built.check) || built.bundlePath === undefined) return void (exitCode = 1);

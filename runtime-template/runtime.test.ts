@@ -24,7 +24,7 @@ describe("several runtimes in one process", () => {
     const dir = mkdtempSync(join(tmpdir(), "kr-runtimes-"));
     const files = [join(dir, "first.jsonl"), join(dir, "second.jsonl")];
     for (const auditFile of files) {
-      const runtime = createRuntime(config, { auditFile, state: join(dir, `${auditFile.endsWith("first.jsonl") ? "a" : "b"}-state`) });
+      const runtime = await createRuntime(config, { auditFile, state: join(dir, `${auditFile.endsWith("first.jsonl") ? "a" : "b"}-state`) });
       expect(process.env.KEYRUNNER_AUDIT_KEY).toBeUndefined();
       expect(process.env.RUNTIME_TEST_SECRET).toBeUndefined();
       expect(runtime.engine.redactor.text("x sk_runtime_test_secret_value y")).toBe("x [REDACTED] y");

@@ -5,7 +5,7 @@ import { Engine } from "./core/engine.js";
 import type { ExecuteRequest, Outcome } from "./core/outcome.js";
 import type { Resolver } from "./egress/egress.js";
 import { defaultStateDir } from "./cli/permission-model.js";
-import { LocalStateStore } from "./state/local-state-store.js";
+import { LocalStateStore, type LocalStateOptions } from "./state/local-state-store.js";
 import { RedisStateStore } from "./state/redis-state-store.js";
 import { loadSecrets, takeFromEnv } from "./credentials/secrets.js";
 import { isRedisUrl, type StateStore } from "./state/state-store.js";
@@ -22,6 +22,10 @@ export interface RuntimeOptions {
   secretsFile?: string;
   /** Obligation state: a directory (default: keyrunner-state/ beside the audit file) or redis://HOST:PORT. */
   state?: string;
+  /** Pending approvals per agent in the local state store (default 100). */
+  maxPendingApprovals?: number;
+  /** Told when the start waits for a server that still holds the audit's or the state's lock. */
+  onLockWait?: (message: string) => void;
   env?: NodeJS.ProcessEnv;
   /** In process (`keyrunner run`, the SDK): start without the secrets of tools that are not called. */
   lenientSecrets?: boolean;
@@ -36,26 +40,53 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export function openStateStore(location: string): StateStore {
-  return isRedisUrl(location) ? new RedisStateStore(location) : new LocalStateStore(location);
+export async function openStateStore(location: string, options: LocalStateOptions = {}): Promise<StateStore> {
+  return isRedisUrl(location) ? new RedisStateStore(location) : LocalStateStore.open(location, options);
 }
 
-export function createRuntime(config: CompiledConfig, options: RuntimeOptions = {}): Runtime {
+/**
+ * Loads the secrets, then takes the audit file's lock and the state folder's (each waits, bounded, for a
+ * server that is shutting down) and opens them. close() releases both; nothing is written after.
+ */
+export async function createRuntime(config: CompiledConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const env = options.env ?? process.env;
   const secrets = loadSecrets(config.secrets, { env, file: options.secretsFile, lenient: options.lenientSecrets === true });
   const keyFromEnv = takeFromEnv(env, "KEYRUNNER_AUDIT_KEY");
   const auditKey = options.auditKey ?? keyFromEnv;
   const auditFile = options.auditFile ?? "keyrunner-audit.jsonl";
-  const state = openStateStore(options.state ?? defaultStateDir(auditFile));
-  const audit = AuditLog.open(auditFile, auditKey, { commitDelayMs: options.auditCommitDelayMs });
-  const engine = new Engine({ config, secrets, audit, state, ...(options.resolver ? { resolver: options.resolver } : {}) });
+  const onWait = options.onLockWait;
+  const audit = await AuditLog.acquire(auditFile, auditKey, { commitDelayMs: options.auditCommitDelayMs, ...(onWait ? { onWait } : {}) });
+  let state: StateStore;
+  try {
+    state = await openStateStore(options.state ?? defaultStateDir(auditFile), { maxPendingApprovals: options.maxPendingApprovals, ...(onWait ? { onWait } : {}) });
+  } catch (error) {
+    await audit.close();
+    throw error;
+  }
+  // The state closes once, whether the engine or the runtime closes it first.
+  let stateClosed: Promise<void> | undefined;
+  const closeState = () => (stateClosed ??= state.close());
+  const store: StateStore = {
+    reserve: (reservations, nowMs) => state.reserve(reservations, nowMs),
+    createApproval: (approval) => state.createApproval(approval),
+    getApproval: (id) => state.getApproval(id),
+    transitionApproval: (id, from, to, fields) => state.transitionApproval(id, from, to, fields),
+    listApprovals: () => state.listApprovals(),
+    close: closeState,
+  };
+  const engine = new Engine({ config, secrets, audit, state: store, ...(options.resolver ? { resolver: options.resolver } : {}) });
   return {
     engine,
     execute: (request) => engine.execute(request),
     explain: (request) => explainRequest(config, request),
+    /**
+     * The state and the audit first: their locks are released, and every later write is refused, before
+     * the upstream connections close (which waits for requests still in flight).
+     */
     async close() {
-      await engine.close();
+      await closeState();
       await audit.close();
+      await engine.close();
     },
   };
 }

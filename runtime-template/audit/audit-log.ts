@@ -5,6 +5,8 @@
 
 import { closeSync, constants, existsSync, fdatasync, fstatSync, ftruncateSync, openSync, readSync, statSync, write } from "node:fs";
 import { promisify } from "node:util";
+import { lockAuditFile } from "./audit-lock.js";
+import type { FileLock } from "../process/file-lock.js";
 import { chainHash, GENESIS, isoTime, maxSealedBytes, recordTextFrom, requestText, sealRecordInto, type AuditEntry, type AuditRecord, type RecordFields } from "./audit-record.js";
 
 const writeAsync = promisify(write);
@@ -117,6 +119,8 @@ export class AuditLog {
   #urgent = false;
   /** Ends a commit delay in progress (a `now` record arrived, or the log is closing). */
   #endDelay: (() => void) | undefined;
+  /** The one-writer lock, when the log was opened with `acquire`; released by close(). */
+  #lock: FileLock | undefined;
 
   private constructor(
     readonly path: string,
@@ -155,6 +159,22 @@ export class AuditLog {
    */
   appendRequestRecord(request: string, fields: RecordFields, role: "decision" | "outcome"): Promise<void> {
     return this.#append(request, fields, Date.now(), role === "outcome" ? "soon" : this.#inFlight > 1 ? "grouped" : "now");
+  }
+
+  /**
+   * Takes the audit file's lock (waiting, bounded, for a server that is shutting down), then opens the
+   * log: the tail is read only once no other process can append to it.
+   */
+  static async acquire(path: string, key: string | undefined, options: AuditLogOptions & { onWait?: (message: string) => void } = {}): Promise<AuditLog> {
+    const lock = await lockAuditFile(path, options.onWait);
+    try {
+      const log = AuditLog.open(path, key, options);
+      log.#lock = lock;
+      return log;
+    } catch (error) {
+      await lock?.release();
+      throw error;
+    }
   }
 
   /** Opens (creating) the log; a torn last line from a crash is cut off, and the chain continues. */
@@ -265,6 +285,12 @@ export class AuditLog {
     this.#endDelay?.();
     if (this.#next !== undefined) this.#flushing ??= this.#flush();
     await this.#flushing;
+    if (this.#fd === -1) return;
     closeSync(this.#fd);
+    this.#fd = -1;
+    // Nothing is appended once the lock is released: another writer may own the chain by then.
+    this.#failed ??= new Error("audit log closed");
+    await this.#lock?.release();
+    this.#lock = undefined;
   }
 }

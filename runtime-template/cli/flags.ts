@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { displaySafe } from "../core/display-text.js";
 import { SERVER_LIMIT_DEFAULTS } from "../http/server.js";
 import { DEFAULT_COMMIT_DELAY_MS } from "../audit/audit-log.js";
+import { DEFAULT_MAX_PENDING_APPROVALS } from "../state/local-state-store.js";
 
 export interface FlagSpec {
   readonly name: string;
@@ -34,6 +35,8 @@ export const RUNTIME_FLAGS: readonly FlagSpec[] = [
   { name: "header-limit", kind: "number", value: "bytes", description: "largest request line and headers", default: SERVER_LIMIT_DEFAULTS.headerLimitBytes, min: 1024, max: 2 ** 20, commands: ["serve"] },
   { name: "request-timeout", kind: "number", value: "milliseconds", description: "time for a client to send a whole request", default: SERVER_LIMIT_DEFAULTS.requestTimeoutMs, min: 100, max: 3_600_000, commands: ["serve"] },
   { name: "audit-commit-delay", kind: "number", value: "milliseconds", description: "how long a durable audit write may wait for other requests' records", default: DEFAULT_COMMIT_DELAY_MS, min: 0, max: 100, commands: ["serve"] },
+  { name: "drain-timeout", kind: "number", value: "milliseconds", description: "on SIGTERM, how long in-flight requests may finish before their connections are cut", default: 10_000, min: 0, max: 3_600_000, commands: ["serve"] },
+  { name: "max-pending-approvals", kind: "number", value: "approvals", description: "pending approvals an agent may hold at once (local state)", default: DEFAULT_MAX_PENDING_APPROVALS, min: 1, max: 1_000_000, commands: ["serve", "mcp"] },
   { name: "metrics-token-sha256", kind: "string", value: "hex", description: "serve /metrics to requests bearing the token with this sha256", commands: ["serve"] },
   { name: "metrics-listen", kind: "string", value: "host:port", description: "serve /metrics on this separate address instead", commands: ["serve"] },
   { name: "no-permission-model", kind: "boolean", description: "serve without Node's permission model (not recommended)", commands: ["serve", "mcp"] },

@@ -37,7 +37,7 @@ export async function serveMcpStdio(config: CompiledConfig, flags: Flags): Promi
   }
   let runtime;
   try {
-    runtime = createRuntime(config, { auditFile: flags.string("audit"), secretsFile: flags.string("secrets-file"), state: flags.string("state") });
+    runtime = await createRuntime(config, { auditFile: flags.string("audit"), secretsFile: flags.string("secrets-file"), state: flags.string("state"), maxPendingApprovals: flags.number("max-pending-approvals"), onLockWait: err });
   } catch (error) {
     err(error instanceof MissingSecretsError ? `missing secrets: ${error.missing.join(", ")}` : (error as Error).message);
     return 1;

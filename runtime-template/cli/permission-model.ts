@@ -7,6 +7,8 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { auditLockPath } from "../audit/audit-lock.js";
+import { watchLauncher } from "../process/launcher-watch.js";
 import { isRedisUrl } from "../state/state-store.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
 
@@ -39,7 +41,8 @@ export function sandboxFlags(config: CompiledConfig, bundle: string, paths: Sand
   const flag = permissionFlag();
   if (flag === undefined) return undefined;
   const reads = new Set<string>([bundle, realpathSync(bundle), resolve(paths.audit)]);
-  const writes = new Set<string>([resolve(paths.audit)]);
+  // The audit's lock socket: bound without a grant, but a stale one is removed, which is a write.
+  const writes = new Set<string>([resolve(paths.audit), auditLockPath(resolve(paths.audit))]);
   for (const file of [paths.agents, paths.secretsFile]) if (file !== undefined) reads.add(resolve(file));
   if (paths.state !== undefined) {
     reads.add(resolve(paths.state));
@@ -78,7 +81,12 @@ export function prepareSandbox(config: CompiledConfig, moduleUrl: string, paths:
 export function relaunchSandboxed(config: CompiledConfig, moduleUrl: string, argv: readonly string[], paths: SandboxPaths): Promise<number> | undefined {
   const flags = prepareSandbox(config, moduleUrl, paths);
   if (flags === undefined) return undefined;
-  const child = spawn(process.execPath, [...process.execArgv, ...flags, fileURLToPath(moduleUrl), ...argv], { stdio: ["inherit", "inherit", "inherit", "ipc"] });
+  // The server watches its launcher from a worker thread (see dieWithLauncher), so it may start one.
+  const watch = ["--allow-worker", ...(process.allowedNodeEnvironmentFlags.has("--disable-warning") ? ["--disable-warning=SecurityWarning"] : [])];
+  const child = spawn(process.execPath, [...process.execArgv, ...flags, ...watch, fileURLToPath(moduleUrl), ...argv], {
+    stdio: "inherit",
+    env: { ...process.env, [LAUNCHER_PID_ENV]: String(process.pid) },
+  });
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => child.kill(signal));
   return new Promise((resolveExit) => child.on("exit", (code, signal) => resolveExit(code ?? (signal ? 1 : 0))));
 }
@@ -88,12 +96,18 @@ export function shellWord(flag: string): string {
   return /^[A-Za-z0-9_/.,:=@%+-]+$/.test(flag) ? flag : `'${flag.replace(/'/g, "'\\''")}'`;
 }
 
-/** In the sandboxed server: if the launcher dies (even by SIGKILL), die with it. */
+/** Names the launcher's pid to the sandboxed server it starts. */
+const LAUNCHER_PID_ENV = "KEYRUNNER_LAUNCHER_PID";
+
+/**
+ * In the sandboxed server: if the launcher dies (even by SIGKILL), die with it — watched from a worker
+ * thread, so a blocked event loop cannot keep an orphan serving (an IPC `disconnect` event once did).
+ */
 export function dieWithLauncher(): void {
-  if (process.send === undefined) return;
-  process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));
-  // The channel only watches the launcher; it must not keep a drained server alive.
-  (process.channel as { unref?: () => void } | undefined)?.unref?.();
+  const launcher = Number(process.env[LAUNCHER_PID_ENV]);
+  delete process.env[LAUNCHER_PID_ENV];
+  if (!Number.isInteger(launcher) || launcher <= 0) return;
+  watchLauncher(launcher);
 }
 
 export const defaultStateDir = (audit: string): string => join(dirname(resolve(audit)), "keyrunner-state");

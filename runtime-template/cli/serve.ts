@@ -1,6 +1,7 @@
 // `serve`: the HTTP server of SPEC section 5, started from its flags; SIGTERM drains it.
 
-import { isIP } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { isIP, type Socket } from "node:net";
 import { AgentsFileError, loadAgentsFile, type Principal } from "../credentials/agents-file.js";
 import { answeringHosts } from "../http/guards.js";
 import { createMetricsServer } from "../http/metrics-server.js";
@@ -8,6 +9,8 @@ import { createHttpServer } from "../http/server.js";
 import { createRuntime } from "../runtime.js";
 import { MissingSecretsError, WeakSecretsError } from "../credentials/secrets.js";
 import { StateUnavailable } from "../state/state-store.js";
+import { LockHeld } from "../process/file-lock.js";
+import { markDraining } from "../process/lifecycle-status.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
 import { err, type Flags } from "./flags.js";
 
@@ -43,7 +46,14 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
   }
   let runtime;
   try {
-    runtime = createRuntime(config, { auditFile: flags.string("audit"), secretsFile: flags.string("secrets-file"), state: flags.string("state"), auditCommitDelayMs: flags.number("audit-commit-delay") });
+    runtime = await createRuntime(config, {
+      auditFile: flags.string("audit"),
+      secretsFile: flags.string("secrets-file"),
+      state: flags.string("state"),
+      auditCommitDelayMs: flags.number("audit-commit-delay"),
+      maxPendingApprovals: flags.number("max-pending-approvals"),
+      onLockWait: err,
+    });
   } catch (error) {
     if (error instanceof MissingSecretsError) {
       err(`missing secrets: ${error.missing.join(", ")} (set them in the environment or in --secrets-file)`);
@@ -53,7 +63,7 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
       err(`${error.message}; secrets are redacted by value, so they must be real credentials`);
       return 1;
     }
-    if (error instanceof StateUnavailable) {
+    if (error instanceof StateUnavailable || error instanceof LockHeld) {
       err(error.message);
       return 1;
     }
@@ -80,10 +90,38 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
     }
     metricsServer.unref();
   }
-  let inFlight = 0;
-  server.on("request", (_req, res) => {
-    inFlight++;
-    res.on("close", () => inFlight--);
+  // Around the server's own handler, for the drain: requests in flight, by connection in the order they
+  // came (a client may pipeline several), and the connections whose last answer says `Connection: close`.
+  const inFlight = new Set<ServerResponse>();
+  const pipelines = new Map<Socket, ServerResponse[]>();
+  const closing = new WeakSet<Socket>();
+  let draining = false;
+  /** The connection closes after this answer; false when its headers are already out. */
+  const closeAfter = (socket: Socket, res: ServerResponse): boolean => {
+    if (res.headersSent) return false;
+    res.setHeader("connection", "close");
+    closing.add(socket);
+    return true;
+  };
+  const handlers = server.listeners("request") as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners("request");
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    // Pipelined behind an answer that closes the connection: it is never answered, so it never runs.
+    if (closing.has(socket)) return;
+    let queue = pipelines.get(socket);
+    if (queue === undefined) pipelines.set(socket, (queue = []));
+    queue.push(res);
+    inFlight.add(res);
+    res.on("close", () => {
+      inFlight.delete(res);
+      const rest = pipelines.get(socket)?.filter((r) => r !== res) ?? [];
+      if (rest.length === 0) pipelines.delete(socket);
+      else pipelines.set(socket, rest);
+    });
+    // While draining, a busy connection's newest request is its last: its answer closes it.
+    if (draining) closeAfter(socket, res);
+    for (const handler of handlers) handler.call(server, req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -95,12 +133,47 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
   const address = server.address();
   const shown = typeof address === "object" && address !== null ? address : { address: host, port };
   process.stdout.write(`keyrunner listening on http://${shown.address.includes(":") ? `[${shown.address}]` : shown.address}:${shown.port}\n`);
+  const drainTimeoutMs = flags.number("drain-timeout");
   return new Promise<number>((resolve) => {
     const drain = () => {
+      if (draining) return;
+      draining = true;
+      markDraining(Date.now() + drainTimeoutMs);
+      // Stop accepting; idle kept-alive connections close now, busy ones after their answer.
       server.close();
       server.closeIdleConnections();
-      const wait = () => (inFlight === 0 ? runtime.close().then(() => resolve(0)) : setTimeout(wait, 10));
-      wait();
+      // Only the newest answer of each busy connection says `Connection: close`: an earlier one would
+      // close the connection under the answers pipelined behind it, whose requests already ran.
+      for (const [socket, queue] of pipelines) closeAfter(socket, queue.at(-1)!);
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(deadline);
+        clearInterval(poll);
+        const cutting = inFlight.size > 0;
+        // Whatever still runs past the deadline loses its connection; the closed audit and state
+        // refuse its writes, and nothing is written once the locks are released.
+        server.closeAllConnections();
+        // The locks are released first; closing the upstream connections waits for requests still in
+        // flight, which past the deadline the server does not wait for.
+        const closed = runtime.close();
+        const cutOff = new Promise<void>((next) => setTimeout(next, cutting ? 1000 : 60_000).unref());
+        void Promise.race([closed, cutOff]).then(
+          () => exit(0),
+          () => exit(1),
+        );
+      };
+      const exit = (code: number) => {
+        resolve(code);
+        // Handles such as pooled upstream connections must not keep a drained server alive.
+        setTimeout(() => process.exit(code), 50).unref();
+      };
+      const deadline = setTimeout(() => {
+        if (inFlight.size > 0) err(`drain timeout: ${inFlight.size} request(s) still in flight after ${drainTimeoutMs} ms are cut off`);
+        finish();
+      }, drainTimeoutMs);
+      const poll = setInterval(() => inFlight.size === 0 && finish(), 10);
     };
     process.once("SIGTERM", drain);
     process.once("SIGINT", drain);

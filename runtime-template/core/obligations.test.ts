@@ -9,8 +9,8 @@ import { budgetContribution, checkObligations } from "./obligations.js";
 const decision: Decision = { effect: "allow", rule: "policies/p.yaml#allow[0]", obligations: { budget: { field: "amount", max: 500, perSeconds: 86_400 } } };
 const request = (amount: unknown) => ({ agent: "support-agent", tool: "refund_payment", input: { amount } as Record<string, unknown> });
 const stores: LocalStateStore[] = [];
-const store = () => {
-  const s = new LocalStateStore(mkdtempSync(join(tmpdir(), "kr-obligations-")));
+const store = async () => {
+  const s = await LocalStateStore.open(mkdtempSync(join(tmpdir(), "kr-obligations-")));
   stores.push(s);
   return s;
 };
@@ -20,7 +20,7 @@ afterEach(async () => {
 
 describe("budgets cannot be refilled", () => {
   it("a negative amount is refused and the sum does not go down", async () => {
-    const state = store();
+    const state = await store();
     expect(await checkObligations(state, decision, request(400), 1000)).toEqual({ kind: "proceed" });
     const refill = await checkObligations(state, decision, request(-1_000_000), 2000);
     expect(refill).toEqual({ kind: "over_budget", reason: "a budget counts amounts of 0 or more: `amount` must be a finite number, 0 or more" });

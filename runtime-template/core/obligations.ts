@@ -3,7 +3,7 @@
 
 import { createHash, randomUUID } from "node:crypto";
 import { canonicalJson } from "../audit/canonical-json.js";
-import { effectiveStatus, type Approval, type Reservation, type StateStore } from "../state/state-store.js";
+import { ApprovalLimitReached, effectiveStatus, type Approval, type Reservation, type StateStore } from "../state/state-store.js";
 import type { Decision } from "../contract/tool-module.js";
 
 export type ObligationVerdict =
@@ -51,7 +51,12 @@ export async function checkObligations(state: StateStore, decision: Decision, re
         createdAt: nowMs,
         expiresAt: nowMs + obligations.approval.expiresSeconds * 1000,
       };
-      await state.createApproval(approval);
+      try {
+        await state.createApproval(approval);
+      } catch (error) {
+        if (error instanceof ApprovalLimitReached) return { kind: "refused", reason: error.message };
+        throw error;
+      }
       return { kind: "pending", approval, created: true };
     }
     const stored = await state.getApproval(request.approvalId);

@@ -24,7 +24,7 @@ describe("state semantics", () => {
   });
 
   it("a reservation is all or nothing, and a new window starts from zero", async () => {
-    const store = new LocalStateStore(mkdtempSync(join(tmpdir(), "kr-state-unit-")));
+    const store = await LocalStateStore.open(mkdtempSync(join(tmpdir(), "kr-state-unit-")));
     const limits = (amount: number) => [
       { key: "rate", amount: 1, max: 3, windowSeconds: 60 },
       { key: "budget", amount, max: 100, windowSeconds: 60 },

@@ -32,6 +32,13 @@ export type ReserveResult = { ok: true } | { ok: false; index: number; used: num
 
 export class StateUnavailable extends Error {}
 
+/** An agent has as many pending approvals as the store allows; a new one is refused until some are decided or expire. */
+export class ApprovalLimitReached extends Error {
+  constructor(readonly max: number) {
+    super(`this agent already has ${max} pending approvals, the most allowed; wait until a person decides some, or they expire`);
+  }
+}
+
 export interface StateStore {
   /** All or nothing: adds every amount to its window's counter unless one would pass its max. */
   reserve(reservations: readonly Reservation[], nowMs: number): Promise<ReserveResult>;

@@ -3,6 +3,7 @@
 // audit and redaction as /v1/execute.
 
 import { readFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -11,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../runtime-template/credentials/constant-time.js";
 import { buildBundle, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
 import { Upstream } from "../support/upstream.js";
+import { repoRoot } from "../support/cli.js";
+import { verifyAuditFile } from "../../runtime-template/audit/audit-verify.js";
 
 const SECRET = "sk_test_mcp_secret_0123456789";
 const AGENT = "kr_mcp_agent_token_000000001";
@@ -60,9 +63,24 @@ async function stdioClient(token: string): Promise<Client> {
   return client;
 }
 
+/** `keyrunner mcp --url`: the stdio bridge to the running bundle's /mcp. */
+async function bridgeClient(token: string): Promise<Client> {
+  const client = new Client({ name: "test-agent", version: "1.0.0" });
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [join(repoRoot, "bin", "keyrunner.js"), "mcp", "--url", server.url],
+      env: { PATH: process.env.PATH ?? "", KEYRUNNER_TOKEN: token },
+      stderr: "pipe",
+    }),
+  );
+  return client;
+}
+
 describe.each([
   ["Streamable HTTP", httpClient],
   ["stdio", stdioClient],
+  ["the stdio bridge (keyrunner mcp --url)", bridgeClient],
 ])("MCP over %s", (_transport, connect) => {
   let client: Client;
   beforeAll(async () => {
@@ -109,6 +127,31 @@ describe("MCP identity", () => {
     const ops = await httpClient(OTHER);
     expect((await ops.listTools()).tools.map((t) => t.name)).toEqual(["ops_only"]);
     await ops.close();
+  });
+
+  it("several stdio clients through the bridge share one server and one audit, whose chain holds", async () => {
+    const clients = await Promise.all([bridgeClient(AGENT), bridgeClient(AGENT), bridgeClient(AGENT)]);
+    const results = await Promise.all(clients.map((c, i) => c.callTool({ name: "refund_payment", arguments: { payment_id: `pi_bridge_${i}`, amount_cents: 100, reason: "shared" } })));
+    expect(results.map((r) => r.isError ?? false)).toEqual([false, false, false]);
+    await Promise.all(clients.map((c) => c.close()));
+    const audit = join(dir, "audit.jsonl");
+    const ids = readFileSync(audit, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { input?: { payment_id?: string } });
+    for (let i = 0; i < 3; i++) expect(ids.some((r) => r.input?.payment_id === `pi_bridge_${i}`)).toBe(true);
+    expect(verifyAuditFile(audit, undefined)).toMatchObject({ ok: true });
+  });
+
+  it("the bridge refuses an unknown token, and a server that is not there, with an answer", async () => {
+    await expect(bridgeClient("kr_wrong")).rejects.toThrow();
+    const client = new Client({ name: "test-agent", version: "1.0.0" });
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    await expect(
+      client.connect(new StdioClientTransport({ command: process.execPath, args: [join(repoRoot, "bin", "keyrunner.js"), "mcp", "--url", `http://127.0.0.1:${closed}`], env: { PATH: process.env.PATH ?? "", KEYRUNNER_TOKEN: AGENT }, stderr: "pipe" })),
+    ).rejects.toThrow(new RegExp(`keyrunner at http://127.0.0.1:${closed}: cannot reach it \\(ECONNREFUSED\\)`));
   });
 
   it("stdio refuses to start without a token that names an agent", async () => {

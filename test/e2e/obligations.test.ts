@@ -158,7 +158,7 @@ describe("local state store", () => {
   it("refuses a second process on the same state directory", async () => {
     const state = mkdtempSync(join(tmpdir(), "kr-local-state-"));
     await replica(state, join(state, "a1.jsonl"));
-    await expect(replica(state, join(state, "a2.jsonl"))).rejects.toThrow(/is in use by process \d+; use --state redis/);
+    await expect(replica(state, join(state, "a2.jsonl"))).rejects.toThrow(/the state folder \S+ is in use by a running keyrunner \(pid \d+\); give each server its own --state folder, or use --state redis:\/\//);
   });
 });
 

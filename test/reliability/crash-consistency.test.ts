@@ -1,6 +1,8 @@
 // Crash consistency: under concurrent load, `kill -9` the bundle at random moments. Every request the
 // client saw acknowledged must be in the audit; the torn last line a crash leaves is repaired on the next
-// start; `audit verify` passes. KR_CRASH_RUNS sets the number of kills (CI: 12; test:full: 200).
+// start; `audit verify` passes. KR_CRASH_RUNS sets the number of kills (CI: 12; test:full: 200). The
+// moment of each kill is a count of acknowledged requests, never a time: on a loaded machine the test
+// checks the same thing, only more slowly (speed belongs to the benchmarks).
 
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -24,25 +26,6 @@ beforeAll(async () => {
   bundle = await buildBundle(dir);
 }, 60_000);
 afterAll(() => upstream.stop());
-
-/** Waits until the process named in the state lock is gone (a killed server lingers until it is reaped). */
-async function lockReleased(lock: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    let pid: number;
-    try {
-      pid = Number(readFileSync(lock, "utf8"));
-    } catch {
-      return;
-    }
-    // Until it is reaped, a killed process still answers kill(pid, 0): wait for /proc to forget it.
-    try {
-      readFileSync(`/proc/${pid}/stat`, "utf8");
-    } catch {
-      return;
-    }
-    await sleep(20);
-  }
-}
 
 describe("kill -9 under load", () => {
   it(`keeps every acknowledged request in the audit across ${RUNS} crashes`, async () => {
@@ -71,22 +54,26 @@ describe("kill -9 under load", () => {
           }
         }
       });
-      await sleep(30 + Math.floor(Math.random() * 120));
+      // Killed after a random number of acknowledged requests (1 to 40), wherever that falls.
+      const killAfter = acknowledged.length + 1 + Math.floor(Math.random() * 40);
+      while (acknowledged.length < killAfter && !(await Promise.race([server.exited.then(() => true), sleep(5).then(() => false)])));
       server.kill9();
       stop = true;
       await Promise.all(clients);
       await server.exited;
-      await lockReleased(join(state, "state.lock"));
       const text = readFileSync(audit, "utf8");
       if (text.length > 0 && !text.endsWith("\n")) torn++;
     }
     // One more start repairs whatever the last crash left; then the whole chain must verify.
     const last = await startBundle(bundle, ["--audit", audit, "--state", state], { STRIPE_API_KEY: SECRET });
     await last.stop();
-    const ids = new Set(readFileSync(audit, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { id: string }).id));
+    const records = readFileSync(audit, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { id: string; decision: string });
+    const ids = new Set(records.map((r) => r.id));
     const missing = acknowledged.filter((id) => !ids.has(id));
-    expect(acknowledged.length).toBeGreaterThan(RUNS * 5);
+    // Counts, not speeds: every run acknowledged requests before its kill, and each one is recorded.
+    expect(acknowledged.length).toBeGreaterThanOrEqual(RUNS);
     expect(missing).toEqual([]);
+    expect(ids.size).toBeGreaterThanOrEqual(new Set(acknowledged).size);
     expect(verifyAuditFile(audit, undefined)).toMatchObject({ ok: true });
     const verify = spawnSync(process.execPath, [bundle, "audit", "verify", audit], { encoding: "utf8" });
     expect(verify.status).toBe(0);

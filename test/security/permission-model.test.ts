@@ -34,7 +34,10 @@ describe("permission model", () => {
     const reads = args.filter((a) => a.startsWith("--allow-fs-read=")).map((a) => a.slice("--allow-fs-read=".length)).sort();
     const writes = args.filter((a) => a.startsWith("--allow-fs-write=")).map((a) => a.slice("--allow-fs-write=".length)).sort();
     expect(reads).toEqual([bundle, audit, join(dir, "state")].sort());
-    expect(writes).toEqual([audit, join(dir, "state")].sort());
+    // The audit's lock socket beside it: a stale one is removed, which needs a write grant.
+    expect(writes).toEqual([audit, `${audit}.lock`, join(dir, "state")].sort());
+    // The launcher watch runs in a worker thread, so that a blocked event loop cannot outlive the launcher.
+    expect(args).toContain("--allow-worker");
     const res = await post(`${server.url}/v1/execute`, { agent: "a", tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
     expect(res.status).toBe(200);
     expect(await server.stop()).toBe(0);
@@ -67,7 +70,7 @@ describe("permission model", () => {
     expect(flags).toEqual([
       "--experimental-permission",
       ...[bundle, audit, state].sort().map((p) => `--allow-fs-read=${p}`),
-      ...[audit, state].sort().map((p) => `--allow-fs-write=${p}`),
+      ...[audit, `${audit}.lock`, state].sort().map((p) => `--allow-fs-write=${p}`),
       "--disallow-code-generation-from-strings",
       "--disable-warning=ExperimentalWarning",
     ]);
