@@ -239,9 +239,32 @@ const refundsAt = (mark: number): Received[] => api.since(mark).filter((r) => r.
 
 // ---- the blocks -------------------------------------------------------------------------------------------
 
+/** Every block a test below exercises, claimed when the file loads, so that the last test sees them all. */
+const readmeBlocks = {
+  setup: block("npm install && npm start     # an offline demo of the whole loop: check, build, serve, an agent session, audit verify"),
+  checkCommands: block("npx keyrunner check                  # the current folder: ./tools and ./policies"),
+  overlapPolicy: block("# policies/test_payments.yaml"),
+  overlapOutput: block("policies/test_payments.yaml:4:5 error KR4002 rules overlap: policies/support_refunds.yaml#allow[0] and policies/test_payments.yaml#deny[0] both match some requests for `refund_payment`"),
+  buildAndServe: block("npx keyrunner build                        # dist/keyrunner.mjs (one executable file), dist/generated/, dist/manifest.json"),
+  call: block('curl -s http://127.0.0.1:8787/v1/execute -H "Authorization: Bearer $AGENT_TOKEN" \\'),
+  mcpHttp: block('{ "mcpServers": { "keyrunner": { "type": "http", "url": "http://127.0.0.1:8787/mcp",'),
+  mcpStdio: block('{ "mcpServers": { "keyrunner": { "command": "node",'),
+  refundsPolicy: block("# policies/refunds.yaml"),
+  agentsFile: block("agents:"),
+  approvalFlow: block("npx keyrunner build"),
+  agentScript: block("// agent.mjs — the official Stripe SDK, a fake key, and KeyRunner as its HTTP proxy"),
+  proxyCommands: block("HTTP_PROXY=http://support-agent:$AGENT_TOKEN@127.0.0.1:8787 node agent.mjs"),
+  exportAndTest: block("npx keyrunner export --format openai --agent support-agent      # ChatCompletionTool[] for the OpenAI SDK"),
+  policyTest: block("# tests/support.yaml"),
+  schemaLine: block("# yaml-language-server: $schema=../schemas/tool.schema.json"),
+  layout: block("compiler/"),
+  typescript: blocks.filter((b) => b.lang === "ts").map((b) => (claimed.add(b), b)),
+};
+
+
 describe("README.md", () => {
   it("set up: the two commands are the package's own scripts, and the demo `npm start` runs completes", async () => {
-    const setup = commandsOf(block("npm install && npm start     # an offline demo of the whole loop: check, build, serve, an agent session, audit verify").text);
+    const setup = commandsOf(readmeBlocks.setup.text);
     expect(setup.map((c) => c.line)).toEqual(["npm install && npm start", "npm install && npm test"]);
     const scripts = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts as Record<string, string>;
     expect(scripts).toMatchObject({ prepare: "node scripts/prepare-lib.mjs", prestart: "tsc -p .", start: "node examples/demo.mjs", pretest: "tsc -p .", test: "vitest run" });
@@ -258,7 +281,7 @@ describe("README.md", () => {
       cpSync(join(root, "tools"), join(dir, "t"), { recursive: true });
       cpSync(join(root, "policies"), join(dir, "p"), { recursive: true });
     });
-    const commands = commandsOf(block("npx keyrunner check                  # the current folder: ./tools and ./policies").text);
+    const commands = commandsOf(readmeBlocks.checkCommands.text);
     expect(commands).toHaveLength(3);
     for (const command of commands) {
       const ran = await session.run(command);
@@ -268,8 +291,8 @@ describe("README.md", () => {
   });
 
   it("check: the overlap example prints exactly the finding shown", async () => {
-    const policy = block("# policies/test_payments.yaml").text;
-    const shown = block("policies/test_payments.yaml:4:5 error KR4002 rules overlap: policies/support_refunds.yaml#allow[0] and policies/test_payments.yaml#deny[0] both match some requests for `refund_payment`").text;
+    const policy = readmeBlocks.overlapPolicy.text;
+    const shown = readmeBlocks.overlapOutput.text;
     const session = new Session((dir) => writeFileSync(join(dir, "policies", "test_payments.yaml"), `${policy}\n`));
     const ran = await session.run({ line: "npx keyrunner check" });
     expect(ran.code).toBe(1);
@@ -278,8 +301,8 @@ describe("README.md", () => {
 
   describe("build, serve, call; MCP over HTTP and stdio", () => {
     const session = new Session();
-    const build = commandsOf(block("npx keyrunner build                        # dist/keyrunner.mjs (one executable file), dist/generated/, dist/manifest.json").text);
-    const call = commandsOf(block('curl -s http://127.0.0.1:8787/v1/execute -H "Authorization: Bearer $AGENT_TOKEN" \\').text);
+    const build = commandsOf(readmeBlocks.buildAndServe.text);
+    const call = commandsOf(readmeBlocks.call.text);
 
     it("builds, checks the build, makes a token, exports every secret the manifest names, serves", async () => {
       expect(build.map((c) => c.line.split(" ").slice(0, 3).join(" "))).toEqual(["npx keyrunner build", "npx keyrunner build", "npx keyrunner token", "export STRIPE_API_KEY=sk_live_… GITHUB_TOKEN=…", "node dist/keyrunner.mjs serve"]);
@@ -304,7 +327,7 @@ describe("README.md", () => {
     });
 
     it("MCP over Streamable HTTP, configured as shown", async () => {
-      const config = JSON.parse(block('{ "mcpServers": { "keyrunner": { "type": "http", "url": "http://127.0.0.1:8787/mcp",').text).mcpServers.keyrunner;
+      const config = JSON.parse(readmeBlocks.mcpHttp.text).mcpServers.keyrunner;
       const url = session.substitute(config.url);
       const headers = { Authorization: config.headers.Authorization.replace("kr_…", session.env.AGENT_TOKEN) };
       const client = new Client({ name: "readme", version: "1.0.0" });
@@ -316,7 +339,7 @@ describe("README.md", () => {
     });
 
     it("MCP on stdio, configured as shown", async () => {
-      const config = JSON.parse(block('{ "mcpServers": { "keyrunner": { "command": "node",').text).mcpServers.keyrunner;
+      const config = JSON.parse(readmeBlocks.mcpStdio.text).mcpServers.keyrunner;
       // Its own folder: a stdio server beside the running `serve` of the same folder would share its state directory.
       const place = mkdtempSync(join(tmpdir(), "kr-readme-mcp-"));
       cpSync(join(session.dir, "dist"), join(place, "dist"), { recursive: true });
@@ -337,8 +360,8 @@ describe("README.md", () => {
   });
 
   it("approvals: the policy compiles in place of support_refunds, and the flow runs as shown", async () => {
-    const policy = block("# policies/refunds.yaml").text;
-    const agentsShown = block("agents:").text;
+    const policy = readmeBlocks.refundsPolicy.text;
+    const agentsShown = readmeBlocks.agentsFile.text;
     const session = new Session((dir) => {
       rmSync(join(dir, "policies", "support_refunds.yaml"));
       writeFileSync(join(dir, "policies", "refunds.yaml"), `${policy}\n`);
@@ -351,7 +374,7 @@ describe("README.md", () => {
     session.env.ALICE_TOKEN = await session.token(tokenCommand("alice", true), "approvers");
     await session.run({ line: "export STRIPE_API_KEY=… GITHUB_TOKEN=… HUBSPOT_TOKEN=… POSTMARK_SERVER_TOKEN=… PAGERDUTY_ROUTING_KEY=…" });
 
-    const flow = commandsOf(block("npx keyrunner build").text);
+    const flow = commandsOf(readmeBlocks.approvalFlow.text);
     expect(flow.map((c) => c.line.split(" ").slice(0, 3).join(" "))).toEqual(["npx keyrunner build", "node dist/keyrunner.mjs serve", "curl -s localhost:8787/v1/execute", "npx keyrunner approvals", "npx keyrunner approvals", "curl -s localhost:8787/v1/execute"]);
     expect((await session.run(flow[0]!)).code).toBe(0);
     await session.run(flow[1]!);
@@ -369,8 +392,8 @@ describe("README.md", () => {
   });
 
   it("forward proxy: the Stripe SDK script and curl -x, with the tool form-encoded as the section says", async () => {
-    const script = block("// agent.mjs — the official Stripe SDK, a fake key, and KeyRunner as its HTTP proxy").text;
-    const commands = commandsOf(block("HTTP_PROXY=http://support-agent:$AGENT_TOKEN@127.0.0.1:8787 node agent.mjs").text);
+    const script = readmeBlocks.agentScript.text;
+    const commands = commandsOf(readmeBlocks.proxyCommands.text);
     expect(readme).toContain("add `encoding: form` under `run:` in `tools/refund_payment.yaml`");
     const session = new Session((dir) => {
       const tool = join(dir, "tools", "refund_payment.yaml");
@@ -397,7 +420,7 @@ describe("README.md", () => {
 
   it("export and test: each command succeeds; the exports are JSON", async () => {
     const session = new Session();
-    const commands = commandsOf(block("npx keyrunner export --format openai --agent support-agent      # ChatCompletionTool[] for the OpenAI SDK").text);
+    const commands = commandsOf(readmeBlocks.exportAndTest.text);
     expect(commands).toHaveLength(4);
     for (const [i, command] of commands.entries()) {
       const ran = await session.run(command);
@@ -407,7 +430,7 @@ describe("README.md", () => {
   });
 
   it("a policy test case, as shown, passes through `keyrunner test`", async () => {
-    const shown = block("# tests/support.yaml").text;
+    const shown = readmeBlocks.policyTest.text;
     const session = new Session((dir) => {
       rmSync(join(dir, "tests"), { recursive: true });
       mkdirSync(join(dir, "tests"));
@@ -419,7 +442,7 @@ describe("README.md", () => {
   });
 
   it("editor support: the schema line names the published schema, and a tool carrying it compiles", async () => {
-    const line = block("# yaml-language-server: $schema=../schemas/tool.schema.json").text;
+    const line = readmeBlocks.schemaLine.text;
     const schema = /\$schema=(\S+)/.exec(line)![1]!;
     expect(existsSync(join(root, "tools", schema))).toBe(true);
     expect(existsSync(join(root, "schemas", "policy.schema.json"))).toBe(true);
@@ -431,7 +454,7 @@ describe("README.md", () => {
   });
 
   it("layout: every folder and file it names exists, and it names every folder of the runtime", () => {
-    const layout = block("compiler/").text;
+    const layout = readmeBlocks.layout.text;
     const named: string[] = [];
     let parent = "";
     for (const row of layout.split("\n")) {
@@ -452,10 +475,9 @@ describe("README.md", () => {
     symlinkSync(root, join(dir, "node_modules", "@keyrunner", "runtime"));
     for (const dep of ["@types", "stripe", "http-proxy-agent", "agent-base"]) symlinkSync(join(root, "node_modules", dep), join(dir, "node_modules", dep));
     writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
-    const snippets = blocks.filter((b) => b.lang === "ts");
+    const snippets = readmeBlocks.typescript;
     expect(snippets.length).toBeGreaterThan(0);
     for (const [i, snippet] of snippets.entries()) {
-      claimed.add(snippet);
       writeFileSync(join(dir, `snippet-${i}.ts`), `${snippet.text}\n`);
     }
     writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, skipLibCheck: true, types: ["node"] }, include: ["*.ts"] }));
