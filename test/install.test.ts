@@ -3,11 +3,11 @@
 // come from npm's cache through a lockfile taken from this repository's own.
 
 import { execFile } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..");
 const run = async (command: string, args: string[], cwd: string) => {
@@ -23,7 +23,9 @@ const npm = (args: string[], cwd: string) => run("npm", [...args, "--offline"], 
 
 /** A clone of this tree: every file git tracks or would track, nothing it ignores (no lib/, no node_modules/). */
 async function cloneOfThisTree(): Promise<string> {
-  const clone = join(mkdtempSync(join(tmpdir(), "kr-install-")), "keyrunner");
+  const parent = mkdtempSync(join(tmpdir(), "kr-install-"));
+  made.push(parent);
+  const clone = join(parent, "keyrunner");
   const listed = await run("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], root);
   for (const file of listed.stdout.split("\0").filter((f) => f !== "")) {
     mkdirSync(dirname(join(clone, file)), { recursive: true });
@@ -36,8 +38,15 @@ async function cloneOfThisTree(): Promise<string> {
   return clone;
 }
 
+/** Every folder made here: a consumer holds a whole installed node_modules, so none is left behind. */
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 function consumer(dependency: string, lock?: object): string {
   const dir = mkdtempSync(join(tmpdir(), "kr-consumer-"));
+  made.push(dir);
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module", dependencies: { "@keyrunner/runtime": dependency } }));
   if (lock !== undefined) writeFileSync(join(dir, "package-lock.json"), JSON.stringify(lock));
   cpSync(join(root, "tools"), join(dir, "tools"), { recursive: true });
