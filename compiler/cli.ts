@@ -66,24 +66,26 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   };
 
   configOptions(program.command("build").description("check, generate the handlers and bundle them into one executable file"))
-    .option("--out <dir>", "output folder", "dist")
+    .option("--out <dir>", "output folder, relative to the current folder (default: DIR/dist)")
     .option("--check", "exit 1 when the committed generated code differs from what the config generates")
-    .action(async (dir: string, o: ConfigFlags & { out: string; check?: boolean }) => {
+    .action(async (dir: string, o: ConfigFlags & { out?: string; check?: boolean }) => {
       const { buildConfig, staleGeneratedFiles } = await import("./build.js");
+      // The build lands beside the config it came from, as `check DIR` reads it; --out names another place.
+      const out = o.out ?? join(dir, "dist");
       if (o.check) {
-        const { check: result, stale } = await staleGeneratedFiles(location(dir, o), o.out);
+        const { check: result, stale } = await staleGeneratedFiles(location(dir, o), out);
         if (!report(result)) return void (exitCode = 1);
         if (stale.length > 0) {
-          io.stderr(`generated code in ${o.out}/generated is stale; run \`keyrunner build\` and commit:\n${stale.map((f) => `  ${f}`).join("\n")}\n`);
+          io.stderr(`generated code in ${out}/generated is stale; run \`keyrunner build\` and commit:\n${stale.map((f) => `  ${f}`).join("\n")}\n`);
           return void (exitCode = 1);
         }
-        io.stdout(`${o.out}/generated is up to date\n`);
+        io.stdout(`${out}/generated is up to date\n`);
         return;
       }
-      const built = await buildConfig(location(dir, o), o.out);
+      const built = await buildConfig(location(dir, o), out);
       if (!report(built.check) || built.manifest === undefined) return void (exitCode = 1);
       io.stdout(
-        `wrote ${o.out}/keyrunner.mjs (${Math.round(built.bundle!.length / 1024)} KiB), ${o.out}/generated (${built.generated!.files.size + 1} files), ${o.out}/manifest.json\n` +
+        `wrote ${out}/keyrunner.mjs (${Math.round(built.bundle!.length / 1024)} KiB), ${out}/generated (${built.generated!.files.size + 1} files), ${out}/manifest.json\n` +
           `config ${built.manifest.config_sha256}, bundle ${built.manifest.bundle_sha256}\n`,
       );
     });

@@ -74,6 +74,23 @@ describe("keyrunner build", () => {
     expect(stale.stderr).toContain("  tools/refund_payment.ts\n");
   });
 
+  it("build DIR writes DIR/dist, not ./dist; --out is relative to the current folder", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "kr-build-cwd-"));
+    const config = join(cwd, "config");
+    cpSync(join(root, "tools"), join(config, "tools"), { recursive: true });
+    cpSync(join(root, "policies"), join(config, "policies"), { recursive: true });
+    const beside = await keyrunner(["build", "config"], { cwd });
+    expect(beside.code).toBe(0);
+    expect(beside.stdout).toMatch(/^wrote config\/dist\/keyrunner\.mjs /);
+    expect(statSync(join(config, "dist", "keyrunner.mjs")).isFile()).toBe(true);
+    expect(() => statSync(join(cwd, "dist"))).toThrow();
+    expect((await keyrunner(["build", "config", "--check"], { cwd })).stdout).toBe("config/dist/generated is up to date\n");
+    const elsewhere = await keyrunner(["build", "config", "--out", "out"], { cwd });
+    expect(elsewhere.code).toBe(0);
+    expect(statSync(join(cwd, "out", "manifest.json")).isFile()).toBe(true);
+    expect(() => statSync(join(config, "out"))).toThrow();
+  });
+
   it("writes nothing when the config has errors", async () => {
     const broken = join(root, "test", "errors", "overlap-allow-and-deny");
     const out = join(project, "broken-out");

@@ -1,3 +1,4 @@
+// Diagnostics beside their code: did-you-mean distances, and the human and JSON renderings of a finding.
 import { describe, expect, it } from "vitest";
 import { DiagnosticLog } from "./diagnostic.js";
 import { renderHuman, renderJson } from "./render.js";

@@ -1,3 +1,4 @@
+// displaySafe: agent text shown to a person cannot move the cursor or fake a line, and ordinary text stays as it is.
 import { describe, expect, it } from "vitest";
 import { displaySafe } from "./display-text.js";
 

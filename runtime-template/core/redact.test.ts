@@ -1,3 +1,4 @@
+// Redaction of every secret form (raw, base64 at any offset, base64url, hex, URL-encoded), judged on decoded text.
 import { describe, expect, it } from "vitest";
 import { createRedactor, REDACTED } from "./redact.js";
 

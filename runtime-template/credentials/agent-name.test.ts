@@ -1,3 +1,4 @@
+// Agent names: the runtime accepts exactly the names the policy schema allows.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";

@@ -1,3 +1,4 @@
+// Token comparison in constant time: a near miss takes as long as a token sharing nothing.
 import { describe, expect, it } from "vitest";
 import { authenticate, type Principal } from "./agents-file.js";
 import { sha256Hex } from "./constant-time.js";

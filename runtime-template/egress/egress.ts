@@ -1,8 +1,8 @@
-/// <reference path="./undici-agent.d.ts" />
 // Outbound HTTP through undici's dispatcher (never fetch). Each tool may reach only its own origin,
 // method and path pattern. The address is checked at connect time, on what DNS returned, and the
 // socket connects to exactly the checked address (the lookup hook is the only lookup). IP-literal
 // hosts are checked before connecting. Redirects are never followed.
+/// <reference path="./undici-agent.d.ts" />
 
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import type { Agent, Dispatcher } from "undici";

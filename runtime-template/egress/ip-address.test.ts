@@ -1,3 +1,4 @@
+// Address classes for egress: internal ranges (private, loopback, link-local, CGNAT, mapped IPv6, metadata) refused.
 import { describe, expect, it } from "vitest";
 import { classifyAddress } from "./ip-address.js";
 import { addressAllowed } from "./egress.js";

@@ -1,3 +1,4 @@
+// Which regular expressions the analyser accepts as decidable and linear-time, and which it rejects, with why.
 import { describe, expect, it } from "vitest";
 import { DfaMatcher } from "../../../runtime-template/contract/dfa-match.js";
 import { checkPattern } from "./regex-pattern.js";

@@ -1,3 +1,4 @@
+// NumberSet: intervals with open and closed ends, their complements, and integer-aware picking.
 import { describe, expect, it } from "vitest";
 import { NumberSet } from "./number-set.js";
 

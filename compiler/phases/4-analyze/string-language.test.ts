@@ -1,3 +1,4 @@
+// String languages: intersections of prefixes, suffixes and patterns, emptiness, and escaping into u-flag patterns.
 import { describe, expect, it } from "vitest";
 import { escapeLiteral } from "../3-resolve/regex-pattern.js";
 import { complementOf, finiteLanguage, intersectAll, languageOf, shortestWord } from "./string-language.js";
