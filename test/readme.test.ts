@@ -248,7 +248,7 @@ const readmeBlocks = {
   buildAndServe: block("npx keyrunner build                        # dist/keyrunner.mjs (one executable file), dist/generated/, dist/manifest.json"),
   call: block('curl -s http://127.0.0.1:8787/v1/execute -H "Authorization: Bearer $AGENT_TOKEN" \\'),
   mcpHttp: block('{ "mcpServers": { "keyrunner": { "type": "http", "url": "http://127.0.0.1:8787/mcp",'),
-  mcpStdio: block('{ "mcpServers": { "keyrunner": { "command": "node",'),
+  mcpStdio: block('{ "mcpServers": { "keyrunner": { "command": "npx",'),
   refundsPolicy: block("# policies/refunds.yaml"),
   agentsFile: block("agents:"),
   approvalFlow: block("npx keyrunner build"),
@@ -338,24 +338,26 @@ describe("README.md", () => {
       expect((await fetch(url, { headers })).status).toBe(405);
     });
 
-    it("MCP on stdio, configured as shown", async () => {
+    it("MCP on stdio, configured as shown: several clients bridged to the one running server", async () => {
       const config = JSON.parse(readmeBlocks.mcpStdio.text).mcpServers.keyrunner;
-      // Its own folder: a stdio server beside the running `serve` of the same folder would share its state directory.
-      const place = mkdtempSync(join(tmpdir(), "kr-readme-mcp-"));
-      cpSync(join(session.dir, "dist"), join(place, "dist"), { recursive: true });
-      cpSync(join(session.dir, "agents.yaml"), join(place, "agents.yaml"));
-      const args = (config.args as string[]).map((a) => a.replace("/path/to/", `${place}/`));
-      const env = Object.fromEntries(Object.entries(config.env as Record<string, string>).map(([k, v]) => [k, k === "KEYRUNNER_TOKEN" ? session.env.AGENT_TOKEN! : (SECRETS[k] ?? v)]));
-      expect(Object.keys(env).filter((k) => k in SECRETS).sort()).toEqual(Object.keys(SECRETS).sort());
-      const client = new Client({ name: "readme", version: "1.0.0" });
-      const transport = new StdioClientTransport({ command: config.command, args, env: { ...env, PATH: process.env.PATH ?? "" }, stderr: "pipe" });
-      let stderr = "";
-      transport.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
-      const tools = await client.connect(transport).then(() => client.listTools()).then((r) => r.tools, (error: Error) => {
-        throw new Error(`${error.message}: ${stderr}`);
-      });
-      expect(tools.map((t) => t.name).sort()).toEqual(["refund_payment", "send_email"]);
-      await client.close();
+      expect(config.command).toBe("npx");
+      const [program, ...rest] = config.args as string[];
+      expect(program).toBe("keyrunner");
+      // `npx keyrunner` is this package's bin; the test runs it with node directly.
+      const args = [join(root, "bin", "keyrunner.js"), ...rest.map((a) => session.substitute(a))];
+      const env = Object.fromEntries(Object.entries(config.env as Record<string, string>).map(([k, v]) => [k, k === "KEYRUNNER_TOKEN" ? session.env.AGENT_TOKEN! : v]));
+      expect(Object.keys(env)).toEqual(["KEYRUNNER_TOKEN"]);
+      for (let i = 0; i < 2; i++) {
+        const client = new Client({ name: `readme-${i}`, version: "1.0.0" });
+        const transport = new StdioClientTransport({ command: process.execPath, args, env: { ...env, PATH: process.env.PATH ?? "" }, stderr: "pipe" });
+        let stderr = "";
+        transport.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+        const tools = await client.connect(transport).then(() => client.listTools()).then((r) => r.tools, (error: Error) => {
+          throw new Error(`${error.message}: ${stderr}`);
+        });
+        expect(tools.map((t) => t.name).sort()).toEqual(["refund_payment", "send_email"]);
+        await client.close();
+      }
     });
   });
 
