@@ -9,6 +9,7 @@ import { err, flagsOf, parseFlags, usage, type Flags } from "./flags.js";
 import { serveMcpStdio } from "./mcp-stdio.js";
 import { defaultStateDir, dieWithLauncher, prepareSandbox, relaunchSandboxed, sandboxed, shellWord, type SandboxPaths } from "./permission-model.js";
 import { serve } from "./serve.js";
+import { receiveHandover } from "../process/secret-handover.js";
 
 export type TokenRole = "agent" | "approver";
 
@@ -71,7 +72,10 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
       const relaunched = relaunchSandboxed(config, moduleUrl, argv, sandboxPaths(flags));
       if (relaunched !== undefined) return relaunched;
     }
-    if (sandboxed()) dieWithLauncher();
+    if (sandboxed()) {
+      dieWithLauncher();
+      receiveHandover();
+    }
     return target === "serve" ? serve(config, flags) : serveMcpStdio(config, flags);
   }
   if (command === "audit") {

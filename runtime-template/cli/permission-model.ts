@@ -9,6 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { auditLockPath } from "../audit/audit-lock.js";
 import { watchLauncher } from "../process/launcher-watch.js";
+import { credentialNames, handOver, HANDOVER_STDIO, splitEnvironment } from "../process/secret-handover.js";
 import { isRedisUrl } from "../state/state-store.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
 
@@ -83,10 +84,13 @@ export function relaunchSandboxed(config: CompiledConfig, moduleUrl: string, arg
   if (flags === undefined) return undefined;
   // The server watches its launcher from a worker thread (see dieWithLauncher), so it may start one.
   const watch = ["--allow-worker", ...(process.allowedNodeEnvironmentFlags.has("--disable-warning") ? ["--disable-warning=SecurityWarning"] : [])];
+  // The credentials go through a pipe: the server's environment, readable in /proc, never holds one.
+  const { env, handed } = splitEnvironment(process.env, credentialNames(config.secrets));
   const child = spawn(process.execPath, [...process.execArgv, ...flags, ...watch, fileURLToPath(moduleUrl), ...argv], {
-    stdio: "inherit",
-    env: { ...process.env, [LAUNCHER_PID_ENV]: String(process.pid) },
+    stdio: [...HANDOVER_STDIO],
+    env: { ...env, [LAUNCHER_PID_ENV]: String(process.pid) },
   });
+  handOver(child, handed);
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => child.kill(signal));
   return new Promise((resolveExit) => child.on("exit", (code, signal) => resolveExit(code ?? (signal ? 1 : 0))));
 }
