@@ -34,7 +34,8 @@ export interface Runtime {
 }
 
 export function openStateStore(location: string): StateStore {
-  return isRedisUrl(location) ? new RedisStateStore(location) : new LocalStateStore(location);
+  const log = (line: string) => void process.stderr.write(`keyrunner: ${line}\n`);
+  return isRedisUrl(location) ? new RedisStateStore(location, { log }) : new LocalStateStore(location);
 }
 
 export function createRuntime(config: CompiledConfig, options: RuntimeOptions = {}): Runtime {
