@@ -134,9 +134,13 @@ async function open(location: RedisLocation, timeoutMs: number, report: (up: boo
     sentinel.on("error", (error: unknown) => report(false, error));
     return sentinel;
   };
-  let current: ReturnType<typeof create> | undefined;
+  type Sentinel = ReturnType<typeof create>;
   let closing = false;
   let attempt = 0;
+  let current: Sentinel | undefined;
+  // Commands wait (within their deadline) for the first connection instead of failing at once.
+  let markReady: (sentinel: Sentinel) => void = () => {};
+  const ready = new Promise<Sentinel>((resolve) => (markReady = resolve));
   // A Sentinel object that gave up connecting cannot connect again: start over with a new one.
   const connect = (): void => {
     const sentinel = create();
@@ -145,6 +149,7 @@ async function open(location: RedisLocation, timeoutMs: number, report: (up: boo
       () => {
         attempt = 0;
         report(true);
+        markReady(sentinel);
       },
       async (error: unknown) => {
         report(false, error);
@@ -158,8 +163,8 @@ async function open(location: RedisLocation, timeoutMs: number, report: (up: boo
   connect();
   return {
     async send(args, signal) {
-      const sentinel = current;
-      if (sentinel === undefined || !sentinel.isReady) throw new StateUnavailable(`no master of ${location.masterName} is known yet`);
+      const sentinel = await ready;
+      if (signal.aborted) throw new StateUnavailable(`no master of ${location.masterName} answered in time`);
       const reply = await sentinel.sendCommand(false, [...args], { abortSignal: signal });
       report(true);
       return reply;

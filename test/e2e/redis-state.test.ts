@@ -79,7 +79,8 @@ describeWithRedis("rediss:// with an ACL user against a TLS-only redis-server", 
     expect(inDatabase3.length).toBeGreaterThan(0);
     expect(inDatabase3.every((k) => k.startsWith("keyrunner:"))).toBe(true);
     expect(inDatabase0).toEqual([]);
-    await Promise.all([a.stop(), b.stop()]);
+    // SIGTERM drains and closes the Redis connection: the replicas exit 0.
+    expect(await Promise.all([a.stop(), b.stop()])).toEqual([0, 0]);
   }, 60_000);
 
   it("a server certificate from a CA the bundle does not trust fails closed: 503, nothing executes", async () => {
@@ -171,5 +172,6 @@ describeWithRedis("Sentinel: master, replica and two sentinels on loopback", ["r
     await promoted.connect();
     expect(((await promoted.sendCommand(["ROLE"])) as unknown[])[0]).toBe("master");
     await promoted.destroy();
+    expect(await Promise.all([a.stop(), b.stop()])).toEqual([0, 0]);
   }, 90_000);
 });
