@@ -54,9 +54,11 @@ describe("exec tools and process groups (real bundle, permission model)", () => 
     const server = await serve();
     const pending = run(server, "long_command").catch(() => undefined);
     // The command's group leader is the `sh -c …` that the server spawned: its parent is the server.
-    const leader = (await eventually(() => processesWith(LONG).find((p) => p.pid === p.pgid), (p) => p !== undefined, 10_000))!;
+    // Wait for both the shell and its sleep: the shell is found a moment before it has forked.
+    const running = await eventually(() => processesWith(LONG), (ps) => ps.length >= 2, 10_000);
+    expect(running.length).toBeGreaterThanOrEqual(2);
+    const leader = running.find((p) => p.pid === p.pgid)!;
     expect(leader).toBeDefined();
-    expect(processesWith(LONG).length).toBeGreaterThanOrEqual(2); // the shell and its sleep
     if (how === "server") process.kill(leader.ppid, "SIGKILL");
     else server.kill9();
     expect(await noneLeft(LONG, 3000)).toBe(true);
