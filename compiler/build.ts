@@ -1,7 +1,7 @@
 // `keyrunner build`: check, generate, bundle, and write dist/ — or compile in memory for run/serve/SDK.
 
-import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { check, type CheckResult } from "./index.js";
@@ -86,15 +86,43 @@ function listFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)]));
 }
 
-/** Builds into a private temporary folder (keyed by the config digest) and returns the bundle's path. */
+/**
+ * The folder in-memory builds (run/serve/mcp/SDK) write their bundle to: one per user under the system's
+ * temporary folder, created 0700, and refused if it is a link, not this user's, or open to others —
+ * another local user must not be able to swap the code that runs.
+ */
+export function bundleCacheDir(root = tmpdir()): string {
+  const dir = join(root, `keyrunner-bundles-${process.getuid?.() ?? "user"}`);
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  const stat = lstatSync(dir);
+  const ownedByUs = process.getuid === undefined || stat.uid === process.getuid();
+  if (!stat.isDirectory() || !ownedByUs || (stat.mode & 0o077) !== 0) {
+    throw new Error(`${dir} is not a private folder of this user; remove it or set TMPDIR to another folder`);
+  }
+  return dir;
+}
+
+/**
+ * Builds in memory and writes the bundle to the per-user cache, named by its sha256: building the same
+ * config again reuses the file instead of leaving a new temporary folder behind each time.
+ */
 export async function buildToTemp(location: ConfigLocation): Promise<{ check: CheckResult; bundlePath?: string }> {
   const result = check(location);
   if (result.analysis === undefined) return { check: result };
   const generated = await generateConfig(result.analysis);
-  const key = createHash("sha256").update(generated.configSha256).digest("hex").slice(0, 16);
-  const out = mkdtempSync(join(tmpdir(), `keyrunner-${key}-`));
   const bundle = await bundleRuntime(generatedTree(generated));
-  const bundlePath = join(out, "keyrunner.mjs");
-  writeFileSync(bundlePath, bundle.code, { mode: 0o700 });
+  const dir = bundleCacheDir();
+  const bundlePath = join(dir, `keyrunner-${bundle.sha256.slice(0, 32)}.mjs`);
+  const current = existsSync(bundlePath) ? readFileSync(bundlePath) : undefined;
+  if (current === undefined || !current.equals(bundle.code)) {
+    // Written whole under a private name, then renamed: a concurrent start never runs half a file.
+    const partial = join(dir, `.partial-${process.pid}-${randomBytes(6).toString("hex")}`);
+    writeFileSync(partial, bundle.code, { mode: 0o700 });
+    renameSync(partial, bundlePath);
+  }
   return { check: result, bundlePath };
 }

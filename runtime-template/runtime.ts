@@ -41,7 +41,8 @@ export interface Runtime {
 }
 
 export async function openStateStore(location: string, options: LocalStateOptions = {}): Promise<StateStore> {
-  return isRedisUrl(location) ? new RedisStateStore(location) : LocalStateStore.open(location, options);
+  const log = (line: string) => void process.stderr.write(`keyrunner: ${line}\n`);
+  return isRedisUrl(location) ? new RedisStateStore(location, { log }) : LocalStateStore.open(location, options);
 }
 
 /**

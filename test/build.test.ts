@@ -1,7 +1,7 @@
 // `keyrunner build` as a user runs it: the three outputs, byte-identical rebuilds, `--check` in CI,
 // and the bundle carrying no compiler dependency.
 
-import { cpSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -119,6 +119,31 @@ describe("keyrunner explain and run", () => {
     expect(result.code).toBe(2);
     expect(JSON.parse(result.stdout)).toMatchObject({ status: "denied", reason: "no rule allows this request" });
     expect(readFileSync(audit, "utf8")).toContain('"decision":"deny"');
+  });
+});
+
+describe("in-memory builds (run, serve, mcp, SDK)", () => {
+  it("leave no temporary folder behind: building the same config again reuses one private file", async () => {
+    const temp = mkdtempSync(join(tmpdir(), "kr-tmpdir-"));
+    const env = { ...process.env, TMPDIR: temp, GITHUB_TOKEN: "ghp_test_token_123", HUBSPOT_TOKEN: "hub_test_token_1", PAGERDUTY_ROUTING_KEY: "pd_routing_key_1", POSTMARK_SERVER_TOKEN: "pm_server_token1", STRIPE_API_KEY: "sk_test_key_12345" };
+    const audit = join(mkdtempSync(join(tmpdir(), "kr-run-")), "audit.jsonl");
+    for (let i = 0; i < 3; i++) {
+      const result = await keyrunner(["run", root, "--agent", "support-agent", "--tool", "refund_payment", "--input", '{"payment_id":"pi_1","amount_cents":9000}', "--reason", "r", "--audit", audit], { env });
+      expect(result.code).toBe(2);
+    }
+    const [cache, ...others] = readdirSync(temp);
+    expect(others).toEqual([]);
+    expect(cache).toBe(`keyrunner-bundles-${process.getuid!()}`);
+    expect(statSync(join(temp, cache!)).mode & 0o777).toBe(0o700);
+    expect(readdirSync(join(temp, cache!))).toEqual([expect.stringMatching(/^keyrunner-[0-9a-f]{32}\.mjs$/)]);
+  });
+
+  it("refuse a cache folder that others can write to", async () => {
+    const { bundleCacheDir } = await import("../compiler/build.js");
+    const temp = mkdtempSync(join(tmpdir(), "kr-tmpdir-"));
+    mkdirSync(join(temp, `keyrunner-bundles-${process.getuid!()}`), { mode: 0o777 });
+    chmodSync(join(temp, `keyrunner-bundles-${process.getuid!()}`), 0o777);
+    expect(() => bundleCacheDir(temp)).toThrow(/is not a private folder of this user; remove it or set TMPDIR to another folder/);
   });
 });
 

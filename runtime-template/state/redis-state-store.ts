@@ -1,7 +1,8 @@
 // The shared state store: counters and approvals in Redis, so several bundle replicas share one count
 // and one approval queue. Each decision is one Lua script, which Redis runs atomically.
 
-import { RespClient } from "./resp-client.js";
+import { connectRedis, type RedisConnection, type RedisConnectionOptions } from "./redis-client.js";
+import { parseRedisLocation, RedisLocationError } from "./redis-location.js";
 import { StateUnavailable, type Approval, type ApprovalStatus, type Reservation, type ReserveResult, type StateStore } from "./state-store.js";
 
 const PREFIX = "keyrunner:";
@@ -47,18 +48,22 @@ return encoded
 `;
 
 export class RedisStateStore implements StateStore {
-  readonly #client: RespClient;
+  readonly #client: RedisConnection;
 
-  constructor(url: string, timeoutMs = 2000) {
-    this.#client = RespClient.fromUrl(url, timeoutMs);
+  /** Starts connecting at once; a location that cannot be read is refused here (StateUnavailable). */
+  constructor(url: string, options: RedisConnectionOptions = {}) {
+    let location;
+    try {
+      location = parseRedisLocation(url);
+    } catch (error) {
+      if (error instanceof RedisLocationError) throw new StateUnavailable(`--state: ${error.message}`);
+      throw error;
+    }
+    this.#client = connectRedis(location, options);
   }
 
-  async #call(...args: Array<string | number>): Promise<unknown> {
-    try {
-      return await this.#client.command(...args);
-    } catch (error) {
-      throw error instanceof StateUnavailable ? error : new StateUnavailable(`redis refused the command: ${(error as Error).message}`);
-    }
+  #call(...args: Array<string | number>): Promise<unknown> {
+    return this.#client.send(args.map(String));
   }
 
   async reserve(reservations: readonly Reservation[], nowMs: number): Promise<ReserveResult> {

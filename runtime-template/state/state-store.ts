@@ -63,5 +63,5 @@ export function effectiveStatus(approval: Approval, nowMs: number): ApprovalStat
   return approval.status;
 }
 
-/** Whether a --state location names a Redis server rather than a local folder. */
-export const isRedisUrl = (location: string): boolean => /^rediss?:\/\//.test(location);
+/** Whether a --state location names Redis (one server or a Sentinel set) rather than a local folder. */
+export const isRedisUrl = (location: string): boolean => /^rediss?(-sentinel)?:\/\//.test(location);

@@ -8,7 +8,7 @@ import { keyrunner } from "../support/cli.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../runtime-template/credentials/constant-time.js";
 import { buildBundle, post, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
-import { freePort, startRedis } from "../support/redis-server.js";
+import { describeWithRedis, freePort, startRedis } from "../support/redis-server.js";
 import { Upstream } from "../support/upstream.js";
 
 const SECRET = "sk_test_obligations_0123456789";
@@ -18,7 +18,7 @@ const APPROVER = "kr_approver_token_alice_0001";
 const upstream = new Upstream();
 let dir: string;
 let bundle: string;
-let redis: Awaited<ReturnType<typeof startRedis>>;
+let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
 let replicas: RunningBundle[] = [];
 const env = { STRIPE_API_KEY: SECRET };
 
@@ -35,7 +35,6 @@ async function replica(state: string, audit = join(dir, `audit-${replicas.length
 
 beforeAll(async () => {
   await upstream.start();
-  redis = await startRedis();
   dir = writeConfig({
     "tools/refund_payment.yaml": `tool: refund_payment\ndescription: Refund\ninput:\n  payment_id: string\n  amount_cents: integer\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/v1/refunds\n  auth: { secret: STRIPE_API_KEY }\n  body: { payment_intent: "\${payment_id}", amount: "\${amount_cents}" }\n`,
     "policies/refunds.yaml": `policy: refunds
@@ -63,10 +62,11 @@ afterAll(async () => {
   await upstream.stop();
 });
 
-describe("shared state on Redis, two replicas", () => {
+describeWithRedis("shared state on Redis, two replicas", ["redis-server"], () => {
   let a: RunningBundle;
   let b: RunningBundle;
   beforeAll(async () => {
+    redis = await startRedis();
     a = await replica(redis.url);
     b = await replica(redis.url);
   });
