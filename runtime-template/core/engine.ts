@@ -3,15 +3,14 @@
 // A denied or invalid request stops before any plan is built: no secret is read, nothing is sent.
 
 import { randomUUID } from "node:crypto";
-import { gunzipSync, inflateSync, brotliDecompressSync } from "node:zlib";
 import type { AuditLog } from "../audit/audit-log.js";
 import { requestText, type AuditEntry, type RecordFields } from "../audit/audit-record.js";
 import { Egress, EgressRefused, ResponseTooLarge, UpstreamTimeout, type Resolver, type UpstreamResponse } from "../egress/egress.js";
 import { runExec } from "../egress/exec-runner.js";
 import { agentMaySee } from "./explain.js";
 import { Metrics } from "./metrics.js";
-import { applyOutput } from "./output-filter.js";
 import { createRedactor, type Redactor } from "./redact.js";
+import { readUpstreamBody } from "./upstream-body.js";
 import { TemplateValueError } from "../egress/request-encoding.js";
 import type { SecretStore } from "../credentials/secrets.js";
 import { checkObligations, type ObligationVerdict } from "./obligations.js";
@@ -253,19 +252,9 @@ export class Engine {
     if (response.status >= 400 && !passUpstream) {
       return { httpStatus: 502, body: { status: "upstream_error", http_status: response.status, message: "the upstream answered with an error", audit_id: id } };
     }
-    let text: string;
-    try {
-      text = decode(response, plan.maxResponseBytes);
-    } catch {
-      return { httpStatus: 502, body: { status: "upstream_error", http_status: response.status, message: "the upstream response could not be decoded", audit_id: id } };
-    }
-    let result: unknown;
-    try {
-      const parsed: unknown = JSON.parse(text);
-      result = applyOutput(this.redactor.mayHoldSecret(text) ? this.redactor.json(parsed) : parsed, tool.output);
-    } catch {
-      result = this.redactor.text(text);
-    }
+    const read = readUpstreamBody(response, { maxResponseBytes: plan.maxResponseBytes, redactor: this.redactor, output: tool.output });
+    if (!read.ok) return { httpStatus: 502, body: { status: "upstream_error", http_status: response.status, message: read.message, audit_id: id } };
+    const result = read.value;
     const upstream = passUpstream ? { upstream: { status: response.status, body: result } } : {};
     if (response.status >= 400) {
       return { httpStatus: 502, body: { status: "upstream_error", http_status: response.status, message: "the upstream answered with an error", audit_id: id }, ...upstream };
@@ -323,15 +312,4 @@ export class Engine {
     await this.#egress.close();
     await this.options.state.close();
   }
-}
-
-/** The body as the reader would decode it: decompressed (within the size cap) and as UTF-8 text. */
-function decode(response: UpstreamResponse, maxResponseBytes: number): string {
-  const encoding = String(response.headers["content-encoding"] ?? "").toLowerCase();
-  const limit = { maxOutputLength: maxResponseBytes };
-  let bytes = response.body;
-  if (encoding === "gzip" || encoding === "x-gzip") bytes = gunzipSync(bytes, limit);
-  else if (encoding === "deflate") bytes = inflateSync(bytes, limit);
-  else if (encoding === "br") bytes = brotliDecompressSync(bytes, limit);
-  return bytes.toString("utf8");
 }
