@@ -29,7 +29,13 @@ interface WindowSet {
   pow: number;
   bitmap: Uint32Array;
   table: Map<number, string[]>;
+  /** Every 4-byte gram of every form: a window holds one at every (length − 3)th position of the text. */
+  grams: Uint32Array;
 }
+
+const GRAM = 4;
+const GRAM_BITS = 16;
+const gramBit = (a: number, b: number, c: number, d: number) => Math.imul((a << 24) | (b << 16) | (c << 8) | d, 0x9e3779b1) >>> (32 - GRAM_BITS);
 
 const HASH_MULTIPLIER = 0x01000193;
 const BITMAP_BITS = 18;
@@ -45,8 +51,12 @@ function hashOf(text: string): number {
 function windowSet(length: number, forms: Iterable<string>): WindowSet {
   let pow = 1;
   for (let i = 1; i < length; i++) pow = Math.imul(pow, HASH_MULTIPLIER);
-  const set: WindowSet = { length, pow, bitmap: new Uint32Array(1 << (BITMAP_BITS - 5)), table: new Map() };
+  const set: WindowSet = { length, pow, bitmap: new Uint32Array(1 << (BITMAP_BITS - 5)), table: new Map(), grams: new Uint32Array(1 << (GRAM_BITS - 5)) };
   for (const form of forms) {
+    for (let i = 0; i + GRAM <= form.length; i++) {
+      const g = gramBit(form.charCodeAt(i), form.charCodeAt(i + 1), form.charCodeAt(i + 2), form.charCodeAt(i + 3));
+      set.grams[g >>> 5]! |= 1 << (g & 31);
+    }
     const h = hashOf(form);
     const bit = bitOf(h);
     set.bitmap[bit >>> 5]! |= 1 << (bit & 31);
@@ -200,6 +210,15 @@ function byteStream(source: Decoded, percent: boolean): Stream {
   return { bytes: bytes.subarray(0, size), start: start.subarray(0, size), end: end.subarray(0, size) };
 }
 
+/**
+ * ASCII text as its bytes, in a plain Uint8Array view (not a Buffer): every stream the scanners read is
+ * then of one class, which keeps their element loads monomorphic (a mixed site is ~20× slower).
+ */
+function plainBytes(text: string): Uint8Array {
+  const buffer = Buffer.from(text, "latin1");
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+}
+
 /** Layers of escapes a reader may undo: JSON in a JSON string (an NDJSON line, a logged body) is two. */
 const ESCAPE_LAYERS = 3;
 
@@ -207,27 +226,115 @@ const ESCAPE_LAYERS = 3;
  * The byte streams a reader might read: the text as it is and with up to ESCAPE_LAYERS layers of JSON
  * escapes decoded, each also with its %XX decoded.
  */
-function streamsOf(text: string): Stream[] {
+function streamsOf(text: string, reach: number): ScannedStream[] {
   const ascii = Buffer.byteLength(text, "utf8") === text.length;
-  let layer: Decoded = { text };
-  const streams: Stream[] = [ascii ? { bytes: Buffer.from(text, "latin1") } : byteStream(layer, false)];
-  for (let depth = 0; ; depth++) {
-    if (layer.text.includes("%")) streams.push(byteStream(layer, true));
-    if (depth === ESCAPE_LAYERS || !layer.text.includes("\\")) break;
-    const next = unescapeLayer(layer);
-    if (next.text === layer.text) break;
-    layer = next;
-    streams.push(byteStream(layer, false));
+  // The text as it is: its bytes natively; where each came from is worked out only if a form is found.
+  const streams: ScannedStream[] = [ascii ? { bytes: plainBytes(text), located: () => ({ bytes: new Uint8Array(0) }) } : { bytes: utf8Bytes(text), located: () => byteStream({ text }, false) }];
+  // A window read through an escape or %XX lies within `reach` characters of it: only those regions
+  // of the text are decoded (an escape every few characters makes that the whole text).
+  for (const [from, to] of escapeRegions(text, reach)) {
+    const region = from === 0 && to === text.length ? text : text.slice(from, to);
+    // The layers as plain strings first (native replace); their maps are built only for a stream with a hit.
+    const layers = [region];
+    while (layers.length <= ESCAPE_LAYERS && layers[layers.length - 1]!.includes("\\")) {
+      const next = unescapeText(layers[layers.length - 1]!);
+      if (next === layers[layers.length - 1]) break;
+      layers.push(next);
+    }
+    const mappedLayer = (depth: number): Decoded => {
+      let layer: Decoded = { text: region };
+      for (let d = 0; d < depth; d++) layer = unescapeLayer(layer);
+      return layer;
+    };
+    layers.forEach((layerText, depth) => {
+      if (layerText.includes("%")) {
+        const stream = byteStream(mappedLayer(depth), true);
+        streams.push({ bytes: stream.bytes, located: () => shifted(stream, from) });
+      }
+      if (depth > 0) streams.push({ bytes: utf8Bytes(layerText), located: () => shifted(byteStream(mappedLayer(depth), false), from) });
+    });
   }
   return streams;
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+const ESCAPE = /\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))/g;
+const SIMPLE_ESCAPE_TEXT: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+/** unescapeLayer's text alone, by the same rule: the fast path when no map is needed. */
+function unescapeText(text: string): string {
+  return text.replace(ESCAPE, (_m, hex: string | undefined, simple: string | undefined) => (hex !== undefined ? String.fromCharCode(parseInt(hex, 16)) : SIMPLE_ESCAPE_TEXT[simple!]!));
+}
+
+/** The regions [from, to) within `reach` of a backslash or a percent sign, merged. */
+function escapeRegions(text: string, reach: number): Array<[number, number]> {
+  const regions: Array<[number, number]> = [];
+  let at = 0;
+  for (;;) {
+    const slash = text.indexOf("\\", at);
+    const percent = text.indexOf("%", at);
+    const next = slash < 0 ? percent : percent < 0 ? slash : Math.min(slash, percent);
+    if (next < 0) break;
+    const from = Math.max(0, next - reach);
+    const to = Math.min(text.length, next + reach + 1);
+    const last = regions[regions.length - 1];
+    if (last !== undefined && from <= last[1]) last[1] = to;
+    else regions.push([from, to]);
+    at = next + 1;
+  }
+  return regions;
+}
+
+function shifted(stream: Stream, by: number): Stream {
+  if (by === 0) return stream;
+  return { bytes: stream.bytes, start: stream.start!.map((i) => i + by), end: stream.end!.map((i) => i + by) };
+}
+
+/** A stream as scanned: its bytes now, the map back to the source on demand. */
+interface ScannedStream {
+  bytes: Uint8Array;
+  located(): Stream;
+}
+
+function utf8Bytes(text: string): Uint8Array {
+  const buffer = Buffer.from(text, "utf8");
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+}
+
+/** Byte tables the scanners read through: as it is; hex digits to lower case; base64url's `-` and `_` to base64's `+` and `/`. */
+const IDENTITY = Uint8Array.from({ length: 256 }, (_, c) => c);
+const LOWER_HEX = Uint8Array.from({ length: 256 }, (_, c) => (c >= 65 && c <= 70 ? c + 32 : c));
+const BASE64_NORMAL = Uint8Array.from({ length: 256 }, (_, c) => (c === 45 ? 43 : c === 95 ? 47 : c));
+
+/** A reusable buffer (the scan is synchronous), so that a wrapped base64 block allocates little per call. */
+let scratchBuffer = new Uint8Array(1024);
+function scratch(n: number): Uint8Array {
+  if (scratchBuffer.length < n) scratchBuffer = new Uint8Array(Math.max(n, scratchBuffer.length * 2));
+  return scratchBuffer;
+}
+
+/**
+ * Every window of the set in units[from, to). Only every (L − 3)th gram is looked up (a window of L
+ * holds exactly one of them); the rolling hash runs only around a gram that some form holds.
+ */
+function scan(units: Uint8Array, from: number, to: number, set: WindowSet, found: (start: number, end: number) => void, t: Uint8Array = IDENTITY): void {
+  const L = set.length;
+  if (to - from < L) return;
+  if (L <= GRAM) return scanUnits(units, from, to, set, found, t);
+  const stride = L - GRAM + 1;
+  const grams = set.grams;
+  for (let q = from; q + GRAM <= to; q += stride) {
+    const g = gramBit(t[units[q]!]!, t[units[q + 1]!]!, t[units[q + 2]!]!, t[units[q + 3]!]!);
+    if ((grams[g >>> 5]! & (1 << (g & 31))) === 0) continue;
+    scanUnits(units, Math.max(from, q - (L - GRAM)), Math.min(to, q + L), set, found, t);
+  }
+}
+
 /** Positions [from, to) of `units` whose window of set.length hashes into the set and equals a form. */
-function scanUnits(units: ArrayLike<number>, from: number, to: number, set: WindowSet, found: (start: number, end: number) => void): void {
+function scanUnits(units: Uint8Array, from: number, to: number, set: WindowSet, found: (start: number, end: number) => void, t: Uint8Array): void {
   const L = set.length;
   if (to - from < L) return;
   let h = 0;
-  for (let i = from; i < from + L; i++) h = (Math.imul(h, HASH_MULTIPLIER) + units[i]!) | 0;
+  for (let i = from; i < from + L; i++) h = (Math.imul(h, HASH_MULTIPLIER) + t[units[i]!]!) | 0;
   for (let i = from; ; i++) {
     const bit = bitOf(h);
     if ((set.bitmap[bit >>> 5]! & (1 << (bit & 31))) !== 0) {
@@ -235,7 +342,7 @@ function scanUnits(units: ArrayLike<number>, from: number, to: number, set: Wind
       if (candidates !== undefined) {
         for (const form of candidates) {
           let j = 0;
-          while (j < L && units[i + j] === form.charCodeAt(j)) j++;
+          while (j < L && t[units[i + j]!] === form.charCodeAt(j)) j++;
           if (j === L) {
             found(i, i + L);
             break;
@@ -244,12 +351,10 @@ function scanUnits(units: ArrayLike<number>, from: number, to: number, set: Wind
       }
     }
     if (i + L >= to) return;
-    h = (Math.imul(h - Math.imul(units[i]!, set.pow), HASH_MULTIPLIER) + units[i + L]!) | 0;
+    h = (Math.imul(h - Math.imul(t[units[i]!]!, set.pow), HASH_MULTIPLIER) + t[units[i + L]!]!) | 0;
   }
 }
 
-const isHexDigit = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
-const isBase64 = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 45 || c === 95;
 
 export function createRedactor(secrets: Iterable<string>): Redactor {
   const values = [...new Set([...secrets].filter((s) => s.length > 0))];
@@ -268,79 +373,47 @@ export function createRedactor(secrets: Iterable<string>): Redactor {
   const rawSets = sets("raw");
   const hexSets = sets("hex");
   const base64Sets = sets("base64");
+  /** How far from an escape a window read through it can reach: each byte at most a few escape layers of `\\uXXXX`. */
+  const reach = Math.max(0, ...[...rawSets, ...hexSets, ...base64Sets].map((s) => s.length)) * 12;
   const shortest = Math.min(...[...rawSets, ...hexSets, ...base64Sets].map((s) => s.length));
-  const minHex = Math.min(...hexSets.map((s) => s.length));
-  const minBase64 = Math.min(...base64Sets.map((s) => s.length));
 
   /** Source ranges [start, end) (flattened) of every form of a secret window in the text. */
   const find = (text: string): number[] => {
     const ranges: number[] = [];
-    for (const stream of streamsOf(text)) {
-      const { bytes, start, end } = stream;
-      const found = (from: number, to: number) => ranges.push(start === undefined ? from : start[from]!, end === undefined ? to : end[to - 1]!);
-      for (const set of rawSets) scanUnits(bytes, 0, bytes.length, set, found);
-      // Hex and base64 forms live in runs of their alphabets; only runs long enough are scanned.
-      let i = 0;
+    for (const stream of streamsOf(text, reach)) {
+      const { bytes } = stream;
       const n = bytes.length;
-      let lowered: Uint8Array | undefined;
-      let compact: Uint8Array | undefined;
-      let origin: Int32Array | undefined;
-      while (i < n) {
-        if (!isBase64(bytes[i]!)) {
-          i++;
-          continue;
-        }
-        // A base64 run may be wrapped with CR/LF; hex runs inside it are found on the way.
-        let runEnd = i;
-        let letters = 0;
-        let hexFrom = i;
-        let plain = true;
-        while (runEnd < n) {
-          const c = bytes[runEnd]!;
-          if (isBase64(c)) {
-            letters++;
-            if (c === 45 || c === 95) plain = false;
-          } else if (c === 13 || c === 10) plain = false;
-          else break;
-          if (!isHexDigit(c)) {
-            if (runEnd - hexFrom >= minHex) {
-              lowered ??= new Uint8Array(n);
-              for (let j = hexFrom; j < runEnd; j++) lowered[j] = bytes[j]! | (bytes[j]! >= 65 && bytes[j]! <= 70 ? 32 : 0);
-              for (const set of hexSets) scanUnits(lowered, hexFrom, runEnd, set, found);
-            }
-            hexFrom = runEnd + 1;
-          }
-          runEnd++;
-        }
-        if (runEnd - hexFrom >= minHex) {
-          lowered ??= new Uint8Array(n);
-          for (let j = hexFrom; j < runEnd; j++) lowered[j] = bytes[j]! | (bytes[j]! >= 65 && bytes[j]! <= 70 ? 32 : 0);
-          for (const set of hexSets) scanUnits(lowered, hexFrom, runEnd, set, found);
-        }
-        if (letters >= minBase64 && plain) {
-          for (const set of base64Sets) scanUnits(bytes, i, runEnd, set, found);
-        } else if (letters >= minBase64) {
-          // The run without its line breaks, base64url read as base64.
-          compact ??= new Uint8Array(n);
-          origin ??= new Int32Array(n);
+      const hits: number[] = [];
+      const hit = (from: number, to: number) => hits.push(from, to);
+      for (const set of rawSets) scan(bytes, 0, n, set, hit);
+      for (const set of hexSets) scan(bytes, 0, n, set, hit, LOWER_HEX);
+      if (base64Sets.length > 0) {
+        // base64url read as base64; line breaks (a wrapped block) left out, each byte remembering its place.
+        if (bytes.indexOf(10) < 0 && bytes.indexOf(13) < 0) {
+          for (const set of base64Sets) scan(bytes, 0, n, set, hit, BASE64_NORMAL);
+        } else {
+          const compact = scratch(n);
+          const origin = new Int32Array(n);
           let m = 0;
-          for (let j = i; j < runEnd; j++) {
+          for (let j = 0; j < n; j++) {
             const c = bytes[j]!;
             if (c === 13 || c === 10) continue;
-            compact[m] = c === 45 ? 43 : c === 95 ? 47 : c;
+            compact[m] = BASE64_NORMAL[c]!;
             origin[m++] = j;
           }
-          for (const set of base64Sets) scanUnits(compact, 0, m, set, (from, to) => found(origin![from]!, origin![to - 1]! + 1));
+          for (const set of base64Sets) scan(compact, 0, m, set, (from, to) => hits.push(origin[from]!, origin[to - 1]! + 1), IDENTITY);
         }
-        i = runEnd + 1;
       }
+      if (hits.length === 0) continue;
+      const { start, end } = stream.located();
+      for (let j = 0; j < hits.length; j += 2) ranges.push(start === undefined ? hits[j]! : start[hits[j]!]!, end === undefined ? hits[j + 1]! : end[hits[j + 1]! - 1]!);
     }
     return ranges;
   };
 
   const text = (value: string): string => {
     // A UTF-16 unit is at most 3 bytes of UTF-8 (a pair is 4): shorter text cannot hold a window.
-    if (value.length * 3 < shortest) return value;
+    if (value.length * 3 < shortest || (value.length < shortest && !NON_ASCII.test(value))) return value;
     const ranges = find(value);
     if (ranges.length === 0) return value;
     const order = Array.from({ length: ranges.length / 2 }, (_, i) => i).sort((a, b) => ranges[2 * a]! - ranges[2 * b]!);
