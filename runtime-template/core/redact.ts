@@ -373,8 +373,8 @@ export function createRedactor(secrets: Iterable<string>): Redactor {
   const rawSets = sets("raw");
   const hexSets = sets("hex");
   const base64Sets = sets("base64");
-  /** How far from an escape a window read through it can reach: each byte at most a few escape layers of `\\uXXXX`. */
-  const reach = Math.max(0, ...[...rawSets, ...hexSets, ...base64Sets].map((s) => s.length)) * 12;
+  /** How far from a backslash or `%` a window read through it can reach: 12 bytes each of `%XX` with every character `\\uXXXX`-escaped is 360 characters. */
+  const reach = Math.max(0, ...[...rawSets, ...hexSets, ...base64Sets].map((s) => s.length)) * 16;
   const shortest = Math.min(...[...rawSets, ...hexSets, ...base64Sets].map((s) => s.length));
 
   /** Source ranges [start, end) (flattened) of every form of a secret window in the text. */
