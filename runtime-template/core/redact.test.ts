@@ -59,6 +59,12 @@ describe("redaction", () => {
     for (let i = 0; i + 12 <= SECRET.length; i++) expect(out).not.toContain(SECRET.slice(i, i + 12));
   });
 
+  it("reads an NDJSON line whose string ends in an escaped backslash as a reader does: the backslash is the secret's", () => {
+    const withSlash = createRedactor(["Bhw/hzYc\\"]);
+    const line = `{"line":${JSON.stringify("\\u0042hw\\u002fhz\\u0059c\\")}}`;
+    expect(withSlash.text(line)).toBe(`{"line":"${REDACTED}"}`);
+  });
+
   it("leaves fewer than 12 bytes of a secret alone", () => {
     expect(redactor.text(`x ${SECRET.slice(0, 11)} y`)).toBe(`x ${SECRET.slice(0, 11)} y`);
     expect(redactor.text(Buffer.from(SECRET.slice(3, 14)).toString("hex"))).toBe(Buffer.from(SECRET.slice(3, 14)).toString("hex"));

@@ -126,7 +126,7 @@ interface Decoded {
 }
 
 /** One layer of JSON string escapes decoded (`\\u0041` and `\\n`, not a bare backslash). */
-function unescapeLayer(source: Decoded): Decoded {
+function unescapeLayer(source: Decoded, quotes = true): Decoded {
   const { text } = source;
   const n = text.length;
   const units: number[] = [];
@@ -139,7 +139,7 @@ function unescapeLayer(source: Decoded): Decoded {
     let unit = text.charCodeAt(i);
     let used = 1;
     if (unit === 92 && i + 1 < n) {
-      const simple = SIMPLE_ESCAPES[text[i + 1]!];
+      const simple = quotes || text.charCodeAt(i + 1) !== 34 ? SIMPLE_ESCAPES[text[i + 1]!] : undefined;
       if (simple !== undefined) (unit = simple), (used = 2);
       else if (text.charCodeAt(i + 1) === 117) {
         const a = hexAt(text, i + 2), b = hexAt(text, i + 3), c = hexAt(text, i + 4), d = hexAt(text, i + 5);
@@ -241,9 +241,9 @@ function streamsOf(text: string, reach: number): ScannedStream[] {
       if (next === layers[layers.length - 1]) break;
       layers.push(next);
     }
-    const mappedLayer = (depth: number): Decoded => {
+    const mappedLayer = (depth: number, quotes = true): Decoded => {
       let layer: Decoded = { text: region };
-      for (let d = 0; d < depth; d++) layer = unescapeLayer(layer);
+      for (let d = 0; d < depth; d++) layer = unescapeLayer(layer, quotes || d < depth - 1);
       return layer;
     };
     layers.forEach((layerText, depth) => {
@@ -252,6 +252,11 @@ function streamsOf(text: string, reach: number): ScannedStream[] {
         streams.push({ bytes: stream.bytes, located: () => shifted(stream, from) });
       }
       if (depth > 0) streams.push({ bytes: utf8Bytes(layerText), located: () => shifted(byteStream(mappedLayer(depth), false), from) });
+      // From the second layer on, `\"` may be a string's last backslash before its closing quote (an
+      // NDJSON line's string ending in `\\`): read that way too.
+      if (depth > 1 && layers[depth - 1]!.includes('\\"')) {
+        streams.push({ bytes: utf8Bytes(unescapeText(layers[depth - 1]!, false)), located: () => shifted(byteStream(mappedLayer(depth, false), false), from) });
+      }
     });
   }
   return streams;
@@ -259,10 +264,11 @@ function streamsOf(text: string, reach: number): ScannedStream[] {
 
 const NON_ASCII = /[^\x00-\x7f]/;
 const ESCAPE = /\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))/g;
+const ESCAPE_BUT_QUOTE = /\\(?:u([0-9a-fA-F]{4})|([\\/bfnrt]))/g;
 const SIMPLE_ESCAPE_TEXT: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
 /** unescapeLayer's text alone, by the same rule: the fast path when no map is needed. */
-function unescapeText(text: string): string {
-  return text.replace(ESCAPE, (_m, hex: string | undefined, simple: string | undefined) => (hex !== undefined ? String.fromCharCode(parseInt(hex, 16)) : SIMPLE_ESCAPE_TEXT[simple!]!));
+function unescapeText(text: string, quotes = true): string {
+  return text.replace(quotes ? ESCAPE : ESCAPE_BUT_QUOTE, (_m, hex: string | undefined, simple: string | undefined) => (hex !== undefined ? String.fromCharCode(parseInt(hex, 16)) : SIMPLE_ESCAPE_TEXT[simple!]!));
 }
 
 /** The regions [from, to) within `reach` of a backslash or a percent sign, merged. */
