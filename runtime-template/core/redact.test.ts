@@ -30,10 +30,64 @@ describe("redaction", () => {
     expect(redactor.json({ [SECRET]: 1 })).toEqual({ [REDACTED]: 1 });
   });
 
-  it("skips the walk only when the raw JSON has no escape and no secret form", () => {
+  it("skips the walk only when the JSON text, escapes decoded, has no secret form and no escaped backslash", () => {
     expect(redactor.mayHoldSecret('{"id":"re_1"}')).toBe(false);
+    expect(redactor.mayHoldSecret('{"id":"a\\/b"}')).toBe(false);
     expect(redactor.mayHoldSecret(`{"id":"${b64(`x${SECRET}`)}"}`)).toBe(true);
-    expect(redactor.mayHoldSecret('{"id":"a\\/b"}')).toBe(true);
+    expect(redactor.mayHoldSecret(`{"id":"${SECRET.slice(0, 6)}\\u00${SECRET.charCodeAt(6).toString(16)}${SECRET.slice(7)}"}`)).toBe(true);
+    expect(redactor.mayHoldSecret('{"id":"a\\\\u0041"}')).toBe(true);
+  });
+
+  // Issue 13, point 2: each of these reached the agent before.
+  const bytes = Buffer.from(SECRET);
+  const percent = (upper: boolean) => [...bytes].map((b) => `%${upper ? b.toString(16).toUpperCase() : b.toString(16)}`).join("");
+  it.each([
+    ["every byte percent-encoded, lower-case hex", percent(false)],
+    ["every byte percent-encoded, upper-case hex", percent(true)],
+    ["some bytes percent-encoded", [...SECRET].map((c, i) => (i % 3 === 0 ? `%${c.charCodeAt(0).toString(16)}` : c)).join("")],
+    ["mixed-case hex", bytes.toString("hex").replace(/[a-f]/g, (c, i: number) => (i % 2 ? c.toUpperCase() : c))],
+    ["base64 wrapped with CR/LF", Buffer.from(`ab${SECRET}cd`).toString("base64").replace(/(.{8})/g, "$1\r\n")],
+    ["base64 wrapped with LF", Buffer.from(`a${SECRET}`).toString("base64").replace(/(.{5})/g, "$1\n")],
+    ["its first 20 characters", `id=${SECRET.slice(0, 20)};`],
+    ["its last 20 characters", `id=${SECRET.slice(-20)};`],
+    ["20 characters from the middle of a base64 credential", Buffer.from(`Basic ${SECRET}:`).toString("base64").slice(8, 28)],
+    ["12 bytes of it, no more", SECRET.slice(5, 17)],
+    ["JSON \\u escapes in plain text", SECRET.split("").map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).join("")],
+    ["\\u escapes of JSON inside JSON (an NDJSON line)", JSON.stringify({ line: JSON.stringify({ k: SECRET.replace("_", "\\u005f") }) })],
+  ])("redacts %s", (_name, text) => {
+    const out = redactor.text(text);
+    expect(out).toContain(REDACTED);
+    for (let i = 0; i + 12 <= SECRET.length; i++) expect(out).not.toContain(SECRET.slice(i, i + 12));
+  });
+
+  it("reads an NDJSON line whose string ends in an escaped backslash as a reader does: the backslash is the secret's", () => {
+    const withSlash = createRedactor(["Bhw/hzYc\\"]);
+    const line = `{"line":${JSON.stringify("\\u0042hw\\u002fhz\\u0059c\\")}}`;
+    expect(withSlash.text(line)).toBe(`{"line":"${REDACTED}"}`);
+  });
+
+  it("leaves fewer than 12 bytes of a secret alone", () => {
+    expect(redactor.text(`x ${SECRET.slice(0, 11)} y`)).toBe(`x ${SECRET.slice(0, 11)} y`);
+    expect(redactor.text(Buffer.from(SECRET.slice(3, 14)).toString("hex"))).toBe(Buffer.from(SECRET.slice(3, 14)).toString("hex"));
+  });
+
+  it("redacts a secret shorter than 12 bytes whole, in its forms", () => {
+    const short = createRedactor(["pw_8Xy2k1"]);
+    expect(short.text("pass=pw_8Xy2k1")).toBe(`pass=${REDACTED}`);
+    expect(short.text(Buffer.from("pw_8Xy2k1").toString("base64"))).toContain(REDACTED);
+    expect(short.text("pw_8Xy2k")).toBe("pw_8Xy2k");
+  });
+
+  it("is linear in the size of a value: a secret 30 objects deep, and 64, take milliseconds", () => {
+    for (const depth of [22, 30, 63]) {
+      let value: unknown = `x${SECRET}`;
+      for (let i = 0; i < depth; i++) value = { a: value, b: [value === undefined ? 0 : 1] };
+      const started = performance.now();
+      const out = JSON.stringify(redactor.json(value));
+      expect(performance.now() - started).toBeLessThan(200);
+      expect(out).toContain(REDACTED);
+      expect(out).not.toContain(SECRET);
+    }
   });
 
   it("leaves text without the secret untouched", () => {

@@ -1,13 +1,12 @@
 // Runs an allowed request's plan — an exec command or one egress call — and turns what came back into an
 // outcome: redirects as data, upstream errors, timeouts, bodies decoded, redacted and output-filtered.
 
-import { gunzipSync, inflateSync, brotliDecompressSync } from "node:zlib";
 import { EgressRefused, ResponseTooLarge, UpstreamTimeout, type Egress, type UpstreamResponse } from "../egress/egress.js";
 import { runExec } from "../egress/exec-runner.js";
 import type { ExecPlan, HttpRequestPlan, ToolModule } from "../contract/tool-module.js";
-import { applyOutput } from "./output-filter.js";
 import type { Outcome } from "./outcome.js";
 import type { Redactor } from "./redact.js";
+import { readUpstreamBody } from "./upstream-body.js";
 
 export interface ToolRunner {
   readonly egress: Egress;
@@ -43,33 +42,12 @@ export async function runPlan(runner: ToolRunner, tool: ToolModule, plan: HttpRe
   if (response.status >= 400 && !passUpstream) {
     return { status: "upstream_error", http_status: response.status, message: "the upstream answered with an error", audit_id: id };
   }
-  let text: string;
-  try {
-    text = decode(response, plan.maxResponseBytes);
-  } catch {
-    return { status: "upstream_error", http_status: response.status, message: "the upstream response could not be decoded", audit_id: id };
-  }
-  let result: unknown;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    result = applyOutput(redactor.mayHoldSecret(text) ? redactor.json(parsed) : parsed, tool.output);
-  } catch {
-    result = redactor.text(text);
-  }
+  const read = readUpstreamBody(response, { maxResponseBytes: plan.maxResponseBytes, redactor, output: tool.output });
+  if (!read.ok) return { status: "upstream_error", http_status: response.status, message: read.message, audit_id: id };
+  const result = read.value;
   const upstream = passUpstream ? { upstream: { status: response.status, body: result } } : {};
   if (response.status >= 400) {
     return { status: "upstream_error", http_status: response.status, message: "the upstream answered with an error", audit_id: id, ...upstream };
   }
   return { status: "ok", http_status: response.status, result, audit_id: id, ...upstream };
-}
-
-/** The body as the reader would decode it: decompressed (within the size cap) and as UTF-8 text. */
-function decode(response: UpstreamResponse, maxResponseBytes: number): string {
-  const encoding = String(response.headers["content-encoding"] ?? "").toLowerCase();
-  const limit = { maxOutputLength: maxResponseBytes };
-  let bytes = response.body;
-  if (encoding === "gzip" || encoding === "x-gzip") bytes = gunzipSync(bytes, limit);
-  else if (encoding === "deflate") bytes = inflateSync(bytes, limit);
-  else if (encoding === "br") bytes = brotliDecompressSync(bytes, limit);
-  return bytes.toString("utf8");
 }

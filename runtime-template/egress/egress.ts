@@ -7,6 +7,7 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import type { Agent, Dispatcher } from "undici";
 import { classifyAddress, isIpLiteral } from "./ip-address.js";
+import { ACCEPT_ENCODING, DECODABLE_ENCODINGS } from "../core/upstream-body.js";
 import type { EgressBinding, HttpRequestPlan } from "../contract/tool-module.js";
 
 /**
@@ -32,6 +33,13 @@ export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
+}
+
+/** A tool's own Accept-Encoding narrowed to the decodable codings; without one, all of those. */
+export function acceptEncoding(requested: string | undefined): string {
+  if (requested === undefined) return ACCEPT_ENCODING;
+  const kept = requested.split(",").map((c) => c.trim()).filter((c) => (DECODABLE_ENCODINGS as readonly string[]).includes(c.split(";")[0]!.trim().toLowerCase()));
+  return kept.length === 0 ? "identity" : kept.join(", ");
 }
 
 /** Internal ranges are reachable only by a tool whose own origin names such a host literally. */
@@ -97,7 +105,9 @@ export class Egress {
     const refusal = this.#literalRefusal(plan.origin);
     if (refusal !== undefined) throw new EgressRefused(refusal);
     const headers: Record<string, string> = {};
-    for (const [name, value] of plan.headers) headers[name] = value;
+    for (const [name, value] of plan.headers) if (name.toLowerCase() !== "accept-encoding") headers[name] = value;
+    // Only codings the runtime can decode, and so inspect, are asked for (no header would mean "any").
+    headers["accept-encoding"] = acceptEncoding(plan.headers.find(([name]) => name.toLowerCase() === "accept-encoding")?.[1]);
     if (plan.body !== undefined) headers["content-type"] = plan.body.contentType;
     try {
       // origin and path are given separately and the path is sent as built: no URL parser

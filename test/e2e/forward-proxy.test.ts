@@ -76,7 +76,7 @@ describe("the stripe SDK with a fake key, through HTTP_PROXY", () => {
     expect(got).toHaveLength(1);
     expect(got[0]!.headers.authorization).toBe(`Bearer ${STRIPE_KEY}`);
     expect(got[0]!.body).toBe("payment_intent=pi_123&amount=2500");
-    expect(headerNames(got[0]!)).toEqual(["accept", "authorization", "connection", "content-length", "content-type", "host", "user-agent"]);
+    expect(headerNames(got[0]!)).toEqual(["accept", "accept-encoding", "authorization", "connection", "content-length", "content-type", "host", "user-agent"]);
   });
 
   it("a denial makes the SDK throw, and reaches nothing", async () => {
