@@ -6,6 +6,19 @@ const SECRET = "sk_live_51HqLyjWDarjtT1zdp7dc";
 const redactor = createRedactor([SECRET]);
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
+describe("a secret in another case", () => {
+  it.each([
+    ["upper-cased", (s: string) => s.toUpperCase()],
+    ["lower-cased", (s: string) => s.toLowerCase()],
+    ["case-swapped", (s: string) => [...s].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join("")],
+  ])("is redacted %s: the reader would have all of it but its case", (_name, change) => {
+    const secret = "sk_live_51HxYzAbCdEfGhIjKlMnOp";
+    const redactor = createRedactor([secret]);
+    expect(redactor.text(`status: ${change(secret)} ok`)).toBe("status: [REDACTED] ok");
+    expect(redactor.text(`piece ${change(secret).slice(3, 18)}`)).toBe("piece [REDACTED]");
+  });
+});
+
 describe("redaction", () => {
   it.each([
     ["raw", `key=${SECRET}`],

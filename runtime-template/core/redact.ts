@@ -81,7 +81,9 @@ export function secretForms(secret: string): Map<FormClass, Map<number, Set<stri
   };
   for (let j = 0; j + k <= bytes.length; j++) {
     const window = bytes.subarray(j, j + k);
-    const raw = window.toString("latin1");
+    // Raw windows are matched whatever their ASCII letters' case (an upstream that upper-cases the key
+    // hands the reader all but its case): stored lower-cased, compared through LOWER_ASCII.
+    const raw = lowerAscii(window.toString("latin1"));
     add("raw", raw);
     // Form encoding writes a space as `+`.
     if (raw.includes(" ")) add("raw", raw.replace(/ /g, "+"));
@@ -308,6 +310,8 @@ function utf8Bytes(text: string): Uint8Array {
 
 /** Byte tables the scanners read through: as it is; hex digits to lower case; base64url's `-` and `_` to base64's `+` and `/`. */
 const IDENTITY = Uint8Array.from({ length: 256 }, (_, c) => c);
+const LOWER_ASCII = Uint8Array.from({ length: 256 }, (_, c) => (c >= 65 && c <= 90 ? c + 32 : c));
+const lowerAscii = (latin1: string) => latin1.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
 const LOWER_HEX = Uint8Array.from({ length: 256 }, (_, c) => (c >= 65 && c <= 70 ? c + 32 : c));
 const BASE64_NORMAL = Uint8Array.from({ length: 256 }, (_, c) => (c === 45 ? 43 : c === 95 ? 47 : c));
 
@@ -391,7 +395,7 @@ export function createRedactor(secrets: Iterable<string>): Redactor {
       const n = bytes.length;
       const hits: number[] = [];
       const hit = (from: number, to: number) => hits.push(from, to);
-      for (const set of rawSets) scan(bytes, 0, n, set, hit);
+      for (const set of rawSets) scan(bytes, 0, n, set, hit, LOWER_ASCII);
       for (const set of hexSets) scan(bytes, 0, n, set, hit, LOWER_HEX);
       if (base64Sets.length > 0) {
         // base64url read as base64; line breaks (a wrapped block) left out, each byte remembering its place.

@@ -11,6 +11,24 @@ const read = (body: Buffer | string, encoding?: string | string[], opts = option
 const json = JSON.stringify({ id: "re_1", leaked: SECRET });
 
 describe("upstream body", () => {
+  const utf16be = (text: string) => Buffer.from(text, "utf16le").swap16();
+  it.each([
+    ["declared utf-16le", Buffer.from(json, "utf16le"), "application/json; charset=utf-16le"],
+    ["declared UTF-16BE", utf16be(json), "application/json; charset=UTF-16BE"],
+    ["a UTF-16LE byte-order mark", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(json, "utf16le")]), "application/json"],
+    ["UTF-16LE by its shape, undeclared", Buffer.from(json, "utf16le"), "application/json"],
+    ["UTF-16BE by its shape, declared utf-8", utf16be(json), "application/json; charset=utf-8"],
+    ["declared latin1", Buffer.from(json, "latin1"), "text/plain; charset=iso-8859-1"],
+  ])("reads a body as its reader does (%s) and redacts the secret in it", (_name, body, type) => {
+    const result = readUpstreamBody({ headers: { "content-type": type }, body }, options());
+    expect(JSON.stringify(result)).not.toContain(SECRET.slice(0, 12));
+    expect(result).toEqual({ ok: true, value: { id: "re_1", leaked: REDACTED } });
+  });
+
+  it("refuses a body in a charset it cannot decode", () => {
+    expect(readUpstreamBody({ headers: { "content-type": "text/plain; charset=x-klingon" }, body: Buffer.from(json) }, options())).toMatchObject({ ok: false, problem: "undecodable_body" });
+  });
+
   it.each([
     ["identity", Buffer.from(json), "identity"],
     ["gzip", gzipSync(json), "gzip"],

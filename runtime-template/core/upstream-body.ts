@@ -70,6 +70,38 @@ export function nestsDeeperThan(text: string, limit: number): boolean {
   return false;
 }
 
+/**
+ * The body as its reader decodes it: in the charset it declares, or by its byte-order mark, or — when it is
+ * plainly UTF-16 (every other byte NUL) — as UTF-16; else UTF-8. Redaction judges that text, so a secret
+ * sent as UTF-16 is found as one. A declared charset no decoder here knows cannot be inspected: undefined.
+ */
+export function bodyText(bytes: Buffer, contentType: string | string[] | undefined): string | undefined {
+  const declared = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(Array.isArray(contentType) ? contentType.join(";") : (contentType ?? ""))?.[1]?.toLowerCase();
+  let charset = declared;
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) charset = "utf-16le";
+  else if (bytes[0] === 0xfe && bytes[1] === 0xff) charset = "utf-16be";
+  else if (charset === undefined || charset === "utf-8" || charset === "utf8") charset = utf16ByNuls(bytes) ?? "utf-8";
+  if (charset === "utf-8" || charset === "utf8" || charset === "us-ascii") return bytes.toString("utf8");
+  try {
+    return new TextDecoder(charset).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** UTF-16 by its shape: in the first bytes, most odd (LE) or even (BE) positions NUL, and no others. */
+function utf16ByNuls(bytes: Buffer): "utf-16le" | "utf-16be" | undefined {
+  const n = Math.min(bytes.length, 512) & ~1;
+  if (n < 4) return undefined;
+  let even = 0;
+  let odd = 0;
+  for (let i = 0; i < n; i++) if (bytes[i] === 0) i % 2 === 0 ? even++ : odd++;
+  const half = n / 2;
+  if (odd >= half * 0.5 && even === 0) return "utf-16le";
+  if (even >= half * 0.5 && odd === 0) return "utf-16be";
+  return undefined;
+}
+
 const looksLikeJson = (text: string) => /^[\s\uFEFF]*[[{]/.test(text);
 
 export function readUpstreamBody(response: { headers: Record<string, string | string[] | undefined>; body: Buffer }, options: BodyOptions): BodyResult {
@@ -81,7 +113,8 @@ export function readUpstreamBody(response: { headers: Record<string, string | st
   } catch (error) {
     return fail((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" ? "too_large" : "undecodable_body");
   }
-  const text = bytes.toString("utf8");
+  const text = bodyText(bytes, response.headers["content-type"]);
+  if (text === undefined) return fail("undecodable_body");
   const { redactor, output } = options;
   const filtering = output.pick.length > 0 || output.redact.length > 0;
   // An empty body holds nothing to filter or to leak.
