@@ -29,6 +29,15 @@ function edit(file: string, line: number, change: (record: Record<string, any>) 
 }
 
 describe("audit chain", () => {
+  it("refuses every record once closed: a request arriving during shutdown cannot execute", async () => {
+    const file = logFile();
+    const log = AuditLog.open(file, undefined);
+    await log.append(entry(1));
+    await log.close();
+    await expect(log.append(entry(2))).rejects.toThrow("the audit log is closed");
+    expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 1 });
+  });
+
   it("escapes line separators (U+2028, U+2029, U+0085): a line-splitting reader sees exactly one record per line", async () => {
     const file = logFile();
     const log = AuditLog.open(file, undefined);
