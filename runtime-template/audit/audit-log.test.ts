@@ -1,3 +1,4 @@
+// The audit log: the chain, sealing, group writes and commit delay, torn tails, line separators, closing.
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

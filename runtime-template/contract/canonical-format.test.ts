@@ -1,3 +1,4 @@
+// Canonical forms of `format` fields (email, hostname, uri, path), and the values that have none.
 import { describe, expect, it } from "vitest";
 import { canonicalValue, type InputFormat } from "./canonical-format.js";
 import { prepareInput } from "./prepare-input.js";

@@ -1,3 +1,4 @@
+// Obligations against a real local store: budgets that cannot be refilled, edge amounts.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,3 +1,4 @@
+// The agents file: agents and approvers, each with a name and a token of its own.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,3 +1,4 @@
+// Exec tools: argv passed literally, exact environment, and the process group killed on every end.
 import { afterAll, describe, expect, it } from "vitest";
 import { noneLeft, processesWith, uniqueSleep } from "../../test/support/processes.js";
 import { CommandNotStarted, runExec } from "./exec-runner.js";

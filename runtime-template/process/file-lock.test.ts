@@ -1,3 +1,4 @@
+// Kernel-held locks: a killed holder, an old pid file, a draining holder, racing starters.
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,3 +1,4 @@
+// The journalled local state store: replay, torn lines, rollback, limits, pruning, compaction.
 import { appendFileSync, closeSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

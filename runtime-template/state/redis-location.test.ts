@@ -1,3 +1,4 @@
+// Redis `--state` locations: URL forms, credentials, databases, Sentinel, TLS.
 import { describe, expect, it } from "vitest";
 import { parseRedisLocation } from "./redis-location.js";
 import { isRedisUrl } from "./state-store.js";

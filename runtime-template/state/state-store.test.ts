@@ -1,3 +1,4 @@
+// The state-store contract on the local store: reservations, windows, approvals and their statuses.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
