@@ -164,3 +164,37 @@ describe("MCP identity", () => {
     for (const s of ["allow", "ok", "denied", "invalid", "unknown_tool", "pending_approval"]) expect(statuses).toContain(s);
   });
 });
+
+describe("GET /mcp holds no stream", () => {
+  it("answers 405 with Allow: POST, so 2,000 GET /mcp cannot pin the server's file descriptors", async () => {
+    const { request } = await import("node:http");
+    const { readdirSync } = await import("node:fs");
+    const url = new URL(`${server.url}/mcp`);
+    const get = () =>
+      new Promise<{ status: number; allow: string | undefined }>((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port: url.port, path: "/mcp", method: "GET", headers: { authorization: `Bearer ${AGENT}`, accept: "text/event-stream" }, agent: false }, (res) => {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow }));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    const statuses = new Map<number, number>();
+    for (let batch = 0; batch < 10; batch++) {
+      for (const r of await Promise.all(Array.from({ length: 200 }, get))) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    }
+    expect([...statuses]).toEqual([[405, 2000]]);
+    expect((await get()).allow).toBe("POST");
+    // Every stream was answered and closed: the serving processes hold a handful of descriptors, not 2,000.
+    const pids = [server.process.pid!, ...readdirSync("/proc").filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
+      try {
+        return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]) === server.process.pid;
+      } catch {
+        return false;
+      }
+    })];
+    const fds = pids.reduce((n, pid) => n + readdirSync(`/proc/${pid}/fd`).length, 0);
+    expect(fds).toBeLessThan(200);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+});
