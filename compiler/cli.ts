@@ -157,7 +157,6 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     const description = command === "serve" ? "compile in memory, then serve the bundle's HTTP API" : "compile in memory, then serve the agent's tools over MCP on stdio (token in KEYRUNNER_TOKEN)";
     const specs = flagsOf(command);
     const sub = configOptions(program.command(command).description(description));
-    if (command === "mcp") sub.option("--url <url>", "relay to the running bundle at this URL (its /mcp) instead: clients share one server and one audit");
     for (const f of specs) {
       if (f.kind === "boolean") sub.option(`--${f.name}`, f.description);
       else if (f.multiple) sub.option(`--${f.name} <${f.value}>`, f.description, (value: string, previous: string[] = []) => [...previous, value]);

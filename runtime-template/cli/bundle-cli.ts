@@ -6,6 +6,7 @@ import { sha256Hex } from "../credentials/constant-time.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
 import { RUNTIME_VERSION } from "../version.js";
 import { err, flagsOf, parseFlags, usage, type Flags } from "./flags.js";
+import { bridgeMcpStdio } from "./mcp-bridge.js";
 import { serveMcpStdio } from "./mcp-stdio.js";
 import { defaultStateDir, dieWithLauncher, prepareSandbox, relaunchSandboxed, sandboxed, shellWord, type SandboxPaths } from "./permission-model.js";
 import { serve } from "./serve.js";
@@ -67,6 +68,12 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
       }
       process.stdout.write(`${sandbox.map(shellWord).join(" ")}\n`);
       return 0;
+    }
+    if (target === "mcp" && flags.has("url")) {
+      // A bridge to a running server: it serves nothing itself, so it opens no audit, state or secret.
+      const token = process.env.KEYRUNNER_TOKEN;
+      delete process.env.KEYRUNNER_TOKEN;
+      return bridgeMcpStdio({ url: flags.string("url")!, token, agent: process.env.KEYRUNNER_AGENT, log: err });
     }
     if (moduleUrl !== undefined && !sandboxed() && !flags.boolean("no-permission-model")) {
       const relaunched = relaunchSandboxed(config, moduleUrl, argv, sandboxPaths(flags));

@@ -39,6 +39,7 @@ export const RUNTIME_FLAGS: readonly FlagSpec[] = [
   { name: "max-pending-approvals", kind: "number", value: "approvals", description: "pending approvals an agent may hold at once (local state)", default: DEFAULT_MAX_PENDING_APPROVALS, min: 1, max: 1_000_000, commands: ["serve", "mcp"] },
   { name: "metrics-token-sha256", kind: "string", value: "hex", description: "serve /metrics to requests bearing the token with this sha256", commands: ["serve"] },
   { name: "metrics-listen", kind: "string", value: "host:port", description: "serve /metrics on this separate address instead", commands: ["serve"] },
+  { name: "url", kind: "string", value: "url", description: "relay stdio to the running bundle at this URL (its /mcp) instead of serving: clients share one server and one audit (token in KEYRUNNER_TOKEN)", commands: ["mcp"] },
   { name: "no-permission-model", kind: "boolean", description: "serve without Node's permission model (not recommended)", commands: ["serve", "mcp"] },
 ];
 

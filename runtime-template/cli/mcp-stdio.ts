@@ -1,6 +1,6 @@
 // `mcp`: the agent's tools over MCP on stdio, through the same engine as `serve`.
 
-import { authenticate, loadAgentsFile } from "../credentials/agents-file.js";
+import { AGENT_NAME, AGENT_NAME_RULE, authenticate, loadAgentsFile } from "../credentials/agents-file.js";
 import { createRuntime } from "../runtime.js";
 import { MissingSecretsError } from "../credentials/secrets.js";
 import { RUNTIME_VERSION } from "../version.js";
@@ -33,6 +33,10 @@ export async function serveMcpStdio(config: CompiledConfig, flags: Flags): Promi
       err("set KEYRUNNER_TOKEN with --agents, or KEYRUNNER_AGENT without an agents file");
       return 1;
     }
+    if (!AGENT_NAME.test(agent)) {
+      err(`KEYRUNNER_AGENT ${AGENT_NAME_RULE}`);
+      return 1;
+    }
     err(`warning: no --agents file: serving MCP as agent ${agent} on trust`);
   }
   let runtime;
@@ -42,12 +46,25 @@ export async function serveMcpStdio(config: CompiledConfig, flags: Flags): Promi
     err(error instanceof MissingSecretsError ? `missing secrets: ${error.missing.join(", ")}` : (error as Error).message);
     return 1;
   }
-  const [{ StdioServerTransport }, { createMcpServer }] = await Promise.all([import("@modelcontextprotocol/sdk/server/stdio.js"), import("../mcp/mcp-server.js")]);
-  const server = createMcpServer(runtime.engine, agent, RUNTIME_VERSION);
+  const [{ StdioServerTransport }, { CallsInFlight, createMcpServer }] = await Promise.all([import("@modelcontextprotocol/sdk/server/stdio.js"), import("../mcp/mcp-server.js")]);
+  const calls = new CallsInFlight();
+  const server = createMcpServer(runtime.engine, agent, RUNTIME_VERSION, calls);
   const transport = new StdioServerTransport();
   await server.connect(transport);
   return new Promise<number>((resolve) => {
-    const stop = () => void server.close().then(() => runtime.close()).then(() => resolve(0));
+    let stopping = false;
+    // The client closing stdin (how MCP clients stop a stdio server) or SIGTERM: every call already
+    // received is answered and its outcome recorded, then the server closes (releasing its locks).
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      void calls
+        .settled()
+        .then(() => new Promise((next) => setImmediate(next)))
+        .then(() => server.close())
+        .then(() => runtime.close())
+        .then(() => resolve(0));
+    };
     process.stdin.once("end", stop);
     process.once("SIGTERM", stop);
   });

@@ -78,7 +78,7 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
   const metrics = metricsTokenSha256 !== undefined ? { tokenSha256: metricsTokenSha256 } : undefined;
   const server = createHttpServer({ engine: runtime.engine, ...(principals ? { principals } : {}), allowedHosts, ...(metrics ? { metrics } : {}), ...limits, log: err });
   if (metricsAddress !== undefined) {
-    const metricsServer = createMetricsServer(runtime.engine.metrics);
+    const metricsServer = createMetricsServer(runtime.engine.metrics, answeringHosts(metricsAddress.host, flags.strings("allowed-host")));
     const listening = await new Promise<boolean>((resolve) => {
       metricsServer.once("error", () => resolve(false));
       metricsServer.listen(metricsAddress.port, metricsAddress.host, () => resolve(true));

@@ -37,6 +37,26 @@ export interface EngineOptions {
 
 const MAX_LOGGED_NAME = 128;
 
+/** The agent name of a forward-proxy refusal without a valid token. */
+export const UNAUTHENTICATED = "(unauthenticated)";
+const UNAUTHENTICATED_RECORDS_PER_SECOND = 20;
+
+/** A token bucket: `perSecond` records a second, and as many at once. */
+class RecordAllowance {
+  #tokens: number;
+  #at = 0;
+  constructor(private readonly perSecond: number) {
+    this.#tokens = perSecond;
+  }
+  take(nowMs: number): boolean {
+    this.#tokens = Math.min(this.perSecond, this.#tokens + ((nowMs - this.#at) / 1000) * this.perSecond);
+    this.#at = nowMs;
+    if (this.#tokens < 1) return false;
+    this.#tokens--;
+    return true;
+  }
+}
+
 const reason = (request: ExecuteRequest) => (typeof request.reason === "string" ? request.reason : undefined);
 
 /**
@@ -66,6 +86,7 @@ export class Engine {
   readonly metrics: Metrics;
   readonly redactor: Redactor;
   readonly egress: Egress;
+  readonly #unauthenticatedRecords = new RecordAllowance(UNAUTHENTICATED_RECORDS_PER_SECOND);
   /** Listing and deciding approvals (the approvals API). */
   readonly approvals: ApprovalDesk;
 
@@ -217,6 +238,12 @@ export class Engine {
   async refuseForward(agent: string, method: string, target: string, status: string, tool = "(forward)"): Promise<string> {
     const id = randomUUID();
     this.metrics.countRequest(tool, status);
+    // A client without a token can send refusals as fast as it likes: past a small rate they are counted
+    // (in /metrics) but not each written, so it cannot grow the audit without bound.
+    if (agent === UNAUTHENTICATED && !this.#unauthenticatedRecords.take(Date.now())) {
+      this.metrics.countRequest(tool, "unaudited_unauthenticated");
+      return id;
+    }
     const input = { method: method.slice(0, 16), target: this.redactor.text(target.slice(0, 2048)) };
     await this.options.audit
       .append({ id, config: this.options.config.configSha256, agent, tool, input, decision: status === "invalid" ? "invalid" : "deny", status })

@@ -41,15 +41,32 @@ function toolResult(body: Outcome): CallToolResult {
   }
 }
 
-export function createMcpServer(engine: Engine, agent: string, version: string): Server {
+/** Tool calls still running: a stdio server that is told to stop answers them before it closes. */
+export class CallsInFlight {
+  #running = new Set<Promise<unknown>>();
+
+  track<T>(call: Promise<T>): Promise<T> {
+    this.#running.add(call);
+    const done = () => this.#running.delete(call);
+    call.then(done, done);
+    return call;
+  }
+
+  /** Resolves once no call is running (calls that start meanwhile are waited for too). */
+  async settled(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+}
+
+export function createMcpServer(engine: Engine, agent: string, version: string, calls = new CallsInFlight()): Server {
   const server = new Server({ name: "keyrunner", version }, { capabilities: { tools: {} }, jsonSchemaValidator: noValidation as never });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: renderMcp(listTools(engine.visibleTools(agent))),
   }));
   server.setRequestHandler(CallToolRequestSchema, async (request) => {
     const { reason, approval_id, ...input } = (request.params.arguments ?? {}) as Record<string, unknown>;
-    const result = await engine.execute({ agent, tool: request.params.name, input, ...(reason === undefined ? {} : { reason }), ...(approval_id === undefined ? {} : { approval_id }) });
-    return toolResult(result);
+    const result = await calls.track(engine.execute({ agent, tool: request.params.name, input, ...(reason === undefined ? {} : { reason }), ...(approval_id === undefined ? {} : { approval_id }) }));
+    return { ...toolResult(result), _meta: { "keyrunner/audit_id": result.audit_id } };
   });
   return server;
 }

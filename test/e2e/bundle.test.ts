@@ -347,6 +347,20 @@ describe("other endpoints", () => {
       expect((await fetch(`${separate.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(404);
       const text = await fetch(`http://127.0.0.1:${free}/metrics`).then((r) => r.text());
       expect(text).toContain("# TYPE keyrunner_requests_total counter");
+      // Guarded like the main port: a web page's Origin or a rebound Host reads nothing.
+      const { request } = await import("node:http");
+      const status = (headers: Record<string, string>) =>
+        new Promise<number>((resolve, reject) => {
+          const req = request({ host: "127.0.0.1", port: free, path: "/metrics", headers, setHost: false }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          });
+          req.on("error", reject);
+          req.end();
+        });
+      expect(await status({ host: `evil.example:${free}` })).toBe(403);
+      expect(await status({ host: `127.0.0.1:${free}`, origin: "http://evil.example" })).toBe(403);
+      expect(await status({ host: `127.0.0.1:${free}` })).toBe(200);
     } finally {
       await separate.stop();
     }

@@ -198,3 +198,71 @@ describe("GET /mcp holds no stream", () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 });
+
+describe("stdio MCP stopping", () => {
+  it.each([["stdin closes"], ["SIGTERM"]])("when %s, every call already received is answered and its outcome recorded", async (how) => {
+    const { spawn } = await import("node:child_process");
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    upstream.routes.set("/v1/refunds", (_req, res) => {
+      setTimeout(() => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ id: "re_slow" }));
+      }, 700);
+    });
+    const place = mkdtempSync(join(tmpdir(), "kr-mcp-stop-"));
+    const mark = upstream.received.length;
+    const child = spawn(process.execPath, [bundle, "mcp", "--agents", join(dir, "agents.yaml"), "--audit", join(place, "audit.jsonl"), "--state", join(place, "state")], {
+      env: { PATH: process.env.PATH ?? "", STRIPE_API_KEY: SECRET, KEYRUNNER_TOKEN: AGENT },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const send = (message: unknown) => child.stdin.write(`${JSON.stringify(message)}\n`);
+    send({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+    send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "refund_payment", arguments: { payment_id: "pi_stop", amount_cents: 100, reason: "stop test" } } });
+    send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "refund_payment", arguments: { payment_id: "pi_stop", amount_cents: 999999 } } });
+    // Once the call has reached the upstream (it answers 700 ms later), the client stops the server.
+    const started = Date.now();
+    while (upstream.received.length === mark && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
+    if (how === "stdin closes") child.stdin.end();
+    else child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    const answers = out.trim().split("\n").map((line) => JSON.parse(line) as { id: number; result?: { isError?: boolean; _meta?: Record<string, string> } });
+    expect(answers.map((a) => a.id).sort()).toEqual([0, 1, 2]);
+    const executed = answers.find((a) => a.id === 1)!.result!;
+    expect(executed.isError).toBeUndefined();
+    const records = readFileSync(join(place, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { id: string; decision: string; status?: string });
+    const id = executed._meta!["keyrunner/audit_id"]!;
+    expect(records.filter((r) => r.id === id).map((r) => [r.decision, r.status])).toEqual([["allow", undefined], ["outcome", "ok"]]);
+    expect(upstream.received.length).toBe(mark + 1);
+    upstream.routes.set("/v1/refunds", (req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ id: "re_1", status: "succeeded", echoed_auth: req.headers.authorization }));
+    });
+  });
+
+  it("without an agents file, KEYRUNNER_AGENT must be a name a policy could name", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const result = spawnSync(process.execPath, [bundle, "mcp", "--audit", join(dir, "bad-agent.jsonl"), "--state", join(dir, "bad-agent-state")], {
+      env: { PATH: process.env.PATH ?? "", STRIPE_API_KEY: SECRET, KEYRUNNER_AGENT: "x\n\u001b[31mkeyrunner: FAKE LOG LINE" },
+      input: "",
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("KEYRUNNER_AGENT must be an agent name");
+  });
+
+  it("the bundle's own mcp --url is the bridge, as the audit lock's message tells", async () => {
+    const client = new Client({ name: "bridge-via-bundle", version: "1.0.0" });
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [bundle, "mcp", "--url", server.url], env: { PATH: process.env.PATH ?? "", KEYRUNNER_TOKEN: AGENT }, stderr: "pipe" }));
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toEqual(["refund_payment"]);
+    const result = await client.callTool({ name: "refund_payment", arguments: { payment_id: "pi_b", amount_cents: 10, reason: "bridge" } });
+    expect(result._meta).toMatchObject({ "keyrunner/audit_id": expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    await client.close();
+  });
+});

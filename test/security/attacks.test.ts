@@ -133,6 +133,23 @@ describe("malformed and hostile HTTP", () => {
     expect(res.status).toBe(200);
   });
 
+  it("a client without a proxy token cannot grow the audit without bound: its refusals are recorded at a bounded rate", async () => {
+    const audit = join(dir, "audit.jsonl");
+    const count = () => readFileSync(audit, "utf8").split("\n").filter((l) => l.includes('"agent":"(unauthenticated)"')).length;
+    const before = count();
+    const started = Date.now();
+    for (let batch = 0; batch < 10; batch++) {
+      const answers = await Promise.all(Array.from({ length: 30 }, () => rawRequest(`GET http://api.stripe.com/${"A".repeat(1000)} HTTP/1.1\r\nHost: api.stripe.com\r\nConnection: close\r\n\r\n`)));
+      for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 407 /);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const written = count() - before;
+    expect(written).toBeGreaterThan(0);
+    // 20 a second, and as many at once: 300 refusals write far fewer records.
+    expect(written).toBeLessThanOrEqual(20 + Math.ceil(seconds * 20));
+    expect(written).toBeLessThan(300);
+  });
+
   it("a slow client holding a half-sent request does not block others", async () => {
     const socket = connect(Number(new URL(server.url).port), "127.0.0.1");
     socket.write("POST /v1/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n{");

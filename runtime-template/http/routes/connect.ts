@@ -3,6 +3,7 @@
 
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import { UNAUTHENTICATED } from "../../core/engine.js";
 import type { RouteContext } from "../context.js";
 import { forwardError } from "../forward-route.js";
 import { proxyAgent } from "../identity.js";
@@ -13,7 +14,7 @@ export function connectRoute(ctx: RouteContext, req: IncomingMessage, socket: Du
     const text = JSON.stringify(forwardError("permission_denied", "KeyRunner does not tunnel (CONNECT); send plain-http requests for tool endpoints through the proxy", auditId === undefined ? {} : { audit_id: auditId }));
     socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
   };
-  let agent = "(unauthenticated)";
+  let agent = UNAUTHENTICATED;
   try {
     agent = proxyAgent(req, ctx.principals) ?? agent;
   } catch {

@@ -4,6 +4,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Outcome } from "../../core/outcome.js";
+import { UNAUTHENTICATED } from "../../core/engine.js";
 import type { RouteContext } from "../context.js";
 import { forwardError, inputFromRequest, matchRoute } from "../forward-route.js";
 import { proxyAgent } from "../identity.js";
@@ -51,7 +52,7 @@ export async function forwardRoute(ctx: RouteContext, req: IncomingMessage, res:
   const rawTarget = req.url ?? "";
   const agent = proxyAgent(req, ctx.principals);
   if (agent === undefined) {
-    await engine.refuseForward("(unauthenticated)", method, rawTarget, "proxy_auth_required");
+    await engine.refuseForward(UNAUTHENTICATED, method, rawTarget, "proxy_auth_required");
     return sendForwardError(res, 407, "proxy_authentication_required", "KeyRunner needs the agent's token in Proxy-Authorization (HTTP_PROXY=http://AGENT:TOKEN@host:port)", {}, { "proxy-authenticate": 'Basic realm="keyrunner"' });
   }
   let target: URL;
