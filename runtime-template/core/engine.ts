@@ -17,7 +17,9 @@ import { Metrics } from "./metrics.js";
 import { checkObligations, type ObligationVerdict } from "./obligations.js";
 import type { ExecuteRequest, Outcome } from "./outcome.js";
 import { createRedactor, type Redactor } from "./redact.js";
+import { RecordAllowance } from "./record-allowance.js";
 import { runPlan } from "./run-tool.js";
+import { unencodable } from "./unencodable-input.js";
 
 export type { ExecuteRequest, Outcome } from "./outcome.js";
 
@@ -41,41 +43,8 @@ const MAX_LOGGED_NAME = 128;
 export const UNAUTHENTICATED = "(unauthenticated)";
 const UNAUTHENTICATED_RECORDS_PER_SECOND = 20;
 
-/** A token bucket: `perSecond` records a second, and as many at once. */
-class RecordAllowance {
-  #tokens: number;
-  #at = 0;
-  constructor(private readonly perSecond: number) {
-    this.#tokens = perSecond;
-  }
-  take(nowMs: number): boolean {
-    this.#tokens = Math.min(this.perSecond, this.#tokens + ((nowMs - this.#at) / 1000) * this.perSecond);
-    this.#at = nowMs;
-    if (this.#tokens < 1) return false;
-    this.#tokens--;
-    return true;
-  }
-}
-
 const reason = (request: ExecuteRequest) => (typeof request.reason === "string" ? request.reason : undefined);
 
-/**
- * Text no place can carry as it is: a lone UTF-16 surrogate has no UTF-8 form, so a URL, a form or a
- * header would change it (or refuse it) after policy had judged it. Such a request is invalid.
- */
-const LONE_SURROGATE = /\p{Cs}/u;
-const wellFormed = (text: string) => !LONE_SURROGATE.test(text);
-
-function unencodable(input: Record<string, unknown>, why: string | undefined): ValidationError[] | undefined {
-  const errors: ValidationError[] = [];
-  const message = "is not valid Unicode text (a lone surrogate), so it cannot be sent as it was checked";
-  for (const [field, value] of Object.entries(input)) {
-    if (typeof value === "string" && !wellFormed(value)) errors.push({ path: field, message });
-    else if (Array.isArray(value)) value.forEach((item, i) => typeof item === "string" && !wellFormed(item) && errors.push({ path: `${field}.${i}`, message }));
-  }
-  if (why !== undefined && !wellFormed(why)) errors.push({ path: "reason", message });
-  return errors.length > 0 ? errors : undefined;
-}
 const AUDIT_UNAVAILABLE = "the audit log cannot be written, so nothing is executed";
 const STATE_UNAVAILABLE = "the state store for approvals and limits is unavailable, so nothing is executed";
 
