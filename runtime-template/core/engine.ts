@@ -43,8 +43,6 @@ const MAX_LOGGED_NAME = 128;
 export const UNAUTHENTICATED = "(unauthenticated)";
 const UNAUTHENTICATED_RECORDS_PER_SECOND = 20;
 
-const reason = (request: ExecuteRequest) => (typeof request.reason === "string" ? request.reason : undefined);
-
 const AUDIT_UNAVAILABLE = "the audit log cannot be written, so nothing is executed";
 const STATE_UNAVAILABLE = "the state store for approvals and limits is unavailable, so nothing is executed";
 
@@ -121,10 +119,11 @@ export class Engine {
     const prepared = tool.prepare(request.input);
     if (prepared.errors !== undefined) return invalid(prepared.errors);
     const input = prepared.input;
-    const unsendable = unencodable(input, reason(request));
+    // A reason that is not a string was refused above.
+    const why = request.reason as string | undefined;
+    const unsendable = unencodable(input, why);
     if (unsendable !== undefined) return invalid(unsendable);
     loggedInput = this.redactor.json(input);
-    const why = request.reason as string | undefined;
 
     const decision = tool.decide(agent, input as never, why);
     if (decision.effect === "deny") {

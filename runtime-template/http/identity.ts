@@ -7,6 +7,11 @@ import { HttpError, percentDecoded } from "./respond.js";
 
 export type Role = Principal["role"];
 
+/** The token of an `Authorization: Bearer` header, or undefined. */
+export function bearerToken(req: IncomingMessage): string | undefined {
+  return /^Bearer ([\x21-\x7e]+)$/.exec(req.headers.authorization ?? "")?.[1];
+}
+
 export function principal(req: IncomingMessage, principals: readonly Principal[] | undefined, claimed: unknown, role: Role): Principal {
   if (principals === undefined) {
     const field = role === "agent" ? "agent" : "approver";
@@ -14,9 +19,8 @@ export function principal(req: IncomingMessage, principals: readonly Principal[]
     if (!AGENT_NAME.test(claimed)) throw new HttpError(400, { status: "invalid", errors: [{ path: field, message: AGENT_NAME_RULE }] });
     return { name: claimed, tokenSha256: "", role };
   }
-  const header = req.headers.authorization ?? "";
-  const match = /^Bearer ([\x21-\x7e]+)$/.exec(header);
-  const found = match === null ? undefined : authenticate(principals, match[1]!);
+  const token = bearerToken(req);
+  const found = token === undefined ? undefined : authenticate(principals, token);
   if (found === undefined) throw new HttpError(401, { status: "unauthorized", message: "unknown or missing agent token" });
   return found;
 }

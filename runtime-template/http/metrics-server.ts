@@ -4,7 +4,7 @@
 import { createServer, type Server } from "node:http";
 import type { Metrics } from "../core/metrics.js";
 import { guardRefusal } from "./guards.js";
-import { send } from "./respond.js";
+import { notFound, send } from "./respond.js";
 
 /** Guarded like the main port: a web page (its Origin, or a rebound Host) cannot read the metrics either. */
 export function createMetricsServer(metrics: Metrics, allowedHosts: ReadonlySet<string>): Server {
@@ -12,6 +12,7 @@ export function createMetricsServer(metrics: Metrics, allowedHosts: ReadonlySet<
     const refusal = guardRefusal(req, allowedHosts, false);
     if (refusal !== undefined) return send(res, refusal.status, refusal.body);
     if (req.method === "GET" && (req.url === "/metrics" || req.url?.startsWith("/metrics?"))) return send(res, 200, metrics.render(), "text/plain; version=0.0.4");
-    send(res, 404, { status: "not_found", message: "no such endpoint" });
+    const missing = notFound();
+    send(res, missing.status, missing.body);
   });
 }

@@ -7,6 +7,7 @@ import type { Principal } from "../credentials/agents-file.js";
 import type { Engine } from "../core/engine.js";
 import type { RouteContext } from "./context.js";
 import { answeringHosts, guardRefusal } from "./guards.js";
+import { bearerToken } from "./identity.js";
 import { HttpError, notFound, pathPart, send } from "./respond.js";
 import { approvalsRoute } from "./routes/approvals.js";
 import { connectRoute } from "./routes/connect.js";
@@ -37,8 +38,8 @@ const ABSOLUTE_FORM = /^https?:\/\//i;
 
 /** Whether the request bears a token with this sha256 (compared in constant time). */
 function bearerMatches(req: IncomingMessage, tokenSha256: string): boolean {
-  const match = /^Bearer ([\x21-\x7e]+)$/.exec(req.headers.authorization ?? "");
-  return match !== null && tokenMatchesDigest(match[1]!, tokenSha256);
+  const token = bearerToken(req);
+  return token !== undefined && tokenMatchesDigest(token, tokenSha256);
 }
 
 export function createHttpServer(options: ServerOptions): Server {
