@@ -28,7 +28,8 @@ export function tokenText(name: string, role: TokenRole): string {
 /** The files a `serve` or `mcp` with these flags reads and writes. */
 function sandboxPaths(flags: Flags): SandboxPaths {
   const audit = flags.string("audit")!;
-  return { audit, state: flags.string("state") ?? defaultStateDir(audit), agents: flags.string("agents"), secretsFile: flags.string("secrets-file") };
+  const ca = flags.has("ca") ? flags.string("ca") : undefined;
+  return { audit, state: flags.string("state") ?? defaultStateDir(audit), agents: flags.string("agents"), secretsFile: flags.string("secrets-file"), ...(ca !== undefined ? { ca } : {}) };
 }
 
 const USAGE = `usage: keyrunner.mjs serve ${usage("serve")}

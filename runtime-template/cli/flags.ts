@@ -40,6 +40,8 @@ export const RUNTIME_FLAGS: readonly FlagSpec[] = [
   { name: "metrics-token-sha256", kind: "string", value: "hex", description: "serve /metrics to requests bearing the token with this sha256", commands: ["serve"] },
   { name: "metrics-listen", kind: "string", value: "host:port", description: "serve /metrics on this separate address instead", commands: ["serve"] },
   { name: "url", kind: "string", value: "url", description: "relay stdio to the running bundle at this URL (its /mcp) instead of serving: clients share one server and one audit (token in KEYRUNNER_TOKEN)", commands: ["mcp"] },
+  { name: "ca", kind: "string", value: "dir", description: "intercept HTTPS (CONNECT) to the agents' tool origins with leaves from the CA in this folder (keyrunner ca init)", commands: ["serve"] },
+  { name: "tunnel-idle-timeout", kind: "number", value: "milliseconds", description: "an intercepted tunnel with no request in progress (or no TLS handshake) for this long is closed", default: 30_000, min: 100, max: 3_600_000, commands: ["serve"] },
   { name: "no-permission-model", kind: "boolean", description: "serve without Node's permission model (not recommended)", commands: ["serve", "mcp"] },
 ];
 

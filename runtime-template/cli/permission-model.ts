@@ -18,6 +18,8 @@ export interface SandboxPaths {
   readonly state: string | undefined;
   readonly agents: string | undefined;
   readonly secretsFile: string | undefined;
+  /** The interception CA's folder (serve --ca), read at start-up. */
+  readonly ca?: string | undefined;
 }
 
 const permissionFlag = (): string | undefined =>
@@ -44,7 +46,7 @@ export function sandboxFlags(config: CompiledConfig, bundle: string, paths: Sand
   const reads = new Set<string>([bundle, realpathSync(bundle), resolve(paths.audit)]);
   // The audit's lock socket: bound without a grant, but a stale one is removed, which is a write.
   const writes = new Set<string>([resolve(paths.audit), auditLockPath(resolve(paths.audit))]);
-  for (const file of [paths.agents, paths.secretsFile]) if (file !== undefined) reads.add(resolve(file));
+  for (const file of [paths.agents, paths.secretsFile, paths.ca]) if (file !== undefined) reads.add(resolve(file));
   if (paths.state !== undefined) {
     reads.add(resolve(paths.state));
     writes.add(resolve(paths.state));

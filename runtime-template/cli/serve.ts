@@ -5,7 +5,7 @@ import { isIP, type Socket } from "node:net";
 import { AgentsFileError, loadAgentsFile, type Principal } from "../credentials/agents-file.js";
 import { answeringHosts } from "../http/guards.js";
 import { createMetricsServer } from "../http/metrics-server.js";
-import { createHttpServer } from "../http/server.js";
+import { createHttpServer, interceptionOf, type ServerOptions } from "../http/server.js";
 import { createRuntime } from "../runtime.js";
 import { MissingSecretsError, WeakSecretsError } from "../credentials/secrets.js";
 import { StateUnavailable } from "../state/state-store.js";
@@ -44,6 +44,18 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
     }
     err("warning: no --agents file: trusting the `agent` field of each request (loopback only)");
   }
+  let interception: ServerOptions["interception"];
+  if (flags.has("ca")) {
+    const { openCa, CaError } = await import("../interception/open-ca.js");
+    try {
+      const opened = await openCa(flags.string("ca")!, config);
+      interception = { leaves: opened.leaves, idleTimeoutMs: flags.number("tunnel-idle-timeout") };
+      if (opened.notAfter.getTime() - Date.now() < 30 * 86_400_000) err(`warning: the CA in ${flags.string("ca")} expires on ${opened.notAfter.toISOString()}`);
+    } catch (error) {
+      err(error instanceof CaError ? `--ca: ${error.message}` : `--ca: cannot load the CA: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
+      return 1;
+    }
+  }
   let runtime;
   try {
     runtime = await createRuntime(config, {
@@ -76,7 +88,8 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
   }
   const allowedHosts = answeringHosts(host, flags.strings("allowed-host"));
   const metrics = metricsTokenSha256 !== undefined ? { tokenSha256: metricsTokenSha256 } : undefined;
-  const server = createHttpServer({ engine: runtime.engine, ...(principals ? { principals } : {}), allowedHosts, ...(metrics ? { metrics } : {}), ...limits, log: err });
+  const server = createHttpServer({ engine: runtime.engine, ...(principals ? { principals } : {}), allowedHosts, ...(metrics ? { metrics } : {}), ...(interception ? { interception } : {}), ...limits, log: err });
+  const tunnels = interceptionOf(server);
   if (metricsAddress !== undefined) {
     const metricsServer = createMetricsServer(runtime.engine.metrics, answeringHosts(metricsAddress.host, flags.strings("allowed-host")));
     const listening = await new Promise<boolean>((resolve) => {
@@ -142,6 +155,7 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
       // Stop accepting; idle kept-alive connections close now, busy ones after their answer.
       server.close();
       server.closeIdleConnections();
+      tunnels?.drain();
       // Only the newest answer of each busy connection says `Connection: close`: an earlier one would
       // close the connection under the answers pipelined behind it, whose requests already ran.
       for (const [socket, queue] of pipelines) closeAfter(socket, queue.at(-1)!);
@@ -155,6 +169,7 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
         // Whatever still runs past the deadline loses its connection; the closed audit and state
         // refuse its writes, and nothing is written once the locks are released.
         server.closeAllConnections();
+        tunnels?.closeAll();
         // The locks are released first; closing the upstream connections waits for requests still in
         // flight, which past the deadline the server does not wait for.
         const closed = runtime.close();
@@ -170,10 +185,10 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
         setTimeout(() => process.exit(code), 50).unref();
       };
       const deadline = setTimeout(() => {
-        if (inFlight.size > 0) err(`drain timeout: ${inFlight.size} request(s) still in flight after ${drainTimeoutMs} ms are cut off`);
+        if (inFlight.size + (tunnels?.inFlight ?? 0) > 0) err(`drain timeout: ${inFlight.size + (tunnels?.inFlight ?? 0)} request(s) still in flight after ${drainTimeoutMs} ms are cut off`);
         finish();
       }, drainTimeoutMs);
-      const poll = setInterval(() => inFlight.size === 0 && finish(), 10);
+      const poll = setInterval(() => inFlight.size === 0 && (tunnels?.inFlight ?? 0) === 0 && finish(), 10);
     };
     process.once("SIGTERM", drain);
     process.once("SIGINT", drain);

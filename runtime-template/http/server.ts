@@ -15,6 +15,7 @@ import { executeRoute } from "./routes/execute.js";
 import { forwardRoute } from "./routes/forward.js";
 import { mcpRoute } from "./routes/mcp.js";
 import { toolsRoute } from "./routes/tools.js";
+import { Interception, type InterceptionOptions } from "./tunnel-server.js";
 
 export interface ServerOptions {
   engine: Engine;
@@ -30,7 +31,14 @@ export interface ServerOptions {
   /** Time for a client to send a whole request (408 after it); its headers must arrive within 10 s or this, if shorter. */
   requestTimeoutMs?: number;
   log?: (line: string) => void;
+  /** Present (`serve --ca`): CONNECTs to the agent's https tool origins are intercepted with leaves from this cache. */
+  interception?: Pick<InterceptionOptions, "leaves" | "idleTimeoutMs">;
 }
+
+const interceptions = new WeakMap<Server, Interception>();
+
+/** The tunnel server of a server made with `interception` (the drain closes its tunnels too). */
+export const interceptionOf = (server: Server): Interception | undefined => interceptions.get(server);
 
 export const SERVER_LIMIT_DEFAULTS = { bodyLimitBytes: 1024 * 1024, headerLimitBytes: 16 * 1024, requestTimeoutMs: 30_000 } as const;
 
@@ -88,6 +96,11 @@ export function createHttpServer(options: ServerOptions): Server {
       });
     },
   );
-  server.on("connect", (req, socket) => connectRoute(ctx, req, socket));
+  const interception =
+    options.interception === undefined
+      ? undefined
+      : new Interception(ctx, { ...options.interception, headerLimitBytes: options.headerLimitBytes ?? SERVER_LIMIT_DEFAULTS.headerLimitBytes, requestTimeoutMs: requestTimeout, ...(options.log ? { log: options.log } : {}) });
+  if (interception !== undefined) interceptions.set(server, interception);
+  server.on("connect", (req, socket, head) => connectRoute(ctx, req, socket, head, interception));
   return server;
 }

@@ -4,13 +4,14 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Outcome } from "../../core/outcome.js";
+import type { ToolModule } from "../../contract/tool-module.js";
 import { UNAUTHENTICATED } from "../../core/engine.js";
 import type { RouteContext } from "../context.js";
 import { forwardError, inputFromRequest, matchRoute } from "../forward-route.js";
 import { proxyAgent } from "../identity.js";
 import { readBody } from "../respond.js";
 
-function sendForwardError(res: ServerResponse, status: number, type: string, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): void {
+export function sendForwardError(res: ServerResponse, status: number, type: string, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(forwardError(type, message, extra));
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
   res.end(text);
@@ -62,11 +63,23 @@ export async function forwardRoute(ctx: RouteContext, req: IncomingMessage, res:
     return sendForwardError(res, 400, "invalid_request", "the request target is not a valid URL");
   }
   const host = String(req.headers.host ?? "").toLowerCase();
-  if (host !== "" && host !== target.host.toLowerCase()) {
-    const auditId = await engine.refuseForward(agent, method, rawTarget, "host_mismatch");
-    return sendForwardError(res, 400, "invalid_request", "the Host header disagrees with the request target", { audit_id: auditId });
-  }
-  const match = matchRoute(engine.visibleTools(agent), method, target);
+  if (host !== "" && host !== target.host.toLowerCase()) return refuseHostMismatch(ctx, res, agent, method, rawTarget);
+  return forwardAs(ctx, req, res, agent, rawTarget, target, engine.visibleTools(agent));
+}
+
+export async function refuseHostMismatch(ctx: RouteContext, res: ServerResponse, agent: string, method: string, rawTarget: string): Promise<void> {
+  const auditId = await ctx.engine.refuseForward(agent, method, rawTarget, "host_mismatch");
+  return sendForwardError(res, 400, "invalid_request", "the Host header disagrees with the request target", { audit_id: auditId });
+}
+
+/**
+ * A request of an identified agent to `target`, served by one of `tools` or refused: the one path of
+ * forward mode, for plain absolute-form requests and for those read inside an intercepted tunnel.
+ */
+export async function forwardAs(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, agent: string, rawTarget: string, target: URL, tools: Iterable<ToolModule>): Promise<void> {
+  const { engine } = ctx;
+  const method = req.method ?? "GET";
+  const match = matchRoute(tools, method, target);
   if (match === undefined) {
     const auditId = await engine.refuseForward(agent, method, rawTarget, "forward_refused");
     return sendForwardError(res, 403, "permission_denied", `no tool of this agent is ${method} ${target.origin}${target.pathname}; KeyRunner forwards only what its tools declare`, { audit_id: auditId });
