@@ -272,6 +272,36 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     });
   }
 
+  const ca = program.command("ca").description("the local CA of HTTPS interception (serve --ca DIR)");
+  ca.command("init")
+    .argument("<dir>", "folder for ca.pem and ca-key.pem")
+    .option("--config <dir>", "config folder whose https tool hosts the CA may sign for", ".")
+    .option("--tools <dir>", "tool folder (default: CONFIG/tools)")
+    .option("--policies <dir>", "policy folder (default: CONFIG/policies)")
+    .option("--force", "replace an existing CA (agents must then trust the new ca.pem)")
+    .description("make a CA (ECDSA P-256, name-constrained to the config's https hosts) for serve --ca")
+    .action(async (dir: string, o: ConfigFlags & { config: string; force?: boolean }) => {
+      const { initCa } = await import("./interception-commands.js");
+      const result = await initCa(dir, location(o.config, o), o.force === true);
+      if (result.ok) return void io.stdout(result.text);
+      if (result.diagnostics) report(check(location(o.config, o)));
+      io.stderr(`error: ${result.message}\n`);
+      exitCode = 1;
+    });
+
+  program
+    .command("proxy-env")
+    .requiredOption("--proxy <url>", "the bundle as the agent's proxy: http://AGENT:TOKEN@HOST:PORT")
+    .requiredOption("--ca <dir>", "the CA folder of serve --ca")
+    .description("print the environment (export lines) that routes an agent process's HTTP(S) through the bundle")
+    .action(async (o: { proxy: string; ca: string }) => {
+      const { proxyEnv } = await import("./interception-commands.js");
+      const result = proxyEnv(o.proxy, o.ca);
+      if (result.ok) return void io.stdout(result.text);
+      io.stderr(`error: ${result.message}\n`);
+      exitCode = 1;
+    });
+
   program
     .command("token")
     .argument("<name>", "agent (or, with --approver, approver) name")
