@@ -77,6 +77,9 @@ export class Interception {
       },
       (req, res) => this.#request(req, res),
     );
+    // This server never listens (tunnels are handed to it); Node starts the checks behind headersTimeout
+    // and requestTimeout on 'listening', so that is announced here, or a slowloris would never be cut.
+    this.server.emit("listening");
   }
 
   /** Requests being served inside tunnels (the drain waits for them). */

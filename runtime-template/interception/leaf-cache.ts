@@ -53,7 +53,9 @@ export class LeafCache {
     const keys = (await webcrypto.subtle.generateKey(SIGNING, true, ["sign", "verify"])) as CryptoKeyPair;
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerial(),
-      subject: `CN=${host}`,
+      // No CN: OpenSSL reads a CN that looks like a host name (127.0.0.1 does) against the CA's DNS
+      // constraints; the name is in the subjectAltName alone.
+      subject: "O=KeyRunner interception",
       issuer: this.ca.cert.subject,
       notBefore: new Date(now - 3_600_000),
       notAfter: new Date(notAfter),

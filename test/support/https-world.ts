@@ -139,6 +139,8 @@ export function rawConnect(world: Pick<HttpsWorld, "proxyHost" | "proxyPort">, a
       const end = buffered.indexOf("\r\n\r\n");
       if (end === -1) return;
       socket.off("data", onData);
+      // Held until a reader (readUntilClosed, a TLS client) takes the rest: flowing, it would be lost.
+      socket.pause();
       const head = buffered.subarray(0, end).toString("latin1");
       const rest = buffered.subarray(end + 4);
       if (rest.length > 0) socket.unshift(rest);
@@ -170,5 +172,6 @@ export function readUntilClosed(socket: Socket | TLSSocket, ms = 5000): Promise<
       clearTimeout(timer);
       resolve({ text, closed: true });
     });
+    socket.resume();
   });
 }
