@@ -20,6 +20,8 @@ export interface TunnelTarget {
   /** Lower case, IPv6 without brackets. */
   readonly host: string;
   readonly port: string;
+  /** `X-KeyRunner-Reason` of the CONNECT: the reason of each request inside that does not give its own. */
+  readonly reason?: string;
 }
 
 export interface InterceptionOptions {
@@ -164,6 +166,7 @@ export class Interception {
     const rawTarget = `https://${authority}${path}`;
     const named = hostHeaderTarget(String(req.headers.host ?? ""));
     if (named === undefined || named.host !== target.host || named.port !== target.port) return refuseHostMismatch(this.ctx, res, target.agent, method, rawTarget);
+    if (target.reason !== undefined && req.headers["x-keyrunner-reason"] === undefined) req.headers["x-keyrunner-reason"] = target.reason;
     let url: URL;
     try {
       url = new URL(rawTarget);

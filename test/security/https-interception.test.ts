@@ -124,6 +124,16 @@ describe("inside a tunnel", () => {
     expect(world.upstream.since(mark).map((r) => [r.body, r.headers.authorization])).toEqual([["payment_intent=pi_raw&amount=100", `Bearer ${STRIPE_KEY}`]]);
   });
 
+  it("a reason given on the CONNECT (X-KeyRunner-Reason) is the reason of each request inside that gives none", async () => {
+    const answer = await rawConnect(world, localhost(), auth(), "X-KeyRunner-Reason: customer asked twice\r\n");
+    const tls = await tlsOverTunnel(answer.socket, join(world.caDir, "ca.pem"));
+    tls.write(refund(70));
+    tls.write(refund(71, "x-keyrunner-reason: its own reason\r\nconnection: close\r\n"));
+    expect(statuses((await readUntilClosed(tls)).text)).toEqual([200, 200]);
+    const reasons = world.audit().filter((r) => r.decision === "allow" && [70, 71].includes(r.input.amount_cents)).map((r) => [r.input.amount_cents, r.reason]);
+    expect(reasons).toEqual([[70, "customer asked twice"], [71, "its own reason"]]);
+  });
+
   it("a request smuggled after an allowed one (in its body's bytes) is parsed as its own request and refused", async () => {
     const tls = await openTunnel();
     const mark = world.upstream.received.length;

@@ -128,10 +128,10 @@ export interface ConnectAnswer {
 }
 
 /** Sends a raw CONNECT to the bundle and reads its answer's head; the socket stays open after a 200. */
-export function rawConnect(world: Pick<HttpsWorld, "proxyHost" | "proxyPort">, authority: string, proxyAuthorization?: string): Promise<ConnectAnswer> {
+export function rawConnect(world: Pick<HttpsWorld, "proxyHost" | "proxyPort">, authority: string, proxyAuthorization?: string, extraHeaders = ""): Promise<ConnectAnswer> {
   return new Promise((resolve, reject) => {
     const socket = netConnect(world.proxyPort, world.proxyHost, () => {
-      socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${proxyAuthorization === undefined ? "" : `Proxy-Authorization: ${proxyAuthorization}\r\n`}\r\n`);
+      socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${proxyAuthorization === undefined ? "" : `Proxy-Authorization: ${proxyAuthorization}\r\n`}${extraHeaders}\r\n`);
     });
     let buffered = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {

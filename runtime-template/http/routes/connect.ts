@@ -45,7 +45,8 @@ export function connectRoute(ctx: RouteContext, req: IncomingMessage, socket: Du
     return;
   }
   const parsed = connectTarget(authority);
-  const target = parsed === undefined ? undefined : { agent, ...parsed };
+  const reason = req.headers["x-keyrunner-reason"];
+  const target = parsed === undefined ? undefined : { agent, ...parsed, ...(typeof reason === "string" ? { reason } : {}) };
   if (target === undefined || tunnelTools(ctx.engine.visibleTools(agent), target).length === 0) {
     const message = `no https tool of this agent has the origin ${JSON.stringify(authority.slice(0, 300))}; KeyRunner intercepts only the origins its tools declare, and tunnels nothing else`;
     ctx.engine.refuseForward(agent, "CONNECT", authority, "connect_refused").then(refuse(message), () => refuse(message)(undefined));
