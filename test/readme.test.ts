@@ -178,6 +178,18 @@ class Session {
       return { code: 0, stdout: "", stderr: "" };
     }
     if (/keyrunner\.mjs (serve|mcp)\b/.test(command.line)) return this.serve(command.line);
+    // `eval "$(COMMAND)"`: the `export NAME=value` lines COMMAND prints become the session's variables.
+    const evaluated = /^eval "\$\((.*)\)"$/.exec(command.line);
+    if (evaluated !== null) {
+      const ran = await this.run({ line: evaluated[1]! });
+      expect(ran.code, `${evaluated[1]}: ${ran.stderr}`).toBe(0);
+      for (const line of ran.stdout.trim().split("\n")) {
+        const pair = /^export ([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+        expect(pair, line).not.toBeNull();
+        this.env[pair![1]!] = pair![2]!.startsWith("'") ? pair![2]!.slice(1, -1).replace(/'\\''/g, "'") : pair![2]!;
+      }
+      return ran;
+    }
     const ran = await promisify(execFile)("bash", ["-c", this.substitute(command.line)], { cwd: this.dir, env: this.env }).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
@@ -252,8 +264,8 @@ const readmeBlocks = {
   refundsPolicy: block("# policies/refunds.yaml"),
   agentsFile: block("agents:"),
   approvalFlow: block("npx keyrunner build"),
-  agentScript: block("// agent.mjs — the official Stripe SDK, a fake key, and KeyRunner as its HTTP proxy"),
-  proxyCommands: block("HTTP_PROXY=http://support-agent:$AGENT_TOKEN@127.0.0.1:8787 node agent.mjs"),
+  agentScript: block("// agent.mjs — the official Stripe SDK over its default https, a placeholder key, KeyRunner as its proxy"),
+  proxyCommands: block("npx keyrunner ca init ca       # ca/ca.pem (agents trust it), ca/ca-key.pem (0600): may sign only for this config's https hosts"),
   exportAndTest: block("npx keyrunner export --format openai --agent support-agent      # ChatCompletionTool[] for the OpenAI SDK"),
   policyTest: block("# tests/support.yaml"),
   schemaLine: block("# yaml-language-server: $schema=../schemas/tool.schema.json"),
@@ -393,10 +405,10 @@ describe("README.md", () => {
     expect(refundsAt(mark)).toHaveLength(1);
   });
 
-  it("forward proxy: the Stripe SDK script and curl -x, with the tool form-encoded as the section says", async () => {
+  it("forward proxy: ca init, serve --ca, proxy-env, the Stripe SDK over https and curl through HTTPS_PROXY", async () => {
     const script = readmeBlocks.agentScript.text;
     const commands = commandsOf(readmeBlocks.proxyCommands.text);
-    expect(readme).toContain("add `encoding: form` under `run:` in `tools/refund_payment.yaml`");
+    expect(readme).toContain("add `encoding: form` under `run:` in\n`tools/refund_payment.yaml`");
     const session = new Session((dir) => {
       const tool = join(dir, "tools", "refund_payment.yaml");
       writeFileSync(tool, readFileSync(tool, "utf8").replace("run:\n", "run:\n  encoding: form\n"));
@@ -405,19 +417,27 @@ describe("README.md", () => {
     expect((await session.run({ line: "npx keyrunner build" })).code).toBe(0);
     session.env.AGENT_TOKEN = await session.token(tokenCommand("support-agent"), "agents");
     await session.run({ line: "export STRIPE_API_KEY=… GITHUB_TOKEN=… HUBSPOT_TOKEN=… POSTMARK_SERVER_TOKEN=… PAGERDUTY_ROUTING_KEY=…" });
-    await session.run({ line: "node dist/keyrunner.mjs serve --agents agents.yaml --audit audit.jsonl" });
+    expect(commands.map((c) => c.line.split(" ").slice(0, 3).join(" "))).toEqual(["npx keyrunner ca", "node dist/keyrunner.mjs serve", 'eval "$(npx keyrunner', "node agent.mjs", "curl -s https://api.stripe.com/v1/refunds"]);
+    const init = await session.run(commands[0]!);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stdout).toContain("may sign only for: api.github.com, api.hubapi.com, api.postmarkapp.com, api.stripe.com, events.pagerduty.com");
+    await session.run(commands[1]!);
+    await session.run(commands[2]!);
+    expect(session.env.HTTPS_PROXY).toBe(`http://support-agent:${session.env.AGENT_TOKEN}@127.0.0.1:${session.port}`);
 
     const mark = api.received.length;
-    const agent = await session.run(commands[0]!);
+    const agent = await session.run(commands[3]!);
     // the first refund executed with the real key; the second was denied and threw
     expect(agent.code).not.toBe(0);
     expect(agent.stderr).toContain("StripePermissionError");
     const sent = refundsAt(mark);
     expect(sent.map((r) => r.body), agent.stderr).toEqual(["payment_intent=pi_123&amount=2500"]);
     expect(sent[0]!.headers.authorization).toBe(`Bearer ${SECRETS.STRIPE_API_KEY}`);
-    const curled = await session.run(commands[1]!);
-    expect(JSON.parse(curled.stdout)).toMatchObject({ object: "refund", amount: 2500, status: "succeeded" });
+    const curled = await session.run(commands[4]!);
+    expect(JSON.parse(curled.stdout), curled.stderr).toMatchObject({ object: "refund", amount: 2500, status: "succeeded" });
     expect(refundsAt(mark)).toHaveLength(2);
+    const audit = readFileSync(join(session.dir, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(audit.filter((r) => r.decision === "allow").map((r) => r.reason)).toEqual(["double charge", "double charge"]);
   });
 
   it("export and test: each command succeeds; the exports are JSON", async () => {
@@ -475,7 +495,7 @@ describe("README.md", () => {
     const dir = mkdtempSync(join(tmpdir(), "kr-readme-ts-"));
     mkdirSync(join(dir, "node_modules", "@keyrunner"), { recursive: true });
     symlinkSync(root, join(dir, "node_modules", "@keyrunner", "runtime"));
-    for (const dep of ["@types", "stripe", "http-proxy-agent", "agent-base"]) symlinkSync(join(root, "node_modules", dep), join(dir, "node_modules", dep));
+    for (const dep of ["@types", "stripe", "http-proxy-agent", "https-proxy-agent", "agent-base"]) symlinkSync(join(root, "node_modules", dep), join(dir, "node_modules", dep));
     writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
     const snippets = readmeBlocks.typescript;
     expect(snippets.length).toBeGreaterThan(0);
