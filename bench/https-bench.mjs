@@ -192,7 +192,7 @@ Node ${result.node}, load average ${result.load_average} at the end, ${CONCURREN
 
 | measure | value |
 | --- | --- |
-| new tunnel, first (mints the leaf) | ${result.new_tunnel.first_with_leaf_minting_ms} ms |
+| new tunnel, the first (mints the leaf; the bundle's first upstream connection) | ${result.new_tunnel.first_with_leaf_minting_ms} ms |
 | new tunnel: TLS handshake p50 / p99 | ${result.new_tunnel.tls_handshake_p50_ms} / ${result.new_tunnel.tls_handshake_p99_ms} ms |
 | new tunnel: CONNECT + TLS + one request p50 / p99 | ${result.new_tunnel.connect_tls_request_p50_ms} / ${result.new_tunnel.connect_tls_request_p99_ms} ms |
 | kept-alive tunnels | ${keptAlive.rps} req/s (p50 ${keptAlive.p50_ms} ms, p99 ${keptAlive.p99_ms} ms) |
