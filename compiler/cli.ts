@@ -224,6 +224,29 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     });
 
   program
+    .command("diff")
+    .description("which requests a config change newly allows, denies or obliges, each with a verified witness")
+    .argument("<old>", "the old config folder, or a git revision (then NEW defaults to the working tree's .)")
+    .argument("[new]", "the new config folder")
+    .option("--format <format>", "text, json or markdown", "text")
+    .option("--fail-on <what>", "`widen`: exit 1 when any request is newly allowed")
+    .action(async (old: string, next: string | undefined, o: { format: string; failOn?: string }) => {
+      const { diffCommand } = await import("./review/diff-command.js");
+      exitCode = await diffCommand(old, next, o, io);
+    });
+
+  program
+    .command("replay")
+    .description("re-decide every request of an audit log against a config, executing nothing")
+    .requiredOption("--audit <file>", "audit JSON Lines file")
+    .argument("[dir]", "candidate config folder holding tools/ and policies/", ".")
+    .option("--format <format>", "text or json", "text")
+    .action(async (dir: string, o: { audit: string; format: string }) => {
+      const { replayCommand } = await import("./review/replay-command.js");
+      exitCode = await replayCommand(dir, o, io);
+    });
+
+  program
     .command("audit")
     .description("audit log tools")
     .command("verify")
@@ -284,7 +307,8 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   try {
     await program.parseAsync([...argv], { from: "user" });
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
+    // diff and replay keep exit 1 for "something widened/changed": their usage errors exit 2.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : argv[0] === "diff" || argv[0] === "replay" ? 2 : 1;
     throw error;
   }
   return exitCode;
