@@ -32,8 +32,9 @@ function outcomeJson(o: RuleOutcome): Record<string, unknown> {
 export function renderDiffJson(diff: ConfigDiff): string {
   const changes = diff.changes.map((c) => {
     if (!isDecision(c)) return c;
-    const { old, new: next, ...rest } = c;
-    return { ...rest, ...(old ? { old: outcomeJson(old) } : {}), ...(next ? { new: outcomeJson(next) } : {}) };
+    const { kind, tool, agents, old, new: next } = c;
+    const last = c.kind === "undecided" ? { why: c.why } : { witness: c.witness };
+    return { kind, tool, agents, ...(old ? { old: outcomeJson(old) } : {}), ...(next ? { new: outcomeJson(next) } : {}), ...last };
   });
   return `${JSON.stringify({ changes }, null, 2)}\n`;
 }
