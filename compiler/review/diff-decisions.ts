@@ -32,10 +32,11 @@ export interface UndecidedChange {
 }
 
 export const ANY_OTHER_AGENT = "*";
+const INVALID: RuleOutcome = { decision: "invalid" };
 export const WITNESS_REASON = "witness: a request whose decision changed";
 
 export function classify(old: RuleOutcome, next: RuleOutcome): DecisionChangeKind | undefined {
-  const allows = (o: RuleOutcome) => o.decision !== "deny";
+  const allows = (o: RuleOutcome) => o.decision !== "deny" && o.decision !== "invalid";
   if (!allows(old) && !allows(next)) return undefined;
   if (!allows(old)) return "widened";
   if (!allows(next)) return "narrowed";
@@ -91,6 +92,8 @@ export function diffDecisions(oldAnalysis: Analysis, newAnalysis: Analysis): Arr
       for (const field of tool.fields) schema.set(field.name, [...(schema.get(field.name) ?? []), ...schemaAtoms(field).map((a) => a.constraint)]);
     }
     const space = { fields: shapeTool.fields, schema };
+    const schemaOf = (tool: ResolvedTool | undefined) => new Map((tool?.fields ?? []).map((f) => [f.name, schemaAtoms(f).map((a) => a.constraint)]));
+    const [oldSchema, newSchema] = [schemaOf(oldTool), schemaOf(newTool)];
     for (const agentClass of classes) {
       const oldRules = governingRegions(oldConfig, oldAnalysis.rulesByTool, toolName, agentClass.governed);
       const newRules = governingRegions(newConfig, newAnalysis.rulesByTool, toolName, agentClass.governed);
@@ -110,6 +113,29 @@ export function diffDecisions(oldAnalysis: Analysis, newAnalysis: Analysis): Arr
           }
           const witness: WitnessRequest = { agent: agentClass.name, tool: toolName, input: found.input, ...(found.reason ? { reason: WITNESS_REASON } : {}) };
           add(key, { kind, tool: toolName, agents: [], old: o.outcome, new: n.outcome, witness }, agentClass.label);
+        }
+      }
+      if (oldTool !== undefined && newTool !== undefined) {
+        // A schema change: requests one config's schema refuses that the other's rules allow.
+        const sides = [
+          { rules: newRules, valid: newSchema, refusing: oldSchema, pair: (r: RuleRegion) => ["widened", INVALID, r.outcome] as const },
+          { rules: oldRules, valid: oldSchema, refusing: newSchema, pair: (r: RuleRegion) => ["narrowed", r.outcome, INVALID] as const },
+        ];
+        for (const side of sides) {
+          for (const region of side.rules.filter((r) => r.outcome.decision !== "deny")) {
+            const [kind, old, next] = side.pair(region);
+            const key = `${kind}|${toolName}|${old.rule ?? "(invalid)"}|${next.rule ?? "(invalid)"}`;
+            for (const [field, constraints] of side.refusing) {
+              const keep = new Set((side.valid.get(field) ?? []).map((c) => c.key));
+              for (const constraint of constraints.filter((c) => !keep.has(c.key))) {
+                const refused: RuleRegion = { rule: { id: `the ${kind === "widened" ? "old" : "new"} schema of \`${field}\`` }, outcome: DEFAULT_DENY, atoms: new Map([[field, [constraint]]]), requiresReason: false, schemaOnly: true };
+                const found = findRequest({ fields: shapeTool.fields, schema: side.valid }, [region], [refused]);
+                if (found.kind === "none" || merged.get(key)?.agents.includes(agentClass.label)) continue;
+                if (found.kind === "undecided") add(key, { kind: "undecided", tool: toolName, agents: [], old, new: next, why: found.why }, agentClass.label);
+                else add(key, { kind, tool: toolName, agents: [], old, new: next, witness: { agent: agentClass.name, tool: toolName, input: found.input, ...(found.reason ? { reason: WITNESS_REASON } : {}) } }, agentClass.label);
+              }
+            }
+          }
         }
       }
     }

@@ -14,7 +14,7 @@ export interface Endpoint {
 export type StructureChange =
   | { readonly kind: "tool_added" | "tool_removed"; readonly tool: string; readonly endpoint?: Endpoint; readonly command?: string }
   | { readonly kind: "egress"; readonly tool: string; readonly old: Endpoint | string; readonly new: Endpoint | string }
-  | { readonly kind: "input_schema"; readonly tool: string; readonly old: unknown; readonly new: unknown }
+  | { readonly kind: "input_schema"; readonly tool: string; readonly fields: Array<{ field: string; old?: unknown; new?: unknown }> }
   | { readonly kind: "secret_added" | "secret_removed"; readonly secret: string }
   | { readonly kind: "agent_added" | "agent_removed"; readonly agent: string };
 
@@ -28,8 +28,17 @@ function reach(tool: ResolvedTool): Endpoint | string {
   return tool.run.command.map(templateText).join(" ");
 }
 
-function schemaWithoutDescriptions(tool: ResolvedTool): unknown {
-  return JSON.parse(JSON.stringify(inputJsonSchema(tool), (key, value) => (key === "description" ? undefined : value)));
+/** Each field's JSON Schema (descriptions left out, `required: true` added), as agents are shown it. */
+function fieldSchemas(tool: ResolvedTool): Map<string, unknown> {
+  const schema = inputJsonSchema(tool) as { required: string[]; properties: Record<string, unknown> };
+  const clean = (value: unknown) => JSON.parse(JSON.stringify(value, (key, v) => (key === "description" ? undefined : v))) as Record<string, unknown>;
+  return new Map(Object.entries(schema.properties).map(([field, s]) => [field, { ...clean(s), ...(schema.required.includes(field) ? { required: true } : {}) }]));
+}
+
+function fieldSchemaChanges(a: ResolvedTool, b: ResolvedTool): Array<{ field: string; old?: unknown; new?: unknown }> {
+  const [sa, sb] = [fieldSchemas(a), fieldSchemas(b)];
+  const names = [...new Set([...sa.keys(), ...sb.keys()])].sort();
+  return names.filter((n) => JSON.stringify(sa.get(n)) !== JSON.stringify(sb.get(n))).map((field) => ({ field, ...(sa.has(field) ? { old: sa.get(field) } : {}), ...(sb.has(field) ? { new: sb.get(field) } : {}) }));
 }
 
 const secretsOf = (c: ResolvedConfig) => new Set([...c.tools.values()].flatMap((t) => t.secrets));
@@ -48,8 +57,8 @@ export function diffStructure(old: ResolvedConfig, next: ResolvedConfig): Struct
     else if (b === undefined) changes.push({ kind: "tool_removed", tool: name, ...where(a) });
     else {
       if (JSON.stringify(reach(a)) !== JSON.stringify(reach(b))) changes.push({ kind: "egress", tool: name, old: reach(a), new: reach(b) });
-      const [sa, sb] = [schemaWithoutDescriptions(a), schemaWithoutDescriptions(b)];
-      if (JSON.stringify(sa) !== JSON.stringify(sb)) changes.push({ kind: "input_schema", tool: name, old: sa, new: sb });
+      const fields = fieldSchemaChanges(a, b);
+      if (fields.length > 0) changes.push({ kind: "input_schema", tool: name, fields });
     }
   }
   const [oldSecrets, newSecrets] = [secretsOf(old), secretsOf(next)];

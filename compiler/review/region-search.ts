@@ -76,11 +76,11 @@ export function findRequest(space: SearchSpace, positive: readonly RuleRegion[],
     const out: Alternative[] = [];
     for (const [name, atoms] of region.atoms) {
       const field = byName.get(name)!;
-      if (needsPresence(name)) out.push({ kind: "absent", field: name });
+      if (needsPresence(name) && region.schemaOnly !== true) out.push({ kind: "absent", field: name });
       for (const atom of atoms) {
         const negated = negate(atom, field);
         if (negated === undefined) incomplete ??= `${region.rule.id}: a condition on \`${name}\` cannot be negated exactly`;
-        else out.push({ kind: "constraint", field: name, constraint: negated });
+        else for (const one of negated) out.push({ kind: "constraint", field: name, constraint: one });
       }
     }
     if (region.requiresReason) out.push({ kind: "no_reason" });
@@ -129,12 +129,20 @@ export function findRequest(space: SearchSpace, positive: readonly RuleRegion[],
   }
 }
 
-function negate(c: Constraint, field: InputField): FieldConstraint | undefined {
+/** The constraints one of which holds exactly where `c` does not (a disjunction), or undefined. */
+function negate(c: Constraint, field: InputField): FieldConstraint[] | undefined {
   if (field.array && c.kind === "items") {
     const element = negation(c.element);
-    return element === undefined ? undefined : { kind: "some", key: `some(${element.key})`, element };
+    return element === undefined ? undefined : [{ kind: "some", key: `some(${element.key})`, element }];
   }
-  return negation(c);
+  // A range with a lower bound fails below it or above its upper bound.
+  if ((c.kind === "length" || c.kind === "count") && c.min > 0) {
+    const below = { kind: c.kind, key: `not(${c.key})<`, min: 0, max: c.min - 1 };
+    const above = { kind: c.kind, key: `not(${c.key})>`, min: c.max + 1, max: Infinity };
+    return c.max === Infinity ? [below] : [below, above];
+  }
+  const negated = negation(c);
+  return negated === undefined ? undefined : [negated];
 }
 
 function fieldSolution(field: InputField, schema: readonly Constraint[], s: State): Solution {

@@ -60,7 +60,7 @@ function structureText(c: StructureChange): string {
     case "egress":
       return `egress of ${c.tool}: ${endpointText(c.old)} → ${endpointText(c.new)}`;
     case "input_schema":
-      return `input schema of ${c.tool} changed: ${JSON.stringify(c.old)} → ${JSON.stringify(c.new)}`;
+      return `input schema of ${c.tool}: ${c.fields.map((f) => `${f.field} ${f.old === undefined ? "(none)" : JSON.stringify(f.old)} → ${f.new === undefined ? "(none)" : JSON.stringify(f.new)}`).join("; ")}`;
     case "secret_added":
     case "secret_removed":
       return `secret ${c.kind === "secret_added" ? "added" : "removed"}: ${c.secret}`;

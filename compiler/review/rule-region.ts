@@ -7,7 +7,8 @@ import { conditionAtom, type Constraint } from "../phases/4-analyze/constraints.
 /** The constraint kinds the search knows how to solve and negate; anything else makes a rule opaque. */
 const KNOWN_KINDS = new Set(["number", "integer", "boolean", "language", "length", "items", "count"]);
 
-export type DecisionName = "allow" | "pending_approval" | "deny";
+/** `invalid`: the input does not match the tool's schema in that config (a schema change). */
+export type DecisionName = "allow" | "pending_approval" | "deny" | "invalid";
 
 /** What a rule (or the default deny) decides for the requests it matches. */
 export interface RuleOutcome {
@@ -19,13 +20,15 @@ export interface RuleOutcome {
 }
 
 export interface RuleRegion {
-  readonly rule: ResolvedRule;
+  readonly rule: Pick<ResolvedRule, "id">;
   readonly outcome: RuleOutcome;
   /** Condition constraints by field name (a conjunction). */
   readonly atoms: ReadonlyMap<string, readonly Constraint[]>;
   readonly requiresReason: boolean;
   /** Set when a condition is of a kind the search cannot reason about: every comparison with it is undecided. */
   readonly opaque?: string;
+  /** A schema constraint standing as a region: leaving it out never means leaving the field out. */
+  readonly schemaOnly?: boolean;
 }
 
 export const DEFAULT_DENY: RuleOutcome = { decision: "deny" };
