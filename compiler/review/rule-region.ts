@@ -53,14 +53,17 @@ export function ruleRegion(rule: ResolvedRule, tool: ResolvedTool): RuleRegion {
       opaque ??= `condition on \`${condition.field}\` is not on an input field`;
       continue;
     }
-    let constraint: Constraint;
+    let constraint: Constraint | undefined;
     try {
       constraint = conditionAtom(condition, field).constraint;
     } catch {
-      opaque ??= `condition \`${condition.written}\` cannot be modelled`;
+      constraint = undefined;
+    }
+    // Condition kinds added later (context, time, …) are "cannot decide" until the search learns them.
+    if (constraint === undefined || !KNOWN_KINDS.has(constraint.kind)) {
+      opaque ??= `condition \`${condition.written}\` is of a kind the diff cannot decide`;
       continue;
     }
-    if (!KNOWN_KINDS.has(constraint.kind)) opaque ??= `condition \`${condition.written}\` is of a kind the diff cannot decide`;
     atoms.set(field.name, [...(atoms.get(field.name) ?? []), constraint]);
   }
   return { rule, outcome: outcomeOf(rule), atoms, requiresReason: rule.requireReason, ...(opaque ? { opaque } : {}) };
