@@ -7,7 +7,7 @@ import { dirname, join, relative } from "node:path";
 import { check, type CheckResult } from "./index.js";
 import type { ConfigLocation } from "./phases/1-load/load-config.js";
 import { generateConfig, type GeneratedFiles } from "./phases/5-generate/generate-config.js";
-import { BUNDLE_ENTRY, bundleRuntime } from "./phases/6-bundle/bundle-runtime.js";
+import { BUNDLE_ENTRY, bundleRuntime, SHADOW_BUNDLE_ENTRY } from "./phases/6-bundle/bundle-runtime.js";
 import type { Analysis } from "./phases/4-analyze/analyze-rules.js";
 
 export interface Manifest {
@@ -16,6 +16,8 @@ export interface Manifest {
   egress_origins: string[];
   secrets: string[];
   bundle_sha256: string;
+  /** `build --shadow DIR`: the config whose decisions the bundle records beside its own, never enforced. */
+  shadow_config_sha256?: string;
 }
 
 export interface BuildOutput {
@@ -25,9 +27,10 @@ export interface BuildOutput {
   manifest?: Manifest;
 }
 
-/** Generated files plus the bundle entry, as written under dist/generated/. */
-export function generatedTree(generated: GeneratedFiles): Map<string, string> {
-  return new Map([...generated.files, ["main.ts", BUNDLE_ENTRY]]);
+/** Generated files plus the bundle entry, as written under dist/generated/ (a shadow config's under shadow/). */
+export function generatedTree(generated: GeneratedFiles, shadow?: GeneratedFiles): Map<string, string> {
+  if (shadow === undefined) return new Map([...generated.files, ["main.ts", BUNDLE_ENTRY]]);
+  return new Map([...generated.files, ...[...shadow.files].map(([path, text]) => [`shadow/${path}`, text] as [string, string]), ["main.ts", SHADOW_BUNDLE_ENTRY]]);
 }
 
 function writeTree(root: string, files: ReadonlyMap<string, string>): void {
@@ -54,15 +57,22 @@ function manifestOf(analysis: Analysis, generated: GeneratedFiles, bundleSha256:
   };
 }
 
-/** Compiles into `out` (generated/, keyrunner.mjs, manifest.json). Nothing is written when check fails. */
-export async function buildConfig(location: ConfigLocation, out: string): Promise<BuildOutput> {
+/**
+ * Compiles into `out` (generated/, keyrunner.mjs, manifest.json). Nothing is written when check fails.
+ * With `shadow`, the candidate config must check too (else its result is returned) and its decisions
+ * are bundled beside the enforced ones.
+ */
+export async function buildConfig(location: ConfigLocation, out: string, shadow?: ConfigLocation): Promise<BuildOutput> {
   const result = check(location);
   if (result.analysis === undefined) return { check: result };
+  const shadowResult = shadow === undefined ? undefined : check(shadow);
+  if (shadowResult !== undefined && shadowResult.analysis === undefined) return { check: shadowResult };
   const generated = await generateConfig(result.analysis);
-  const tree = generatedTree(generated);
+  const shadowGenerated = shadowResult === undefined ? undefined : await generateConfig(shadowResult.analysis!);
+  const tree = generatedTree(generated, shadowGenerated);
   writeTree(join(out, "generated"), tree);
   const bundle = await bundleRuntime(tree);
-  const manifest = manifestOf(result.analysis, generated, bundle.sha256);
+  const manifest = { ...manifestOf(result.analysis, generated, bundle.sha256), ...(shadowGenerated ? { shadow_config_sha256: shadowGenerated.configSha256 } : {}) };
   writeFileSync(join(out, "keyrunner.mjs"), bundle.code);
   chmodSync(join(out, "keyrunner.mjs"), 0o755);
   writeFileSync(join(out, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -70,10 +80,12 @@ export async function buildConfig(location: ConfigLocation, out: string): Promis
 }
 
 /** `build --check`: the files under out/generated that differ from what the config generates. */
-export async function staleGeneratedFiles(location: ConfigLocation, out: string): Promise<{ check: CheckResult; stale: string[] }> {
+export async function staleGeneratedFiles(location: ConfigLocation, out: string, shadow?: ConfigLocation): Promise<{ check: CheckResult; stale: string[] }> {
   const result = check(location);
   if (result.analysis === undefined) return { check: result, stale: [] };
-  const expected = generatedTree(await generateConfig(result.analysis));
+  const shadowResult = shadow === undefined ? undefined : check(shadow);
+  if (shadowResult !== undefined && shadowResult.analysis === undefined) return { check: shadowResult, stale: [] };
+  const expected = generatedTree(await generateConfig(result.analysis), shadowResult ? await generateConfig(shadowResult.analysis!) : undefined);
   const dir = join(out, "generated");
   const present = existsSync(dir) ? listFiles(dir).map((f) => relative(dir, f).split("\\").join("/")) : [];
   const stale = new Set<string>();

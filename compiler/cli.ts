@@ -68,12 +68,13 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   configOptions(program.command("build").description("check, generate the handlers and bundle them into one executable file"))
     .option("--out <dir>", "output folder, relative to the current folder (default: DIR/dist)")
     .option("--check", "exit 1 when the committed generated code differs from what the config generates")
-    .action(async (dir: string, o: ConfigFlags & { out?: string; check?: boolean }) => {
+    .option("--shadow <dir>", "also decide every request with this candidate config, recording (never enforcing) where it differs")
+    .action(async (dir: string, o: ConfigFlags & { out?: string; check?: boolean; shadow?: string }) => {
       const { buildConfig, staleGeneratedFiles } = await import("./build.js");
       // The build lands beside the config it came from, as `check DIR` reads it; --out names another place.
       const out = o.out ?? join(dir, "dist");
       if (o.check) {
-        const { check: result, stale } = await staleGeneratedFiles(location(dir, o), out);
+        const { check: result, stale } = await staleGeneratedFiles(location(dir, o), out, o.shadow === undefined ? undefined : { dir: o.shadow });
         if (!report(result)) return void (exitCode = 1);
         if (stale.length > 0) {
           io.stderr(`generated code in ${out}/generated is stale; run \`keyrunner build\` and commit:\n${stale.map((f) => `  ${f}`).join("\n")}\n`);
@@ -82,11 +83,12 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
         io.stdout(`${out}/generated is up to date\n`);
         return;
       }
-      const built = await buildConfig(location(dir, o), out);
+      const built = await buildConfig(location(dir, o), out, o.shadow === undefined ? undefined : { dir: o.shadow });
       if (!report(built.check) || built.manifest === undefined) return void (exitCode = 1);
       io.stdout(
         `wrote ${out}/keyrunner.mjs (${Math.round(built.bundle!.length / 1024)} KiB), ${out}/generated (${built.generated!.files.size + 1} files), ${out}/manifest.json\n` +
-          `config ${built.manifest.config_sha256}, bundle ${built.manifest.bundle_sha256}\n`,
+          `config ${built.manifest.config_sha256}, bundle ${built.manifest.bundle_sha256}\n` +
+          (built.manifest.shadow_config_sha256 ? `shadow decisions of config ${built.manifest.shadow_config_sha256} (recorded, never enforced)\n` : ""),
       );
     });
 
@@ -224,6 +226,29 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     });
 
   program
+    .command("diff")
+    .description("which requests a config change newly allows, denies or obliges, each with a verified witness")
+    .argument("<old>", "the old config folder, or a git revision (then NEW defaults to the working tree's .)")
+    .argument("[new]", "the new config folder")
+    .option("--format <format>", "text, json or markdown", "text")
+    .option("--fail-on <what>", "`widen`: exit 1 when any request is newly allowed")
+    .action(async (old: string, next: string | undefined, o: { format: string; failOn?: string }) => {
+      const { diffCommand } = await import("./review/diff-command.js");
+      exitCode = await diffCommand(old, next, o, io);
+    });
+
+  program
+    .command("replay")
+    .description("re-decide every request of an audit log against a config, executing nothing")
+    .requiredOption("--audit <file>", "audit JSON Lines file")
+    .argument("[dir]", "candidate config folder holding tools/ and policies/", ".")
+    .option("--format <format>", "text or json", "text")
+    .action(async (dir: string, o: { audit: string; format: string }) => {
+      const { replayCommand } = await import("./review/replay-command.js");
+      exitCode = await replayCommand(dir, o, io);
+    });
+
+  program
     .command("audit")
     .description("audit log tools")
     .command("verify")
@@ -314,7 +339,8 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   try {
     await program.parseAsync([...argv], { from: "user" });
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
+    // diff and replay keep exit 1 for "something widened/changed": their usage errors exit 2.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : argv[0] === "diff" || argv[0] === "replay" ? 2 : 1;
     throw error;
   }
   return exitCode;

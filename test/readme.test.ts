@@ -268,6 +268,7 @@ const readmeBlocks = {
   proxyCommands: block("npx keyrunner ca init ca       # ca/ca.pem (agents trust it), ca/ca-key.pem (0600): may sign only for this config's https hosts"),
   exportAndTest: block("npx keyrunner export --format openai --agent support-agent      # ChatCompletionTool[] for the OpenAI SDK"),
   policyTest: block("# tests/support.yaml"),
+  review: block("npx keyrunner diff origin/main --format markdown            # this branch against main (read with git show): the PR comment"),
   schemaLine: block("# yaml-language-server: $schema=../schemas/tool.schema.json"),
   layout: block("compiler/"),
   typescript: blocks.filter((b) => b.lang === "ts").map((b) => (claimed.add(b), b)),
@@ -450,6 +451,38 @@ describe("README.md", () => {
       if (i < 3) expect(() => JSON.parse(ran.stdout)).not.toThrow();
     }
   });
+
+  it("review: diff against main as the PR comment, the widening gate, replay and shadow, as shown", async () => {
+    // The session is a git repository: main (as origin/main) holds the example, the working tree adds an agent.
+    const git = (dir: string, ...args: string[]) => execFileSync("git", ["-c", "user.name=Test", "-c", "user.email=test@example.com", ...args], { cwd: dir, stdio: "ignore" });
+    const session = new Session((dir) => {
+      writeFileSync(join(dir, ".gitignore"), "node_modules\n");
+      git(dir, "init", "-q");
+      git(dir, "add", "-A");
+      git(dir, "commit", "-qm", "the example");
+      git(dir, "update-ref", "refs/remotes/origin/main", "HEAD");
+      const email = join(dir, "policies", "support_email.yaml");
+      writeFileSync(email, readFileSync(email, "utf8").replace("agents: [support-agent]", "agents: [support-agent, support-lead]"));
+      cpSync(join(dir, "tools"), join(dir, "candidate", "tools"), { recursive: true });
+      cpSync(join(dir, "policies"), join(dir, "candidate", "policies"), { recursive: true });
+    });
+    const commands = commandsOf(readmeBlocks.review.text);
+    expect(commands.map((c) => c.line.split(" ").slice(0, 3).join(" "))).toEqual(["npx keyrunner diff", "npx keyrunner diff", "npx keyrunner replay", "npx keyrunner build"]);
+    const comment = await session.run(commands[0]!);
+    expect(comment.code, comment.stderr).toBe(0);
+    expect(comment.stdout.split("\n")[0]).toBe("**keyrunner diff: ⚠️ 2 widened, 0 narrowed, 0 obligation changes, 1 other change**");
+    expect(comment.stdout).toContain("| `send_email` | support-lead | deny (no rule) | allow by policies/support_email.yaml#allow[0] |");
+    expect((await session.run(commands[1]!)).code).toBe(1);
+    // An audit to replay: one request the working tree's config denies (the agent may not see the tool).
+    const denied = await session.run({ line: `npx keyrunner run --agent nobody --tool send_email --input '{"to":"a@acme.example","subject":"s","text":"t"}'` });
+    expect(denied.code, denied.stderr).toBe(2);
+    const replay = await session.run(commands[2]!);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(replay.stdout).toContain("replayed 1 decision record against config");
+    const shadow = await session.run(commands[3]!);
+    expect(shadow.code, shadow.stderr).toBe(0);
+    expect(shadow.stdout).toContain("shadow decisions of config");
+  }, 180_000);
 
   it("a policy test case, as shown, passes through `keyrunner test`", async () => {
     const shown = readmeBlocks.policyTest.text;

@@ -24,8 +24,15 @@ export interface AuditRecord {
   status?: string | undefined;
   http_status?: number | undefined;
   duration_ms?: number | undefined;
+  /** `build --shadow`: the candidate config's decision, on a decision record where it differs. */
+  shadow?: ShadowDecision | undefined;
   prev: string;
   hash: string;
+}
+
+export interface ShadowDecision {
+  decision: "allow" | "deny" | "invalid" | "not_found" | "pending_approval";
+  rule?: string | undefined;
 }
 
 export type AuditEntry = Omit<AuditRecord, "v" | "seq" | "time" | "prev" | "hash">;
@@ -114,6 +121,7 @@ export function recordTextFrom(seq: number, time: string, request: string, field
     repeatedField("status", fields.status) +
     optionalNumber("http_status", fields.http_status) +
     optionalNumber("duration_ms", fields.duration_ms) +
+    (fields.shadow === undefined ? "" : `,"shadow":${JSON.stringify({ decision: fields.shadow.decision, ...(fields.shadow.rule === undefined ? {} : { rule: fields.shadow.rule }) })}`) +
     `,"prev":"${prev}"}`
   );
 }

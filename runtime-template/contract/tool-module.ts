@@ -106,4 +106,9 @@ export interface CompiledConfig {
   readonly configSha256: string;
   readonly tools: ReadonlyMap<string, ToolModule>;
   readonly secrets: readonly string[];
+  /**
+   * `build --shadow DIR`: a candidate config's generated decisions, decided beside these on every request
+   * and never enforced — only recorded (audit `shadow`) and counted (`/metrics`) where they differ.
+   */
+  readonly shadow?: CompiledConfig;
 }

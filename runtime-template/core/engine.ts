@@ -19,6 +19,7 @@ import type { ExecuteRequest, Outcome } from "./outcome.js";
 import { createRedactor, type Redactor } from "./redact.js";
 import { RecordAllowance } from "./record-allowance.js";
 import { runPlan } from "./run-tool.js";
+import { decisionName, sameDecision, shadowDecision, type ShadowDecision } from "./shadow-decision.js";
 import { unencodable } from "./unencodable-input.js";
 
 export type { ExecuteRequest, Outcome } from "./outcome.js";
@@ -89,10 +90,18 @@ export class Engine {
     let loggedInput: unknown;
     /** The fields every record of this request shares, serialised once (the first record builds them). */
     let requestFields: string | undefined;
+    // `build --shadow`: the candidate's decision, compared with the enforced one when the decision is recorded.
+    const shadow = this.options.config.shadow === undefined ? undefined : shadowDecision(this.options.config.shadow, request);
+    let enforced: ShadowDecision | undefined;
+    const disagreement = (): ShadowDecision | undefined => {
+      if (shadow === undefined || enforced === undefined || sameDecision(shadow, enforced)) return undefined;
+      this.metrics.countShadowDisagreement(tool?.name ?? "(unknown)", enforced, shadow);
+      return shadow;
+    };
     const record = (decision: AuditEntry["decision"], fields: RecordDetails, role: "decision" | "outcome") =>
       this.options.audit.appendRequestRecord(
         (requestFields ??= requestText({ id, config, agent, tool: loggedTool, input: (loggedInput ??= this.redactor.json(request.input ?? null)), reason: loggedReason })),
-        { decision, rule: fields.rule, approval_id: fields.approval_id, status: fields.status, http_status: fields.http_status, duration_ms: fields.duration_ms },
+        { decision, rule: fields.rule, approval_id: fields.approval_id, status: fields.status, http_status: fields.http_status, duration_ms: fields.duration_ms, ...(role === "decision" && shadow !== undefined ? { shadow: disagreement() } : {}) },
         role,
       );
     /** The request's last record, counted; a decision that is also the answer is durable before the answer. */
@@ -109,9 +118,10 @@ export class Engine {
 
     // Unknown tools and tools the agent may not see get the same answer.
     if (tool === undefined || !agentMaySee(tool, agent)) {
+      enforced = { decision: "not_found" };
       return finish("deny", { status: "unknown_tool" }, { status: "not_found", message: "unknown tool", audit_id: id }, "not_found");
     }
-    const invalid = (errors: ValidationError[]) => finish("invalid", { status: "invalid" }, { status: "invalid", errors, audit_id: id }, "invalid");
+    const invalid = (errors: ValidationError[]) => ((enforced = { decision: "invalid" }), finish("invalid", { status: "invalid" }, { status: "invalid", errors, audit_id: id }, "invalid"));
     if (request.reason !== undefined && typeof request.reason !== "string") return invalid([{ path: "reason", message: "must be a string" }]);
     if (request.input === null || typeof request.input !== "object" || Array.isArray(request.input)) return invalid([{ path: "(input)", message: "must be an object" }]);
     // A canonical (`format`) and defaulted copy: what is checked, audited and sent from here on; the
@@ -126,6 +136,7 @@ export class Engine {
     loggedInput = this.redactor.json(input);
 
     const decision = tool.decide(agent, input as never, why);
+    enforced = decisionName(decision);
     if (decision.effect === "deny") {
       const denied: Outcome = { status: "denied", reason: decision.reason ?? "denied by policy", ...(decision.rule ? { rule: decision.rule } : {}), audit_id: id };
       return finish("deny", { rule: decision.rule, status: "denied" }, denied, "denied");

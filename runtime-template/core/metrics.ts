@@ -6,6 +6,13 @@ export class Metrics {
   /** tool → outcome → count; labels are escaped when rendered, not on every request. */
   readonly #requests = new Map<string, Map<string, number>>();
   readonly #latency = new Map<string, { buckets: number[]; sum: number; count: number }>();
+  /** `build --shadow`: disagreements by their labels, already escaped. */
+  readonly #shadow = new Map<string, number>();
+
+  countShadowDisagreement(tool: string, enforced: { decision: string; rule?: string }, shadow: { decision: string; rule?: string }): void {
+    const labels = `tool="${escape(tool)}",rule="${escape(enforced.rule ?? "")}",decision="${enforced.decision}",shadow_rule="${escape(shadow.rule ?? "")}",shadow_decision="${shadow.decision}"`;
+    this.#shadow.set(labels, (this.#shadow.get(labels) ?? 0) + 1);
+  }
 
   countRequest(tool: string, outcome: string): void {
     let byOutcome = this.#requests.get(tool);
@@ -32,6 +39,10 @@ export class Metrics {
       LATENCY_BUCKETS.forEach((le, i) => lines.push(`keyrunner_upstream_seconds_bucket{tool="${t}",le="${le}"} ${e.buckets[i]}`));
       lines.push(`keyrunner_upstream_seconds_bucket{tool="${t}",le="+Inf"} ${e.count}`);
       lines.push(`keyrunner_upstream_seconds_sum{tool="${t}"} ${e.sum}`, `keyrunner_upstream_seconds_count{tool="${t}"} ${e.count}`);
+    }
+    if (this.#shadow.size > 0) {
+      lines.push("# HELP keyrunner_shadow_disagreements_total Requests the shadow config decides differently, by enforced and shadow rule.", "# TYPE keyrunner_shadow_disagreements_total counter");
+      for (const [labels, n] of [...this.#shadow].sort()) lines.push(`keyrunner_shadow_disagreements_total{${labels}} ${n}`);
     }
     return `${lines.join("\n")}\n`;
   }
