@@ -6,6 +6,12 @@ export class Metrics {
   /** tool → outcome → count; labels are escaped when rendered, not on every request. */
   readonly #requests = new Map<string, Map<string, number>>();
   readonly #latency = new Map<string, { buckets: number[]; sum: number; count: number }>();
+  /** tool → credential-shaped strings replaced by `output.redact_credentials`. */
+  readonly #credentialsRedacted = new Map<string, number>();
+
+  countCredentialsRedacted(tool: string, count: number): void {
+    this.#credentialsRedacted.set(tool, (this.#credentialsRedacted.get(tool) ?? 0) + count);
+  }
 
   countRequest(tool: string, outcome: string): void {
     let byOutcome = this.#requests.get(tool);
@@ -32,6 +38,10 @@ export class Metrics {
       LATENCY_BUCKETS.forEach((le, i) => lines.push(`keyrunner_upstream_seconds_bucket{tool="${t}",le="${le}"} ${e.buckets[i]}`));
       lines.push(`keyrunner_upstream_seconds_bucket{tool="${t}",le="+Inf"} ${e.count}`);
       lines.push(`keyrunner_upstream_seconds_sum{tool="${t}"} ${e.sum}`, `keyrunner_upstream_seconds_count{tool="${t}"} ${e.count}`);
+    }
+    if (this.#credentialsRedacted.size > 0) {
+      lines.push("# HELP keyrunner_credentials_redacted_total Credential-shaped strings replaced in results (output.redact_credentials).", "# TYPE keyrunner_credentials_redacted_total counter");
+      for (const [tool, n] of [...this.#credentialsRedacted].sort()) lines.push(`keyrunner_credentials_redacted_total{tool="${escape(tool)}"} ${n}`);
     }
     return `${lines.join("\n")}\n`;
   }

@@ -7,7 +7,8 @@ import { LineCounter, parseAllDocuments } from "yaml";
 import { DiagnosticLog } from "../../diagnostics/diagnostic.js";
 import { ConfigDocument } from "./config-document.js";
 
-export type ConfigKind = "tool" | "policy";
+/** `context` is the optional context.yaml at the config root (deployment context keys and values). */
+export type ConfigKind = "tool" | "policy" | "context";
 
 export interface SourceFile {
   /** Display path, relative to the config root, with `/` separators. */
@@ -20,6 +21,8 @@ export interface LoadedConfig {
   readonly sources: ReadonlyMap<string, string>;
   readonly tools: readonly ConfigDocument[];
   readonly policies: readonly ConfigDocument[];
+  /** context.yaml, when the config has one and it parsed. */
+  readonly context?: ConfigDocument | undefined;
   /** Tool names found in documents that could not be parsed, so references to them are not reported twice. */
   readonly unparsedToolNames: ReadonlySet<string>;
   /** The tool folder does not exist: every tool reference would be unknown, so none is reported. */
@@ -42,6 +45,10 @@ export function readConfigFiles(location: ConfigLocation, log: DiagnosticLog): S
     ["policy", resolve(root, location.policies ?? "policies")],
   ];
   const files: SourceFile[] = [];
+  const contextFile = resolve(root, "context.yaml");
+  if (existsSync(contextFile) && statSync(contextFile).isFile()) {
+    files.push({ path: displayPath(root, contextFile), kind: "context", text: readFileSync(contextFile, "utf8") });
+  }
   for (const [kind, folder] of folders) {
     const display = displayPath(root, folder);
     if (!existsSync(folder) || !statSync(folder).isDirectory()) {
@@ -61,6 +68,7 @@ export function parseConfigSources(files: readonly SourceFile[], log: Diagnostic
   const sources = new Map<string, string>();
   const tools: ConfigDocument[] = [];
   const policies: ConfigDocument[] = [];
+  let context: ConfigDocument | undefined;
   const unparsedToolNames = new Set<string>();
   for (const file of files) {
     sources.set(file.path, file.text);
@@ -82,10 +90,11 @@ export function parseConfigSources(files: readonly SourceFile[], log: Diagnostic
       }
       if (problems.length > 0 || document.contents === null) return;
       const doc = new ConfigDocument(file.path, index, document.toJS(), document, lines);
-      (file.kind === "tool" ? tools : policies).push(doc);
+      if (file.kind === "context") context ??= doc;
+      else (file.kind === "tool" ? tools : policies).push(doc);
     });
   }
-  return { sources, tools, policies, unparsedToolNames, toolFolderMissing: false };
+  return { sources, tools, policies, context, unparsedToolNames, toolFolderMissing: false };
 }
 
 export function loadConfig(location: ConfigLocation, log: DiagnosticLog): LoadedConfig {

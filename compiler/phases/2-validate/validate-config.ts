@@ -13,6 +13,8 @@ export interface ValidatedConfig {
   /** Documents that passed their schema; later phases see only these. */
   readonly tools: readonly ConfigDocument[];
   readonly policies: readonly ConfigDocument[];
+  /** context.yaml (checked in the resolve phase, where its keys are read). */
+  readonly context?: ConfigDocument | undefined;
   /** Names declared by tool documents that failed to parse or failed their schema, so references to them are not reported twice. */
   readonly brokenToolNames: ReadonlySet<string>;
   readonly toolFolderMissing: boolean;
@@ -45,5 +47,5 @@ export function validateConfig(loaded: LoadedConfig, log: DiagnosticLog): Valida
       return typeof name === "string" ? [name] : [];
     }),
   ]);
-  return { sources: loaded.sources, tools, policies, brokenToolNames, toolFolderMissing: loaded.toolFolderMissing };
+  return { sources: loaded.sources, tools, policies, context: loaded.context, brokenToolNames, toolFolderMissing: loaded.toolFolderMissing };
 }
