@@ -125,11 +125,6 @@ export const codes = {
     title: "budget sums a field that may be negative",
     help: "a negative amount would refill the budget; add `minimum: 0` to the field or `min: 0` to the rule's conditions on it",
   },
-  KR4010: {
-    severity: "error",
-    title: "time windows cannot be decided",
-    help: "write both rules' windows in the same time zone, or in zones whose UTC offsets are whole minutes",
-  },
   KR4009: {
     severity: "warning",
     title: "case-sensitive comparison on an email or hostname field",

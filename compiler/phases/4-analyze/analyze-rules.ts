@@ -257,7 +257,7 @@ function checkPair(a: RuleFacts, b: RuleFacts, schemaOf: SchemaOf, sample: Reado
     const overlap = timeOverlap(a.rule.window, b.rule.window);
     if (overlap.kind === "disjoint") return true;
     if (overlap.kind === "undecidable") {
-      log.report("KR4010", b.rule.window.span, `cannot decide whether the time windows of ${a.rule.id} and ${b.rule.id} share an instant: ${overlap.why}`, { rules: [a.rule.id, b.rule.id] });
+      log.report("KR4006", b.rule.window.span, `cannot decide whether the time windows of ${a.rule.id} and ${b.rule.id} share an instant: ${overlap.why}`, { rules: [a.rule.id, b.rule.id] });
       return true;
     }
     at = overlap.at;
@@ -272,7 +272,7 @@ function checkPair(a: RuleFacts, b: RuleFacts, schemaOf: SchemaOf, sample: Reado
   log.report("KR4002", b.rule.span, `rules overlap: ${a.rule.id} and ${b.rule.id} both match some requests for \`${a.tool.name}\``, {
     rules: [a.rule.id, b.rule.id],
     witness,
-    hint: overlapHint(a.rule, b.rule, a.tool, input),
+    hint: overlapHint(a.rule, b.rule, a.tool, input, at),
   });
   return true;
 }
