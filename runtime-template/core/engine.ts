@@ -19,6 +19,7 @@ import type { ExecuteRequest, Outcome } from "./outcome.js";
 import { createRedactor, type Redactor } from "./redact.js";
 import { RecordAllowance } from "./record-allowance.js";
 import { runPlan } from "./run-tool.js";
+import { redactCredentialJson } from "./redact-credentials.js";
 import { unencodable } from "./unencodable-input.js";
 
 export type { ExecuteRequest, Outcome } from "./outcome.js";
@@ -123,6 +124,9 @@ export class Engine {
     /** The request's last record, counted; a decision that is also the answer is durable before the answer. */
     const finish = async (decision: AuditEntry["decision"], fields: RecordDetails, outcome: Outcome, counted: string): Promise<Outcome> => {
       this.metrics.countRequest(tool?.name ?? "(unknown)", counted);
+      // A request that is not executed is recorded without credential-shaped strings (the pattern set):
+      // a token pasted into a denied issue body is not kept in the audit either.
+      if (requestFields === undefined && decision !== "pending_approval") loggedInput = redactCredentialJson(loggedInput ?? this.redactor.json(request.input ?? null)).value;
       try {
         await record(decision, fields, "decision");
       } catch {
