@@ -6,6 +6,7 @@ import { join, relative, resolve, sep } from "node:path";
 import { LineCounter, parseAllDocuments } from "yaml";
 import { DiagnosticLog } from "../../diagnostics/diagnostic.js";
 import { ConfigDocument } from "./config-document.js";
+import { plainYamlProblem } from "./yaml-problem.js";
 
 /** `context` is the optional context.yaml at the config root (deployment context keys and values). */
 export type ConfigKind = "tool" | "policy" | "context";
@@ -77,13 +78,17 @@ export function parseConfigSources(files: readonly SourceFile[], log: Diagnostic
     const list = Array.isArray(documents) ? documents : [documents];
     list.forEach((document, index) => {
       const problems = [...document.errors];
+      // One diagnostic a line: the parser often reports one slip several times over.
+      const reportedLines = new Set<number>();
       for (const problem of problems) {
         const pos = lines.linePos(problem.pos[0]);
-        const message = problem.message.split("\n")[0] ?? problem.message;
-        const lineText = file.text.split(/\r?\n/)[pos.line - 1] ?? "";
+        const plain = plainYamlProblem(problem.code, problem.message, file.text, pos.line, pos.col, Math.max(1, problem.pos[1] - problem.pos[0]));
+        if (reportedLines.has(plain.line)) continue;
+        reportedLines.add(plain.line);
+        const lineText = file.text.split(/\r?\n/)[plain.line - 1] ?? "";
         // `{ type: string[] }` reads as the start of a list inside a flow map: the commonest slip.
         const hint = /\{[^}]*\b(string|number|integer)\[\]/.test(lineText) ? 'inside `{ }`, quote list types: `type: "string[]"`' : undefined;
-        log.report("KR1001", { file: file.path, line: pos.line, column: pos.col, length: Math.max(1, problem.pos[1] - problem.pos[0]) }, message, { hint });
+        log.report("KR1001", { file: file.path, line: plain.line, column: plain.column, length: plain.length }, plain.message, { hint });
       }
       if (problems.length > 0 && file.kind === "tool") {
         for (const match of file.text.matchAll(/^tool:\s*["']?([a-z][a-z0-9_]*)/gm)) unparsedToolNames.add(match[1]!);

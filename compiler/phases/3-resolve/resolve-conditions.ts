@@ -140,7 +140,7 @@ export function resolveWhen(
       const caseless = ignoreCase && CASED_OPERATORS.has(operator as Operator);
       const condition = resolveOperand(field, operator as Operator, operand, caseless);
       if ("problem" in condition) {
-        fail(condition.code ?? "KR3007", doc.spanAt(opPath), condition.code ? condition.problem : `\`${key}.${operator}\` ${condition.problem}`);
+        fail(condition.code ?? "KR3007", doc.spanAt(opPath), condition.code ? condition.problem : `\`${key}.${operator}\` ${condition.problem}`, { hint: condition.hint });
         continue;
       }
       result.conditions.push({
@@ -250,7 +250,7 @@ export function credentialPatternChecks(): readonly CredentialCheck[] {
 }
 
 type Resolved = { field: string; operator: Operator; value: unknown };
-type Problem = { problem: string; code?: Code };
+type Problem = { problem: string; code?: Code; hint?: string };
 
 /** The typed condition, or why the operand is wrong (KR3007 unless a regular-expression code is given). */
 function resolveOperand(field: InputField, operator: Operator, operand: unknown, ignoreCase: boolean): Resolved | Problem {
@@ -286,7 +286,7 @@ function resolveOperand(field: InputField, operator: Operator, operand: unknown,
     case "each_matches": {
       if (typeof operand !== "string") return p("must be a regular expression (a string)");
       const check = checkPattern(operand, { ignoreCase });
-      return check.ok ? { ...base, value: check.pattern } : { problem: check.message, code: check.code };
+      return check.ok ? { ...base, value: check.pattern } : { problem: check.message, code: check.code, ...(check.hint === undefined ? {} : { hint: check.hint }) };
     }
   }
 }

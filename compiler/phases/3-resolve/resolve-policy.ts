@@ -47,6 +47,8 @@ export function resolvePolicy(doc: ConfigDocument, scope: PolicyScope): Resolved
   const rules: ResolvedRule[] = [];
   for (const effect of ["allow", "deny"] as const) {
     (raw[effect] ?? []).forEach((rule, index) => {
+      // A rule with schema errors (already reported) is left out; the others are still resolved.
+      if (rule === null) return;
       const resolved = resolveRule(doc, raw, rule, effect, index, agents, scope);
       if (resolved !== undefined) rules.push(resolved);
     });
