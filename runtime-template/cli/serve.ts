@@ -12,7 +12,8 @@ import { StateUnavailable } from "../state/state-store.js";
 import { LockHeld } from "../process/file-lock.js";
 import { markDraining } from "../process/lifecycle-status.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
-import { err, type Flags } from "./flags.js";
+import { err, FlagValueError, runtimePolicyOptions, type Flags } from "./flags.js";
+import { ContextError } from "../core/deployment-context.js";
 
 export async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
   const host = flags.string("host")!;
@@ -65,8 +66,13 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
       auditCommitDelayMs: flags.number("audit-commit-delay"),
       maxPendingApprovals: flags.number("max-pending-approvals"),
       onLockWait: err,
+      ...runtimePolicyOptions(flags),
     });
   } catch (error) {
+    if (error instanceof ContextError || error instanceof FlagValueError) {
+      err(error.message);
+      return 1;
+    }
     if (error instanceof MissingSecretsError) {
       err(`missing secrets: ${error.missing.join(", ")} (set them in the environment or in --secrets-file)`);
       return 1;
