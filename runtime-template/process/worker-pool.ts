@@ -70,9 +70,10 @@ export function runWorkerPool(config: CompiledConfig, options: PoolOptions): Pro
       });
       worker.on("exit", (code, signal) => {
         if (slots.get(slot) === worker) slots.delete(slot);
-        listening.delete(slot);
+        const served = listening.delete(slot);
         if (draining) {
-          if (code !== 0) failed = true;
+          // A worker still starting when the drain began served nothing: the signal ending it is no failure.
+          if (code !== 0 && served) failed = true;
           return finishIfEmpty();
         }
         const how = signal ?? `code ${code}`;
