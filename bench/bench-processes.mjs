@@ -64,9 +64,10 @@ export function stopServers() {
   for (const child of children) child.kill("SIGTERM");
 }
 
-/** `bench/load.mjs` against a port: N requests at concurrency C over keep-alive connections, its JSON result. */
-export function runLoad(port, path, concurrency, total, body, headers = {}) {
-  const result = spawnSync(process.execPath, [join(root, "bench", "load.mjs"), `http://127.0.0.1:${port}`, path, String(concurrency), String(total), body, JSON.stringify(headers)], { encoding: "utf8" });
+/** `bench/load.mjs` against a port: N requests at concurrency C over keep-alive connections, its JSON result (`prefix`: e.g. taskset). */
+export function runLoad(port, path, concurrency, total, body, headers = {}, prefix = []) {
+  const [program, ...programArgs] = [...prefix, process.execPath];
+  const result = spawnSync(program, [...programArgs, join(root, "bench", "load.mjs"), `http://127.0.0.1:${port}`, path, String(concurrency), String(total), body, JSON.stringify(headers)], { encoding: "utf8" });
   if (result.status !== 0) throw new Error(result.stderr);
   return JSON.parse(result.stdout);
 }

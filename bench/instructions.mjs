@@ -1,4 +1,4 @@
-// `npm run bench:instructions -- [--bundle FILE]... [--requests N] [--concurrency C] [--floor]`
+// `npm run bench:instructions -- [--bundle FILE]... [--requests N] [--warmup N] [--repeats R] [--concurrency C] [--floor]`
 // Instructions per request of the serving process, counted by valgrind (callgrind) over a fixed number
 // of requests — unlike time, robust to other load on the machine, so an A/B of two bundles can be made
 // on a busy machine in one run. The server starts uninstrumented (valgrind --instr-atstart=no), is
@@ -22,6 +22,8 @@ const option = (name, fallback) => all(name)[0] ?? fallback;
 const requests = Number(option("--requests", 600));
 const concurrency = Number(option("--concurrency", 16));
 const repeats = Number(option("--repeats", 1));
+// Uninstrumented requests first, so the JIT has settled before counting (too few make the count noisy).
+const warmup = Number(option("--warmup", 2000));
 const UPSTREAM_PORT = 19999;
 const upstream = await startServer([join(root, "bench", "upstream-server.mjs"), String(UPSTREAM_PORT)]);
 const dir = mkdtempSync(join(tmpdir(), "kr-instructions-"));
@@ -67,7 +69,7 @@ const control = (pid, ...flags) => {
 async function measure(label, nodeArgs, path, body) {
   const out = join(dir, `cg-${label.replace(/\W+/g, "-")}-${Math.random().toString(36).slice(2, 8)}`);
   const server = await underCallgrind(label, nodeArgs, out);
-  runLoad(server.port, path, concurrency, Math.max(200, concurrency * 10), body); // warm-up (uninstrumented)
+  runLoad(server.port, path, concurrency, warmup, body); // warm-up (uninstrumented)
   control(server.child.pid, "-i", "on");
   const run = runLoad(server.port, path, concurrency, requests, body);
   control(server.child.pid, "-d");
