@@ -2,15 +2,20 @@
 // script, whatever ends it), the load generator run to completion, and CPU time read from /proc.
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer as createNetServer, connect } from "node:net";
 import { join } from "node:path";
 
 const root = join(import.meta.dirname, "..");
 const children = [];
 process.on("exit", () => children.forEach((child) => child.kill("SIGKILL")));
 
-/** Starts `node ARGS` and resolves with it and its port once it prints a `listening … PORT` line. */
-export function startServer(args, env = {}, { stderr = "pipe" } = {}) {
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...env }, cwd: root, stdio: ["ignore", "pipe", stderr] });
+/**
+ * Starts `node ARGS` and resolves with it and its port once it prints a `listening … PORT` line;
+ * `prefix` runs it under another program that execs it (`taskset -c 1`), so the pid stays the server's.
+ */
+export function startServer(args, env = {}, { stderr = "pipe", prefix = [] } = {}) {
+  const [program, ...programArgs] = [...prefix, process.execPath, ...args];
+  const child = spawn(program, programArgs, { env: { PATH: process.env.PATH, ...env }, cwd: root, stdio: ["ignore", "pipe", stderr] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = "";
@@ -23,14 +28,46 @@ export function startServer(args, env = {}, { stderr = "pipe" } = {}) {
   });
 }
 
+/** Starts a program that prints no ready line (nginx) and resolves once `port` accepts connections. */
+export async function startProgram(argv, port, { prefix = [] } = {}) {
+  const [program, ...programArgs] = [...prefix, ...argv];
+  const child = spawn(program, programArgs, { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  children.push(child);
+  let exited;
+  child.on("exit", (code) => (exited = code));
+  for (let i = 0; i < 200; i++) {
+    if (exited !== undefined) throw new Error(`${argv.join(" ")} exited ${exited}`);
+    const open = await new Promise((resolve) => {
+      const socket = connect(port, "127.0.0.1", () => (socket.end(), resolve(true)));
+      socket.on("error", () => resolve(false));
+    });
+    if (open) return { child, port };
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`${argv.join(" ")} did not listen on ${port}`);
+}
+
+/** A port that is free now (for programs that cannot take port 0 and report it). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 /** Kills every server this script started (SIGTERM: a KeyRunner flushes its audit). */
 export function stopServers() {
   for (const child of children) child.kill("SIGTERM");
 }
 
-/** `bench/load.mjs` against a port: N requests at concurrency C over keep-alive connections, its JSON result. */
-export function runLoad(port, path, concurrency, total, body, headers = {}) {
-  const result = spawnSync(process.execPath, [join(root, "bench", "load.mjs"), `http://127.0.0.1:${port}`, path, String(concurrency), String(total), body, JSON.stringify(headers)], { encoding: "utf8" });
+/** `bench/load.mjs` against a port: N requests at concurrency C over keep-alive connections, its JSON result (`prefix`: e.g. taskset). */
+export function runLoad(port, path, concurrency, total, body, headers = {}, prefix = []) {
+  const [program, ...programArgs] = [...prefix, process.execPath];
+  const result = spawnSync(program, [...programArgs, join(root, "bench", "load.mjs"), `http://127.0.0.1:${port}`, path, String(concurrency), String(total), body, JSON.stringify(headers)], { encoding: "utf8" });
   if (result.status !== 0) throw new Error(result.stderr);
   return JSON.parse(result.stdout);
 }

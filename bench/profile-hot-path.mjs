@@ -1,5 +1,8 @@
 // `node bench/profile-hot-path.mjs [keyrunner|floor] [--concurrency C] [--requests N] [--cpu-prof] [--audit FILE]
-//   [--audit-commit-delay MS] [--bundle FILE] [-- NODE_FLAGS...]`
+//   [--audit-commit-delay MS] [--bundle FILE] [--pinned] [-- NODE_FLAGS...]`
+// --pinned runs the proxy and the upstream on core 1 and the load generator on core 0 (taskset), as the
+// pinned benchmark does (bench/pinned-bench.mjs); with --cpu-prof, the busy time is also attributed to
+// the stages of a request (parse, validation, decision, request building, undici, redaction, audit, answer, GC).
 // One proxy under load at one concurrency, its CPU per request read from /proc; with --cpu-prof, the
 // proxy's V8 profile summarised by self time (by function and by package), so a change to the hot
 // path can be judged on where the time goes, not on a throughput figure that moves with the machine.
@@ -8,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildConfig } from "../lib/compiler/build.js";
 import { cpuSeconds, runLoad, startServer } from "./bench-processes.mjs";
+import { cpuLayout } from "./bench-tools.mjs";
 
 const root = join(import.meta.dirname, "..");
 const KEY = "sk_test_bench_0123456789abcdef";
@@ -22,7 +26,9 @@ const requests = Number(option("--requests", 20000));
 const profile = args.includes("--cpu-prof");
 // --bundle FILE serves a bundle built elsewhere (a variant under study); its tool names upstream port 19999.
 const prebuilt = option("--bundle", undefined);
-const upstream = await startServer([join(root, "bench", "upstream-server.mjs"), prebuilt === undefined ? "0" : "19999"]);
+const pinned = args.includes("--pinned") ? cpuLayout() : { pinned: false, server: [], generator: [] };
+const onServerCore = { prefix: pinned.server };
+const upstream = await startServer([join(root, "bench", "upstream-server.mjs"), prebuilt === undefined ? "0" : "19999"], {}, onServerCore);
 const dir = mkdtempSync(join(tmpdir(), "kr-profile-"));
 const profileDir = join(dir, "profile");
 mkdirSync(profileDir);
@@ -31,7 +37,7 @@ let proxy;
 let path = "/v1/refunds";
 let body = JSON.stringify({ payment_intent: "pi_123", amount: 2500 });
 if (target === "floor") {
-  proxy = await startServer([...nodeFlags, ...profFlags, join(root, "bench", "floor-proxy.mjs"), `http://127.0.0.1:${upstream.port}`], { STRIPE_API_KEY: KEY }, { stderr: "inherit" });
+  proxy = await startServer([...nodeFlags, ...profFlags, join(root, "bench", "floor-proxy.mjs"), `http://127.0.0.1:${upstream.port}`], { STRIPE_API_KEY: KEY }, { stderr: "inherit", ...onServerCore });
 } else {
   mkdirSync(join(dir, "tools"));
   mkdirSync(join(dir, "policies"));
@@ -44,12 +50,12 @@ if (target === "floor") {
   const sandbox = profile ? ["--no-permission-model"] : [];
   const delay = option("--audit-commit-delay", undefined);
   const serveFlags = delay === undefined ? [] : ["--audit-commit-delay", delay];
-  proxy = await startServer([...nodeFlags, ...profFlags, bundle, "serve", "--port", "0", "--audit", audit, ...sandbox, ...serveFlags], { STRIPE_API_KEY: KEY }, { stderr: "inherit" });
+  proxy = await startServer([...nodeFlags, ...profFlags, bundle, "serve", "--port", "0", "--audit", audit, ...sandbox, ...serveFlags], { STRIPE_API_KEY: KEY }, { stderr: "inherit", ...onServerCore });
   path = "/v1/execute";
   body = JSON.stringify({ agent: "support-agent", tool: "refund_payment", input: { payment_id: "pi_123", amount_cents: 2500 }, reason: "customer asked" });
 }
 
-const load = (n) => runLoad(proxy.port, path, concurrency, n, body);
+const load = (n) => runLoad(proxy.port, path, concurrency, n, body, {}, pinned.generator);
 /** CPU seconds of each thread of the proxy's server process, by thread name (main, libuv workers, V8 helpers). */
 function threadSeconds(pid) {
   const server = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number)[0] ?? pid;
@@ -133,7 +139,34 @@ if (profile) {
     for (const c of children.get(id)) visit(c, seen);
   };
   visit(nodes[0].id, new Set());
+  // The stages of a request, by the module (or function) that spends the time.
+  const stageOf = (f, pkg) => {
+    const fn = f.functionName;
+    if (fn === "(garbage collector)") return "GC";
+    if (pkg === "runtime-template/http/respond.ts") return fn === "send" ? "answer (serialise, write)" : "parse (read the body, JSON)";
+    if (/^generated:generated\/validators|contract\/(validator-runtime|prepare-input|canonical-format|validation-errors|dfa-match)/.test(pkg)) return "validation";
+    if (/^generated:|contract\/policy-helpers|core\/(obligations|record-allowance)/.test(pkg)) return "decision (and the generated handler)";
+    if (/egress\/request-encoding|core\/(run-tool|unencodable-input)/.test(pkg)) return "request building";
+    if (pkg === "undici" || pkg === "wasm" || /egress\/(egress|ip-address)/.test(pkg) || fn === "writeBuffer") return "undici dispatch";
+    if (/core\/(redact|upstream-body|output-filter)/.test(pkg)) return "redaction and the upstream body";
+    if (/^runtime-template\/audit\//.test(pkg) || fn === "hash" || fn === "digest") return "audit records and their write";
+    if (/core\/(outcome|metrics)|routes\/execute|node:_http_outgoing|node:_http_server/.test(pkg) || fn === "writev" || fn === "writevGeneric") return "answer (serialise, write)";
+    if (/node:_http_incoming|node:_http_common|node:internal\/streams\/readable/.test(pkg) || fn === "parse") return "parse (read the body, JSON)";
+    if (/^runtime-template\//.test(pkg)) return "the rest of the runtime (server, engine, identity)";
+    return "Node and V8 (timers, events, promises, other)";
+  };
+  const byStage = new Map();
+  for (const [id, micros] of self) {
+    const { callFrame: f } = byId.get(id);
+    if (f.functionName === "(idle)") continue;
+    const where = f.url.replace(/^.*node_modules\//, "").replace(/^file:\/\/.*\//, "");
+    const pkg = f.url === "" ? f.functionName : f.url.startsWith("node:") ? f.url : f.url.endsWith("keyrunner.mjs") ? moduleAt(f.lineNumber) : where.split(/[/:]/)[0];
+    const stage = stageOf(f, pkg);
+    byStage.set(stage, (byStage.get(stage) ?? 0) + micros);
+  }
   const top = (m, n) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
+  const cpuPerRequest = perRequest(after.user - before.user + after.system - before.system);
+  console.log(`\nby stage (main thread's busy time; µs per request scaled to the measured ${cpuPerRequest.toFixed(0)} µs of CPU, all threads):\n${[...byStage].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)} %  ${((cpuPerRequest * v) / total).toFixed(1).padStart(6)} µs  ${k}`).join("\n")}`);
   console.log(`\nbusy main-thread samples: ${(total / 1000).toFixed(0)} ms\n\nby package or module:\n${top(byPackage, 15).join("\n")}\n\nby function:\n${top(byFunction, 40).join("\n")}\n\ninclusive, the bundle's functions:\n${top(byInclusive, 45).join("\n")}`);
   console.log(`\nthe whole profile (for Chrome DevTools or speedscope): ${join(profileDir, file)}`);
 }

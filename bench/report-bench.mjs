@@ -1,6 +1,6 @@
 // `npm run bench` (part 3): decision cost (generated code vs @cedar-policy/cedar-wasm, same process),
 // audit durability cost (a durable write per request vs group commit), build time and bundle size vs
-// number of tools. Writes bench/results/report.{json,md}.
+// number of tools. Writes bench/results/micro.{json,md}.
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -108,7 +108,7 @@ const report = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.mod
 }
 
 mkdirSync(join(root, "bench", "results"), { recursive: true });
-writeFileSync(join(root, "bench", "results", "report.json"), JSON.stringify(report, null, 2) + "\n");
+writeFileSync(join(root, "bench", "results", "micro.json"), JSON.stringify(report, null, 2) + "\n");
 const d = report.decision;
 const a = report.auditDurability;
 const md = [
@@ -142,5 +142,5 @@ const md = [
   ...report.build.map((b) => `| ${b.tools} | ${b.rules} | ${(b.buildMs / 1000).toFixed(1)} s | ${b.bundleKiB} KiB |`),
   "",
 ].join("\n");
-writeFileSync(join(root, "bench", "results", "report.md"), md);
+writeFileSync(join(root, "bench", "results", "micro.md"), md);
 console.log(md);

@@ -26,10 +26,11 @@ export function tokenText(name: string, role: TokenRole): string {
 }
 
 /** The files a `serve` or `mcp` with these flags reads and writes. */
-function sandboxPaths(flags: Flags): SandboxPaths {
+function sandboxPaths(flags: Flags, command: "serve" | "mcp"): SandboxPaths {
   const audit = flags.string("audit")!;
   const ca = flags.has("ca") ? flags.string("ca") : undefined;
-  return { audit, state: flags.string("state") ?? defaultStateDir(audit), agents: flags.string("agents"), secretsFile: flags.string("secrets-file"), ...(ca !== undefined ? { ca } : {}) };
+  const workers = command === "serve" ? flags.number("workers") : 1;
+  return { audit, state: flags.string("state") ?? defaultStateDir(audit), agents: flags.string("agents"), secretsFile: flags.string("secrets-file"), workers, ...(ca !== undefined ? { ca } : {}) };
 }
 
 const USAGE = `usage: keyrunner.mjs serve ${usage("serve")}
@@ -62,7 +63,7 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
       if (moduleUrl === undefined) return fail("sandbox-flags needs the bundle file");
       // For deployments that start the sandboxed server directly (one Node start instead of two):
       // node $(node keyrunner.mjs sandbox-flags serve --audit A) keyrunner.mjs serve --audit A
-      const sandbox = prepareSandbox(config, moduleUrl, sandboxPaths(flags));
+      const sandbox = prepareSandbox(config, moduleUrl, sandboxPaths(flags, target));
       if (sandbox === undefined) {
         err(`Node ${process.version} has no permission model`);
         return 1;
@@ -77,7 +78,7 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
       return bridgeMcpStdio({ url: flags.string("url")!, token, agent: process.env.KEYRUNNER_AGENT, log: err });
     }
     if (moduleUrl !== undefined && !sandboxed() && !flags.boolean("no-permission-model")) {
-      const relaunched = relaunchSandboxed(config, moduleUrl, argv, sandboxPaths(flags));
+      const relaunched = relaunchSandboxed(config, moduleUrl, argv, sandboxPaths(flags, target));
       if (relaunched !== undefined) return relaunched;
     }
     if (sandboxed()) {

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { auditLockPath } from "../audit/audit-lock.js";
+import { poolAuditFile } from "../process/pool-worker.js";
 import { watchLauncher } from "../process/launcher-watch.js";
 import { credentialNames, handOver, HANDOVER_STDIO, splitEnvironment } from "../process/secret-handover.js";
 import { isRedisUrl } from "../state/state-store.js";
@@ -20,6 +21,8 @@ export interface SandboxPaths {
   readonly secretsFile: string | undefined;
   /** The interception CA's folder (serve --ca), read at start-up. */
   readonly ca?: string | undefined;
+  /** `serve --workers N`: the primary forks N workers, each writing its own audit file. */
+  readonly workers?: number;
 }
 
 const permissionFlag = (): string | undefined =>
@@ -46,6 +49,12 @@ export function sandboxFlags(config: CompiledConfig, bundle: string, paths: Sand
   const reads = new Set<string>([bundle, realpathSync(bundle), resolve(paths.audit)]);
   // The audit's lock socket: bound without a grant, but a stale one is removed, which is a write.
   const writes = new Set<string>([resolve(paths.audit), auditLockPath(resolve(paths.audit))]);
+  const workers = paths.workers ?? 1;
+  for (let slot = 1; workers > 1 && slot <= workers; slot++) {
+    const file = poolAuditFile(resolve(paths.audit), slot);
+    reads.add(file);
+    writes.add(file).add(auditLockPath(file));
+  }
   for (const file of [paths.agents, paths.secretsFile, paths.ca]) if (file !== undefined) reads.add(resolve(file));
   if (paths.state !== undefined) {
     reads.add(resolve(paths.state));
@@ -60,7 +69,9 @@ export function sandboxFlags(config: CompiledConfig, bundle: string, paths: Sand
     flag,
     ...minimalGrants(reads).map((p) => `--allow-fs-read=${p}`),
     ...minimalGrants(writes).map((p) => `--allow-fs-write=${p}`),
-    ...(hasExec ? ["--allow-child-process"] : []),
+    // A pool's primary forks its workers (cluster), and each watches the primary from a worker thread.
+    ...(hasExec || workers > 1 ? ["--allow-child-process"] : []),
+    ...(workers > 1 ? ["--allow-worker"] : []),
     "--disallow-code-generation-from-strings",
     ...(process.allowedNodeEnvironmentFlags.has("--disable-warning") ? ["--disable-warning=ExperimentalWarning"] : []),
   ];

@@ -11,11 +11,22 @@ import { MissingSecretsError, WeakSecretsError } from "../credentials/secrets.js
 import { StateUnavailable } from "../state/state-store.js";
 import { LockHeld } from "../process/file-lock.js";
 import { markDraining } from "../process/lifecycle-status.js";
+import { announceListening, isPoolWorker, poolAuditFile, poolSlot, receiveCredentials } from "../process/pool-worker.js";
+import { poolRefusal, runWorkerPool } from "../process/worker-pool.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
 import { err, FlagValueError, runtimePolicyOptions, type Flags } from "./flags.js";
 import { ContextError } from "../core/deployment-context.js";
 
 export async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
+  const workers = flags.number("workers");
+  const refusal = poolRefusal({ workers, state: flags.string("state") });
+  if (refusal !== undefined) {
+    err(refusal);
+    return 1;
+  }
+  if (workers > 1 && !isPoolWorker()) return runWorkerPool(config, { workers, state: flags.string("state"), drainTimeoutMs: flags.number("drain-timeout"), log: err });
+  const worker = isPoolWorker();
+  if (worker) await receiveCredentials();
   const host = flags.string("host")!;
   const port = flags.number("port");
   const limits = { bodyLimitBytes: flags.number("body-limit"), headerLimitBytes: flags.number("header-limit"), requestTimeoutMs: flags.number("request-timeout") };
@@ -43,7 +54,7 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
       err(`without --agents the server trusts the agent named in each request, so it listens on loopback only, not ${host}`);
       return 1;
     }
-    err("warning: no --agents file: trusting the `agent` field of each request (loopback only)");
+    if (!worker || poolSlot() === 1) err("warning: no --agents file: trusting the `agent` field of each request (loopback only)");
   }
   let interception: ServerOptions["interception"];
   if (flags.has("ca")) {
@@ -60,7 +71,7 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
   let runtime;
   try {
     runtime = await createRuntime(config, {
-      auditFile: flags.string("audit"),
+      auditFile: worker ? poolAuditFile(flags.string("audit")!, poolSlot()) : flags.string("audit"),
       secretsFile: flags.string("secrets-file"),
       state: flags.string("state"),
       auditCommitDelayMs: flags.number("audit-commit-delay"),
@@ -151,7 +162,8 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
   });
   const address = server.address();
   const shown = typeof address === "object" && address !== null ? address : { address: host, port };
-  process.stdout.write(`keyrunner listening on http://${shown.address.includes(":") ? `[${shown.address}]` : shown.address}:${shown.port}\n`);
+  if (worker) announceListening(shown.address, shown.port);
+  else process.stdout.write(`keyrunner listening on http://${shown.address.includes(":") ? `[${shown.address}]` : shown.address}:${shown.port}\n`);
   const drainTimeoutMs = flags.number("drain-timeout");
   return new Promise<number>((resolve) => {
     const drain = () => {
