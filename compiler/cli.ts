@@ -7,7 +7,8 @@ import { auditVerify, tokenText } from "../runtime-template/cli/bundle-cli.js";
 import { flagsOf } from "../runtime-template/cli/flags.js";
 import { RUNTIME_VERSION } from "../runtime-template/version.js";
 import { displaySafe } from "../runtime-template/core/display-text.js";
-import { explainRequest } from "../runtime-template/core/explain.js";
+import { describeFailures, explainRequest } from "../runtime-template/core/explain.js";
+import { deploymentContext } from "../runtime-template/core/deployment-context.js";
 import { check, renderHuman, renderJson, renderSummary, type CheckResult } from "./index.js";
 
 export interface CliIo {
@@ -97,8 +98,9 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       .requiredOption("--agent <name>", "the agent making the request")
       .requiredOption("--tool <name>", "the tool to call")
       .requiredOption("--input <json>", "the tool input, as JSON")
-      .option("--reason <text>", "why the agent asks");
-  type RequestFlags = ConfigFlags & { agent: string; tool: string; input: string; reason?: string };
+      .option("--reason <text>", "why the agent asks")
+      .option("--context <key=value>", "the deployment context (repeatable), keys and values from context.yaml", (value: string, previous: string[] = []) => [...previous, value]);
+  type RequestFlags = ConfigFlags & { agent: string; tool: string; input: string; reason?: string; context?: string[] };
   const parseInput = (text: string): unknown => {
     try {
       return JSON.parse(text);
@@ -109,13 +111,26 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   };
 
   requestOptions(program.command("explain").description("print the decision and the rule for a request, without executing it"))
-    .action(async (dir: string, o: RequestFlags) => {
+    .option("--at <instant>", "decide as at this instant (ISO 8601, e.g. 2026-12-07T10:00:00Z; default now)")
+    .action(async (dir: string, o: RequestFlags & { at?: string }) => {
       const input = parseInput(o.input);
       if (input === undefined) return void (exitCode = 1);
+      const now = o.at === undefined ? Date.now() : Date.parse(o.at);
+      if (!Number.isFinite(now) || (o.at !== undefined && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(o.at))) {
+        io.stderr(`error: --at must be an ISO 8601 instant with its offset, e.g. 2026-12-07T10:00:00Z\n`);
+        return void (exitCode = 1);
+      }
       const { loadCompiled } = await import("./runtime-commands.js");
       const loaded = await loadCompiled(location(dir, o));
       if (!report(loaded.check) || loaded.bundle === undefined) return void (exitCode = 1);
-      const explained = explainRequest(loaded.bundle.config, { agent: o.agent, tool: o.tool, input, reason: o.reason });
+      let context;
+      try {
+        context = deploymentContext(loaded.bundle.config, o.context ?? []);
+      } catch (error) {
+        io.stderr(`error: ${(error as Error).message}\n`);
+        return void (exitCode = 1);
+      }
+      const explained = explainRequest(loaded.bundle.config, { agent: o.agent, tool: o.tool, input, reason: o.reason }, { context, now });
       if (explained.status === "not_found") {
         io.stdout(`not found: no tool \`${o.tool}\` for agent ${o.agent}\n`);
         return void (exitCode = 2);
@@ -126,7 +141,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       }
       const { decision } = explained;
       if (decision.effect === "allow") io.stdout(`allowed by ${decision.rule}${decision.obligations ? ` with obligations ${JSON.stringify(decision.obligations)}` : ""}\n`);
-      else io.stdout(`denied${decision.rule ? ` by ${decision.rule}` : ""}: ${decision.reason}\n`);
+      else io.stdout(`denied${decision.rule ? ` by ${decision.rule}` : ""}: ${decision.reason}${explained.failed && explained.failed.length > 0 ? `: ${describeFailures(explained.failed)}` : ""}\n`);
       exitCode = decision.effect === "allow" ? 0 : 2;
     });
 
@@ -143,7 +158,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       if (!report(loaded.check) || loaded.bundle === undefined) return void (exitCode = 1);
       let runtime;
       try {
-        runtime = await loaded.bundle.createRuntime(loaded.bundle.config, { lenientSecrets: true, auditFile: o.audit, ...(o.secretsFile ? { secretsFile: o.secretsFile } : {}), ...(o.state ? { state: o.state } : {}) });
+        runtime = await loaded.bundle.createRuntime(loaded.bundle.config, { lenientSecrets: true, auditFile: o.audit, context: o.context ?? [], ...(o.secretsFile ? { secretsFile: o.secretsFile } : {}), ...(o.state ? { state: o.state } : {}) });
       } catch (error) {
         io.stderr(`error: ${(error as Error).message}\n`);
         return void (exitCode = 1);

@@ -4,7 +4,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
-import { explainRequest } from "../runtime-template/core/explain.js";
+import { describeFailures, explainRequest } from "../runtime-template/core/explain.js";
+import { deploymentContext } from "../runtime-template/core/deployment-context.js";
 import type { CompiledConfig } from "../runtime-template/contract/tool-module.js";
 
 export type Expectation = "allow" | "deny" | "invalid" | "pending_approval";
@@ -17,6 +18,10 @@ export interface PolicyTestCase {
   tool: string;
   input: unknown;
   reason?: string;
+  /** The deployment context the case is decided in (`key: value`, from context.yaml); keys left out are unset. */
+  context?: Record<string, string>;
+  /** The instant the case is decided at (ISO 8601); default: now. */
+  at?: string;
   expect: Expectation;
   rule?: string;
 }
@@ -55,6 +60,12 @@ export function readPolicyTests(dir: string, root: string): { cases: PolicyTestC
       const missing = ["agent", "tool", "input", "expect"].filter((k) => raw[k] === undefined);
       if (missing.length > 0) return void problems.push(`${where}: case needs ${missing.map((k) => `\`${k}\``).join(", ")}`);
       if (!EXPECTATIONS.has(String(raw.expect))) return void problems.push(`${where}: \`expect\` must be allow, deny, invalid or pending_approval`);
+      const context = raw.context;
+      if (context !== undefined && (context === null || typeof context !== "object" || Array.isArray(context) || Object.values(context).some((v) => typeof v !== "string"))) {
+        return void problems.push(`${where}: \`context\` must map context keys to values, e.g. \`context: { environment: staging }\``);
+      }
+      const at = raw.at instanceof Date ? raw.at.toISOString() : raw.at;
+      if (at !== undefined && (typeof at !== "string" || !Number.isFinite(Date.parse(at)))) return void problems.push(`${where}: \`at\` must be an instant such as 2026-12-07T10:00:00Z`);
       cases.push({
         where,
         name: typeof raw.name === "string" ? raw.name : `${raw.tool} #${index + 1}`,
@@ -62,6 +73,8 @@ export function readPolicyTests(dir: string, root: string): { cases: PolicyTestC
         tool: String(raw.tool),
         input: raw.input,
         ...(typeof raw.reason === "string" ? { reason: raw.reason } : {}),
+        ...(context === undefined ? {} : { context: context as Record<string, string> }),
+        ...(typeof at === "string" ? { at } : {}),
         expect: raw.expect as Expectation,
         ...(typeof raw.rule === "string" ? { rule: raw.rule } : {}),
       });
@@ -78,10 +91,16 @@ export function runPolicyTest(config: CompiledConfig, c: PolicyTestCase): CaseRe
     ...(detail === undefined ? {} : { detail }),
     passed: got === c.expect && (c.rule === undefined || c.rule === rule),
   });
-  const explained = explainRequest(config, c);
+  let context;
+  try {
+    context = deploymentContext(config, Object.entries(c.context ?? {}).map(([k, v]) => `${k}=${v}`), { requireUsed: false });
+  } catch (error) {
+    return { case: c, got: "invalid", detail: (error as Error).message.replace(/^--context /, "context "), passed: false };
+  }
+  const explained = explainRequest(config, c, { context, now: c.at === undefined ? Date.now() : Date.parse(c.at) });
   if (explained.status === "not_found") return result("deny", undefined, "unknown tool for this agent");
   if (explained.status === "invalid") return result("invalid", undefined, explained.errors.map((e) => `${e.path} ${e.message}`).join("; "));
   const { decision } = explained;
-  if (decision.effect === "deny") return result("deny", decision.rule, decision.reason);
+  if (decision.effect === "deny") return result("deny", decision.rule, explained.failed && explained.failed.length > 0 ? `${decision.reason}: ${describeFailures(explained.failed)}` : decision.reason);
   return result(decision.obligations?.approval ? "pending_approval" : "allow", decision.rule);
 }

@@ -1,7 +1,8 @@
 // The runtime as a library: what the bundle exports and what `keyrunner run`, `serve` and the SDK use.
 
 import { AuditLog } from "./audit/audit-log.js";
-import { Engine } from "./core/engine.js";
+import { Engine, type DenialDetail } from "./core/engine.js";
+import { deploymentContext } from "./core/deployment-context.js";
 import type { ExecuteRequest, Outcome } from "./core/outcome.js";
 import type { Resolver } from "./egress/egress.js";
 import { defaultStateDir } from "./cli/permission-model.js";
@@ -30,6 +31,12 @@ export interface RuntimeOptions {
   /** In process (`keyrunner run`, the SDK): start without the secrets of tools that are not called. */
   lenientSecrets?: boolean;
   resolver?: Resolver;
+  /** `--context key=value` settings, checked against context.yaml (a ContextError stops the start). */
+  context?: readonly string[];
+  /** The decision clock (tests inject one; default Date.now). */
+  clock?: () => number;
+  /** `--denial-detail`: what a request no rule allows is told (default "conditions"). */
+  denialDetail?: DenialDetail;
 }
 
 export interface Runtime {
@@ -51,6 +58,8 @@ export async function openStateStore(location: string, options: LocalStateOption
  */
 export async function createRuntime(config: CompiledConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const env = options.env ?? process.env;
+  // Checked before any file is opened: a wrong context stops the start with nothing held.
+  const context = deploymentContext(config, options.context ?? []);
   const secrets = loadSecrets(config.secrets, { env, file: options.secretsFile, lenient: options.lenientSecrets === true });
   const keyFromEnv = takeFromEnv(env, "KEYRUNNER_AUDIT_KEY");
   const auditKey = options.auditKey ?? keyFromEnv;
@@ -75,11 +84,21 @@ export async function createRuntime(config: CompiledConfig, options: RuntimeOpti
     listApprovals: () => state.listApprovals(),
     close: closeState,
   };
-  const engine = new Engine({ config, secrets, audit, state: store, ...(options.resolver ? { resolver: options.resolver } : {}) });
+  const engine = new Engine({
+    config,
+    secrets,
+    audit,
+    state: store,
+    context,
+    ...(options.resolver ? { resolver: options.resolver } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.denialDetail ? { denialDetail: options.denialDetail } : {}),
+  });
+  const clock = options.clock ?? Date.now;
   return {
     engine,
     execute: (request) => engine.execute(request),
-    explain: (request) => explainRequest(config, request),
+    explain: (request) => explainRequest(config, request, { context, now: clock() }),
     /**
      * The state and the audit first: their locks are released, and every later write is refused, before
      * the upstream connections close (which waits for requests still in flight).

@@ -56,18 +56,19 @@ describe("keyrunner test", () => {
     const { code, stdout } = await keyrunner(["test"]);
     expect(code).toBe(0);
     expect(stdout).not.toContain("rules no case exercises");
-    expect(stdout).toMatch(/\npolicy tests: 25 of 25 cases as expected\n$/);
+    expect(stdout).toMatch(/\npolicy tests: 31 of 31 cases as expected\n$/);
   });
 
   it("fails on a wrong expectation, naming the case, and lists rules no case exercises", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kr-policy-tests-"));
     cpSync(join(root, "tools"), join(dir, "tools"), { recursive: true });
     cpSync(join(root, "policies"), join(dir, "policies"), { recursive: true });
+    cpSync(join(root, "context.yaml"), join(dir, "context.yaml"));
     cpSync(join(root, "tests", "support.yaml"), join(dir, "tests", "support.yaml"), { recursive: true });
     writeFileSync(join(dir, "tests", "wrong.yaml"), "tests:\n  - name: a big refund is allowed (it is not)\n    agent: support-agent\n    tool: refund_payment\n    input: { payment_id: pi_1, amount_cents: 9000 }\n    reason: r\n    expect: allow\n");
     const { code, stdout } = await keyrunner(["test", dir]);
     expect(code).toBe(1);
-    expect(stdout).toContain("  ✗ a big refund is allowed (it is not)  tests/wrong.yaml:2\n      expected allow, got deny: no rule allows this request\n");
+    expect(stdout).toContain("  ✗ a big refund is allowed (it is not)  tests/wrong.yaml:2\n      expected allow, got deny: no rule allows this request: amount_cents 9000 is above 5000 (policies/support_refunds.yaml#allow[0])\n");
     expect(stdout).toContain("rules no case exercises:\n  policies/github_issues.yaml#allow[0]\n");
     expect(stdout).toMatch(/policy tests: 9 of 10 cases as expected, 1 not\n$/);
   });

@@ -91,6 +91,19 @@ export const codes = {
     title: "regular expression too large to compile",
     help: "the runtime runs every pattern as a deterministic automaton (linear in the input) of at most 2000 states; shorten bounded repetitions such as `[ab]{16}` after an open-ended part, or split the pattern into several conditions",
   },
+  KR3025: {
+    severity: "error",
+    title: "malformed context file",
+    help: "context.yaml is `context:` followed by each key with the list of its values, e.g. `environment: [development, staging, production]`",
+  },
+  KR3026: { severity: "error", title: "unknown context key", help: "context keys are declared in context.yaml at the config root" },
+  KR3027: { severity: "error", title: "value not declared for the context key" },
+  KR3028: {
+    severity: "error",
+    title: "malformed time window",
+    help: "a window is `time: { days: [mon, tue, wed, thu, fri], between: \"09:00-17:30\", timezone: Europe/Berlin }`",
+  },
+  KR3029: { severity: "error", title: "unknown time zone", help: "use an IANA time zone name such as Europe/Berlin, America/New_York or UTC" },
 
   KR4001: { severity: "error", title: "unreachable rule" },
   KR4002: { severity: "error", title: "overlapping rules" },

@@ -16,6 +16,10 @@ export interface WitnessRequest {
   tool: string;
   input: Record<string, unknown>;
   reason?: string;
+  /** The deployment context the request is decided in, when a rule tests it. */
+  context?: Record<string, string>;
+  /** An instant (ISO 8601, UTC) both rules' time windows contain, when a rule has one. */
+  at?: string;
 }
 
 export interface Diagnostic {

@@ -26,6 +26,12 @@ export interface AuditRecord {
   duration_ms?: number | undefined;
   /** `build --shadow`: the candidate config's decision, on a decision record where it differs. */
   shadow?: ShadowDecision | undefined;
+  /** Decision records: the deployment context (`serve --context`) the request was decided in. */
+  context?: Readonly<Record<string, string>> | undefined;
+  /** Decision records of a config with time windows: the instant the clock read at decision time. */
+  decided_at?: string | undefined;
+  /** A request no rule allows: what failed, for each allow rule that governs the agent (always in full). */
+  detail?: ReadonlyArray<{ readonly rule: string; readonly failed: readonly string[] }> | undefined;
   prev: string;
   hash: string;
 }
@@ -60,6 +66,7 @@ export function chainHash(text: string | Uint8Array, key: string | undefined): s
 
 const str = JSON.stringify as (value: string) => string;
 const optionalString = (name: string, value: string | undefined) => (value === undefined ? "" : `,"${name}":${str(value)}`);
+const optionalJson = (name: string, value: unknown) => (value === undefined ? "" : `,"${name}":${JSON.stringify(value)}`);
 const optionalNumber = (name: string, value: number | undefined) => (value === undefined ? "" : `,"${name}":${JSON.stringify(value)}`);
 
 /**
@@ -122,6 +129,9 @@ export function recordTextFrom(seq: number, time: string, request: string, field
     optionalNumber("http_status", fields.http_status) +
     optionalNumber("duration_ms", fields.duration_ms) +
     (fields.shadow === undefined ? "" : `,"shadow":${JSON.stringify({ decision: fields.shadow.decision, ...(fields.shadow.rule === undefined ? {} : { rule: fields.shadow.rule }) })}`) +
+    optionalJson("context", fields.context) +
+    optionalString("decided_at", fields.decided_at) +
+    optionalJson("detail", fields.detail) +
     `,"prev":"${prev}"}`
   );
 }

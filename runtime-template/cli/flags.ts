@@ -43,6 +43,8 @@ export const RUNTIME_FLAGS: readonly FlagSpec[] = [
   { name: "url", kind: "string", value: "url", description: "relay stdio to the running bundle at this URL (its /mcp) instead of serving: clients share one server and one audit (token in KEYRUNNER_TOKEN)", commands: ["mcp"] },
   { name: "ca", kind: "string", value: "dir", description: "intercept HTTPS (CONNECT) to the agents' tool origins with leaves from the CA in this folder (keyrunner ca init)", commands: ["serve"] },
   { name: "tunnel-idle-timeout", kind: "number", value: "milliseconds", description: "an intercepted tunnel with no request in progress (or no TLS handshake) for this long is closed", default: 30_000, min: 100, max: 3_600_000, commands: ["serve"] },
+  { name: "context", kind: "string", value: "key=value", multiple: true, description: "the deployment context policies test (repeatable), keys and values from context.yaml", commands: ["serve", "mcp"] },
+  { name: "denial-detail", kind: "string", value: "none|conditions", description: "what a request no rule allows is told: the failed conditions of its own rules, or nothing more", default: "conditions", commands: ["serve", "mcp"] },
   { name: "no-permission-model", kind: "boolean", description: "serve without Node's permission model (not recommended)", commands: ["serve", "mcp"] },
 ];
 
@@ -119,3 +121,12 @@ export function usage(command: "serve" | "mcp"): string {
 
 /** A log line on stderr; whatever it quotes from a request is shown escaped. */
 export const err = (line: string) => process.stderr.write(`keyrunner: ${displaySafe(line)}\n`);
+
+export class FlagValueError extends Error {}
+
+/** `--context` and `--denial-detail`, as runtime options (a bad value throws FlagValueError). */
+export function runtimePolicyOptions(flags: Flags): { context: string[]; denialDetail: "none" | "conditions" } {
+  const detail = flags.string("denial-detail");
+  if (detail !== "none" && detail !== "conditions") throw new FlagValueError(`--denial-detail must be none or conditions, not ${JSON.stringify(detail)}`);
+  return { context: flags.strings("context"), denialDetail: detail };
+}

@@ -2,6 +2,7 @@
 
 import { AGENT_NAME, AGENT_NAME_RULE, authenticate, loadAgentsFile } from "../credentials/agents-file.js";
 import { createRuntime } from "../runtime.js";
+import { runtimePolicyOptions } from "./flags.js";
 import { MissingSecretsError } from "../credentials/secrets.js";
 import { RUNTIME_VERSION } from "../version.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
@@ -41,7 +42,7 @@ export async function serveMcpStdio(config: CompiledConfig, flags: Flags): Promi
   }
   let runtime;
   try {
-    runtime = await createRuntime(config, { auditFile: flags.string("audit"), secretsFile: flags.string("secrets-file"), state: flags.string("state"), maxPendingApprovals: flags.number("max-pending-approvals"), onLockWait: err });
+    runtime = await createRuntime(config, { auditFile: flags.string("audit"), secretsFile: flags.string("secrets-file"), state: flags.string("state"), maxPendingApprovals: flags.number("max-pending-approvals"), onLockWait: err, ...runtimePolicyOptions(flags) });
   } catch (error) {
     err(error instanceof MissingSecretsError ? `missing secrets: ${error.missing.join(", ")}` : (error as Error).message);
     return 1;

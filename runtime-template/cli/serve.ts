@@ -14,7 +14,8 @@ import { markDraining } from "../process/lifecycle-status.js";
 import { announceListening, isPoolWorker, poolAuditFile, poolSlot, receiveCredentials } from "../process/pool-worker.js";
 import { poolRefusal, runWorkerPool } from "../process/worker-pool.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
-import { err, type Flags } from "./flags.js";
+import { err, FlagValueError, runtimePolicyOptions, type Flags } from "./flags.js";
+import { ContextError } from "../core/deployment-context.js";
 
 export async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
   const workers = flags.number("workers");
@@ -76,8 +77,13 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
       auditCommitDelayMs: flags.number("audit-commit-delay"),
       maxPendingApprovals: flags.number("max-pending-approvals"),
       onLockWait: err,
+      ...runtimePolicyOptions(flags),
     });
   } catch (error) {
+    if (error instanceof ContextError || error instanceof FlagValueError) {
+      err(error.message);
+      return 1;
+    }
     if (error instanceof MissingSecretsError) {
       err(`missing secrets: ${error.missing.join(", ")} (set them in the environment or in --secrets-file)`);
       return 1;

@@ -47,3 +47,23 @@ export function everyMatches(values: readonly string[], pattern: StringPattern):
   for (const value of values) if (!pattern.test(value)) return false;
   return true;
 }
+
+export { inWindow } from "./time-window.js";
+
+/** `no_credentials: true`: no pattern of the credential set finds a match in the value. */
+export function freeOfCredentials(value: string, patterns: readonly StringPattern[]): boolean {
+  for (const pattern of patterns) if (pattern.test(value)) return false;
+  return true;
+}
+
+export function everyFreeOfCredentials(values: readonly string[], patterns: readonly StringPattern[]): boolean {
+  for (const value of values) if (!freeOfCredentials(value, patterns)) return false;
+  return true;
+}
+
+/** Why `no_credentials` failed, naming the kinds of credential found and never the value. */
+export function credentialFinding(field: string, value: string | readonly string[], patterns: readonly StringPattern[], descriptions: readonly string[]): string {
+  const values = typeof value === "string" ? [value] : value;
+  const found = descriptions.filter((_, i) => values.some((v) => patterns[i]!.test(v)));
+  return `\`${field}\` contains something credential-shaped (${found.join(", ")}); remove it`;
+}

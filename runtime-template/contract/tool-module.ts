@@ -11,6 +11,20 @@ export interface Decision {
   readonly obligations?: Obligations;
 }
 
+/** What a decision sees besides the request: the server's deployment context and the clock. */
+export interface DecisionEnv {
+  /** `serve --context key=value`: fixed at start, never set or seen by the agent. */
+  readonly context: Readonly<Record<string, string>>;
+  /** The decision instant, epoch milliseconds. */
+  readonly now: number;
+}
+
+/** For a request no rule allows: what failed, for each allow rule that governs this agent. */
+export interface RuleFailure {
+  readonly rule: string;
+  readonly failed: readonly string[];
+}
+
 export interface Obligations {
   readonly approval?: { readonly expiresSeconds: number };
   readonly rateLimit?: { readonly max: number; readonly perSeconds: number };
@@ -89,7 +103,7 @@ export interface ToolModule<Input = Record<string, unknown>> {
   readonly egress?: EgressBinding;
   /** Absent when the tool's templates cannot be reversed exactly (see KR4007). */
   readonly forward?: ForwardRoute;
-  readonly output: { readonly pick: readonly string[]; readonly redact: readonly string[] };
+  readonly output: { readonly pick: readonly string[]; readonly redact: readonly string[]; readonly redactCredentials?: boolean };
   /** Validates in place (applies defaults); returns the errors, or undefined when valid. */
   validate(input: unknown): ValidationError[] | undefined;
   /**
@@ -97,7 +111,9 @@ export interface ToolModule<Input = Record<string, unknown>> {
    * validated (defaults applied to the copy). The caller's object is never changed.
    */
   prepare(input: unknown): PreparedInput;
-  decide(agent: string, input: Input, reason: string | undefined): Decision;
+  decide(agent: string, input: Input, reason: string | undefined, env: DecisionEnv): Decision;
+  /** For the default deny: the failed conditions of each allow rule that governs `agent` (absent in old bundles). */
+  denialDetail?(agent: string, input: Input, reason: string | undefined, env: DecisionEnv): RuleFailure[];
   plan(input: Input, secret: SecretReader): HttpRequestPlan | ExecPlan;
 }
 
@@ -111,4 +127,11 @@ export interface CompiledConfig {
    * and never enforced — only recorded (audit `shadow`) and counted (`/metrics`) where they differ.
    */
   readonly shadow?: CompiledConfig;
+  /** context.yaml's keys and values, and the keys some policy tests (each must be set at start). */
+  readonly context?: {
+    readonly declared: Readonly<Record<string, readonly string[]>>;
+    readonly used: readonly string[];
+    /** Some rule has a time window: decision records carry the instant decided at. */
+    readonly timed: boolean;
+  };
 }

@@ -281,8 +281,47 @@ describe("engine outcomes, in process", () => {
     await refund(withSecret);
     expect(plain).toEqual({ payment_id: "pi_6", amount_cents: 100 });
     expect(withSecret).toEqual({ payment_id: `pi_${SECRET}`, amount_cents: 100 });
-    const allows = audit.records.filter((r) => r.decision === "allow");
-    expect(allows.map((r) => (r.input as { currency?: string }).currency)).toEqual(["usd", "usd"]);
+    // The input holding the secret is denied before policy (the always-on rule); both records hold the
+    // validated input, defaults applied, and the secret redacted.
+    const decisions = audit.records.filter((r) => r.decision === "allow" || r.decision === "deny");
+    expect(decisions.map((r) => [r.decision, r.status, (r.input as { currency?: string }).currency])).toEqual([
+      ["allow", undefined, "usd"],
+      ["deny", "secret_in_input", "usd"],
+    ]);
     expect(JSON.stringify(audit.records)).not.toContain(SECRET);
+  });
+
+  it("denied, always: a value from the agent holding one of the runtime's own secrets, in any form the redactor knows, is never sent", async () => {
+    fresh();
+    const forms = [SECRET, Buffer.from(SECRET).toString("base64"), Buffer.from(SECRET).toString("hex"), encodeURIComponent(`x${SECRET}`), SECRET.slice(4, 20)];
+    for (const form of forms) {
+      const outcome = await refund({ payment_id: `pi_${form}`, amount_cents: 100 });
+      expect(outcome).toMatchObject({ status: "denied", reason: "the input holds one of this gateway's own secrets, which it never sends" });
+    }
+    expect(upstream.received).toHaveLength(0);
+    expect(audit.records.map((r) => r.status)).toEqual(forms.map(() => "secret_in_input"));
+    const text = JSON.stringify(audit.records);
+    for (const form of forms) expect(text).not.toContain(form);
+  });
+
+  it("denied by no rule: the agent is told what failed for its own rules, the audit holds it in full; --denial-detail none says less", async () => {
+    const detailed = (denialDetail?: "none" | "conditions") => {
+      fresh();
+      const tool = { ...refundTool(`http://127.0.0.1:${upstream.port}`) } as ToolModule;
+      (tool as { denialDetail: ToolModule["denialDetail"] }).denialDetail = (_agent, input) => [{ rule: "policies/p.yaml#allow[0]", failed: [`amount_cents ${(input as { amount_cents: number }).amount_cents} is above 50000`] }];
+      const config: CompiledConfig = { configSha256: "c0ffee", tools: new Map([[tool.name, tool]]), secrets: ["API_KEY"] };
+      engine = new Engine({ config, secrets, audit: audit as unknown as AuditLog, state, ...(denialDetail ? { denialDetail } : {}) });
+      return refund({ payment_id: "pi_9", amount_cents: 90000 });
+    };
+    expect(await detailed()).toMatchObject({
+      status: "denied",
+      reason: "no rule allows this request: amount_cents 90000 is above 50000 (policies/p.yaml#allow[0])",
+      failed: [{ rule: "policies/p.yaml#allow[0]", failed: ["amount_cents 90000 is above 50000"] }],
+    });
+    expect(audit.records[0]).toMatchObject({ decision: "deny", status: "denied", detail: [{ rule: "policies/p.yaml#allow[0]", failed: ["amount_cents 90000 is above 50000"] }] });
+    const terse = await detailed("none");
+    expect(terse).toEqual({ status: "denied", reason: "no rule allows this request", audit_id: terse.audit_id });
+    expect(audit.records[0]).toMatchObject({ detail: [{ rule: "policies/p.yaml#allow[0]", failed: ["amount_cents 90000 is above 50000"] }] });
+    expect(upstream.received).toHaveLength(0);
   });
 });

@@ -10,9 +10,9 @@ import { Egress, type Resolver } from "../egress/egress.js";
 import { TemplateValueError } from "../egress/request-encoding.js";
 import type { SecretStore } from "../credentials/secrets.js";
 import { StateUnavailable, type StateStore } from "../state/state-store.js";
-import type { CompiledConfig, ExecPlan, HttpRequestPlan, ToolModule, ValidationError } from "../contract/tool-module.js";
+import type { CompiledConfig, DecisionEnv, ExecPlan, HttpRequestPlan, ToolModule, ValidationError } from "../contract/tool-module.js";
 import { ApprovalDesk } from "./approval-desk.js";
-import { agentMaySee } from "./explain.js";
+import { agentMaySee, describeFailures } from "./explain.js";
 import { Metrics } from "./metrics.js";
 import { checkObligations, type ObligationVerdict } from "./obligations.js";
 import type { ExecuteRequest, Outcome } from "./outcome.js";
@@ -20,9 +20,13 @@ import { createRedactor, type Redactor } from "./redact.js";
 import { RecordAllowance } from "./record-allowance.js";
 import { runPlan } from "./run-tool.js";
 import { decisionName, sameDecision, shadowDecision, type ShadowDecision } from "./shadow-decision.js";
+import { redactCredentialJson } from "./redact-credentials.js";
 import { unencodable } from "./unencodable-input.js";
 
 export type { ExecuteRequest, Outcome } from "./outcome.js";
+
+const NO_CONTEXT: Readonly<Record<string, string>> = Object.freeze({});
+
 
 /** Forward-proxy mode: client headers passed on (Accept, User-Agent), and the upstream's errors passed through. */
 export interface ForwardOptions {
@@ -36,7 +40,18 @@ export interface EngineOptions {
   state: StateStore;
   resolver?: Resolver;
   metrics?: Metrics;
+  /** The deployment context (`serve --context key=value`), checked against the config at start. */
+  context?: Readonly<Record<string, string>>;
+  /** The decision clock, epoch milliseconds (default Date.now; tests inject one). */
+  clock?: () => number;
+  /** What a request no rule allows is told: the failed conditions of its own rules (default), or nothing more. */
+  denialDetail?: DenialDetail;
 }
+
+export type DenialDetail = "none" | "conditions";
+
+const NO_RULE_REASON = "no rule allows this request";
+const OWN_SECRET_REASON = "the input holds one of this gateway's own secrets, which it never sends";
 
 const MAX_LOGGED_NAME = 128;
 
@@ -48,7 +63,7 @@ const AUDIT_UNAVAILABLE = "the audit log cannot be written, so nothing is execut
 const STATE_UNAVAILABLE = "the state store for approvals and limits is unavailable, so nothing is executed";
 
 /** What a request's record says beside its decision (approvers appear only in approval records). */
-type RecordDetails = Omit<RecordFields, "decision" | "approver">;
+type RecordDetails = Omit<RecordFields, "decision" | "approver" | "context" | "decided_at">;
 
 export class Engine {
   readonly metrics: Metrics;
@@ -91,22 +106,37 @@ export class Engine {
     /** The fields every record of this request shares, serialised once (the first record builds them). */
     let requestFields: string | undefined;
     // `build --shadow`: the candidate's decision, compared with the enforced one when the decision is recorded.
-    const shadow = this.options.config.shadow === undefined ? undefined : shadowDecision(this.options.config.shadow, request);
+    const shadow = this.options.config.shadow === undefined ? undefined : shadowDecision(this.options.config.shadow, request, this.#decisionEnv());
     let enforced: ShadowDecision | undefined;
     const disagreement = (): ShadowDecision | undefined => {
       if (shadow === undefined || enforced === undefined || sameDecision(shadow, enforced)) return undefined;
       this.metrics.countShadowDisagreement(tool?.name ?? "(unknown)", enforced, shadow);
       return shadow;
     };
+    /** Set once the policy is consulted: the decision records then say what it was decided in. */
+    let decidedIn: { context?: Readonly<Record<string, string>>; decided_at?: string } = {};
     const record = (decision: AuditEntry["decision"], fields: RecordDetails, role: "decision" | "outcome") =>
       this.options.audit.appendRequestRecord(
         (requestFields ??= requestText({ id, config, agent, tool: loggedTool, input: (loggedInput ??= this.redactor.json(request.input ?? null)), reason: loggedReason })),
-        { decision, rule: fields.rule, approval_id: fields.approval_id, status: fields.status, http_status: fields.http_status, duration_ms: fields.duration_ms, ...(role === "decision" && shadow !== undefined ? { shadow: disagreement() } : {}) },
+        {
+          decision,
+          rule: fields.rule,
+          approval_id: fields.approval_id,
+          status: fields.status,
+          http_status: fields.http_status,
+          duration_ms: fields.duration_ms,
+          ...(role === "decision" ? decidedIn : {}),
+          ...(role === "decision" && shadow !== undefined ? { shadow: disagreement() } : {}),
+          ...(fields.detail === undefined ? {} : { detail: fields.detail }),
+        },
         role,
       );
     /** The request's last record, counted; a decision that is also the answer is durable before the answer. */
     const finish = async (decision: AuditEntry["decision"], fields: RecordDetails, outcome: Outcome, counted: string): Promise<Outcome> => {
       this.metrics.countRequest(tool?.name ?? "(unknown)", counted);
+      // A request that is not executed is recorded without credential-shaped strings (the pattern set):
+      // a token pasted into a denied issue body is not kept in the audit either.
+      if (requestFields === undefined && decision !== "pending_approval") loggedInput = redactCredentialJson(loggedInput ?? this.redactor.json(request.input ?? null)).value;
       try {
         await record(decision, fields, "decision");
       } catch {
@@ -134,10 +164,24 @@ export class Engine {
     const unsendable = unencodable(input, why);
     if (unsendable !== undefined) return invalid(unsendable);
     loggedInput = this.redactor.json(input);
+    // Always on, whatever the policy: a value from the agent that holds one of this runtime's own secrets
+    // (in any form the redactor knows) is never sent anywhere. The record holds the input redacted.
+    if (loggedInput !== input) {
+      return finish("deny", { status: "secret_in_input" }, { status: "denied", reason: OWN_SECRET_REASON, audit_id: id }, "secret_in_input");
+    }
 
-    const decision = tool.decide(agent, input as never, why);
+    const env = this.#decisionEnv();
+    decidedIn = this.#decidedIn(env);
+    const decision = tool.decide(agent, input as never, why, env);
     enforced = decisionName(decision);
     if (decision.effect === "deny") {
+      if (decision.rule === undefined && tool.denialDetail !== undefined) {
+        // The audit always holds the full explanation; the agent is told it unless the operator chose not.
+        const detail = tool.denialDetail(agent, input as never, why, env);
+        const told = this.options.denialDetail === "none" || detail.length === 0 ? NO_RULE_REASON : `${NO_RULE_REASON}: ${describeFailures(detail)}`;
+        const denied: Outcome = { status: "denied", reason: told, ...(this.options.denialDetail === "none" ? {} : { failed: detail }), audit_id: id };
+        return finish("deny", { status: "denied", detail }, denied, "denied");
+      }
       const denied: Outcome = { status: "denied", reason: decision.reason ?? "denied by policy", ...(decision.rule ? { rule: decision.rule } : {}), audit_id: id };
       return finish("deny", { rule: decision.rule, status: "denied" }, denied, "denied");
     }
@@ -211,6 +255,19 @@ export class Engine {
     const fields = { rule, status: outcome.status, http_status: "http_status" in outcome ? outcome.http_status : undefined, duration_ms: Math.round(duration * 1000) / 1000 };
     record("outcome", fields, "outcome").catch(() => this.metrics.countRequest(tool.name, "audit_failed"));
     return outcome;
+  }
+
+  #decisionEnv(): DecisionEnv {
+    return { context: this.options.context ?? NO_CONTEXT, now: (this.options.clock ?? Date.now)() };
+  }
+
+  #decidedIn(env: DecisionEnv): { context?: Readonly<Record<string, string>>; decided_at?: string } {
+    const declared = this.options.config.context;
+    if (declared === undefined) return {};
+    return {
+      ...(Object.keys(declared.declared).length > 0 ? { context: env.context } : {}),
+      ...(declared.timed ? { decided_at: new Date(env.now).toISOString() } : {}),
+    };
   }
 
   /** A forward-proxy request refused before any tool (CONNECT, an undeclared destination): audited. */

@@ -14,6 +14,13 @@ export class Metrics {
     this.#shadow.set(labels, (this.#shadow.get(labels) ?? 0) + 1);
   }
 
+  /** tool → credential-shaped strings replaced by `output.redact_credentials`. */
+  readonly #credentialsRedacted = new Map<string, number>();
+
+  countCredentialsRedacted(tool: string, count: number): void {
+    this.#credentialsRedacted.set(tool, (this.#credentialsRedacted.get(tool) ?? 0) + count);
+  }
+
   countRequest(tool: string, outcome: string): void {
     let byOutcome = this.#requests.get(tool);
     if (byOutcome === undefined) this.#requests.set(tool, (byOutcome = new Map()));
@@ -43,6 +50,10 @@ export class Metrics {
     if (this.#shadow.size > 0) {
       lines.push("# HELP keyrunner_shadow_disagreements_total Requests the shadow config decides differently, by enforced and shadow rule.", "# TYPE keyrunner_shadow_disagreements_total counter");
       for (const [labels, n] of [...this.#shadow].sort()) lines.push(`keyrunner_shadow_disagreements_total{${labels}} ${n}`);
+    }
+    if (this.#credentialsRedacted.size > 0) {
+      lines.push("# HELP keyrunner_credentials_redacted_total Credential-shaped strings replaced in results (output.redact_credentials).", "# TYPE keyrunner_credentials_redacted_total counter");
+      for (const [tool, n] of [...this.#credentialsRedacted].sort()) lines.push(`keyrunner_credentials_redacted_total{tool="${escape(tool)}"} ${n}`);
     }
     return `${lines.join("\n")}\n`;
   }

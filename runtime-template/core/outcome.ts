@@ -20,7 +20,7 @@ export interface UpstreamAnswer {
 export type Outcome =
   | { status: "ok"; result: unknown; http_status?: number; audit_id: string; upstream?: UpstreamAnswer }
   | { status: "invalid"; errors: ValidationError[]; audit_id: string }
-  | { status: "denied"; reason: string; rule?: string; remaining?: number; audit_id: string }
+  | { status: "denied"; reason: string; rule?: string; remaining?: number; failed?: ReadonlyArray<{ readonly rule: string; readonly failed: readonly string[] }>; audit_id: string }
   | { status: "pending_approval"; approval_id: string; expires_at: string; audit_id: string }
   | { status: "rate_limited"; retry_after_s: number; rule: string; audit_id: string }
   | { status: "unavailable"; message: string; audit_id: string }

@@ -7,10 +7,13 @@ import type { ExecPlan, HttpRequestPlan, ToolModule } from "../contract/tool-mod
 import type { Outcome } from "./outcome.js";
 import type { Redactor } from "./redact.js";
 import { readUpstreamBody } from "./upstream-body.js";
+import { redactCredentialJson } from "./redact-credentials.js";
 
 export interface ToolRunner {
   readonly egress: Egress;
   readonly redactor: Redactor;
+  /** Counts credential-shaped strings replaced by `output.redact_credentials`. */
+  readonly metrics?: { countCredentialsRedacted(tool: string, count: number): void };
 }
 
 export async function runPlan(runner: ToolRunner, tool: ToolModule, plan: HttpRequestPlan | ExecPlan, id: string, passUpstream: boolean): Promise<Outcome> {
@@ -19,7 +22,12 @@ export async function runPlan(runner: ToolRunner, tool: ToolModule, plan: HttpRe
     try {
       const result = await runExec(plan);
       if (result.timedOut) return { status: "upstream_timeout", message: "the command did not finish in time", audit_id: id };
-      const output = redactor.json({ exit_code: result.exitCode, stdout: result.stdout, stderr: result.stderr, truncated: result.truncated });
+      let output = redactor.json({ exit_code: result.exitCode, stdout: result.stdout, stderr: result.stderr, truncated: result.truncated });
+      if (tool.output.redactCredentials === true) {
+        const cleaned = redactCredentialJson(output);
+        if (cleaned.count > 0) runner.metrics?.countCredentialsRedacted(tool.name, cleaned.count);
+        output = cleaned.value;
+      }
       return { status: "ok", result: output, audit_id: id };
     } catch {
       return { status: "upstream_error", message: "the command could not be started", audit_id: id };
@@ -42,7 +50,12 @@ export async function runPlan(runner: ToolRunner, tool: ToolModule, plan: HttpRe
   if (response.status >= 400 && !passUpstream) {
     return { status: "upstream_error", http_status: response.status, message: "the upstream answered with an error", audit_id: id };
   }
-  const read = readUpstreamBody(response, { maxResponseBytes: plan.maxResponseBytes, redactor, output: tool.output });
+  const read = readUpstreamBody(response, {
+    maxResponseBytes: plan.maxResponseBytes,
+    redactor,
+    output: tool.output,
+    onCredentialsRedacted: (count) => runner.metrics?.countCredentialsRedacted(tool.name, count),
+  });
   if (!read.ok) return { status: "upstream_error", http_status: response.status, message: read.message, audit_id: id };
   const result = read.value;
   const upstream = passUpstream ? { upstream: { status: response.status, body: result } } : {};

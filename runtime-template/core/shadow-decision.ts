@@ -3,7 +3,7 @@
 // answered; where the two differ, the decision record carries `shadow` and /metrics counts it.
 
 import type { ShadowDecision } from "../audit/audit-record.js";
-import type { CompiledConfig, Decision } from "../contract/tool-module.js";
+import type { CompiledConfig, Decision, DecisionEnv } from "../contract/tool-module.js";
 import { explainRequest } from "./explain.js";
 
 export type { ShadowDecision };
@@ -15,9 +15,9 @@ export function decisionName(decision: Decision): ShadowDecision {
 }
 
 /** What the shadow config decides for the request. Its generated code is the same kind as the enforced; a throw still only names the shadow. */
-export function shadowDecision(shadow: CompiledConfig, request: { agent: string; tool: unknown; input: unknown; reason?: unknown }): ShadowDecision {
+export function shadowDecision(shadow: CompiledConfig, request: { agent: string; tool: unknown; input: unknown; reason?: unknown }, env: DecisionEnv): ShadowDecision {
   try {
-    const explained = explainRequest(shadow, { ...request, reason: typeof request.reason === "string" ? request.reason : undefined });
+    const explained = explainRequest(shadow, { ...request, reason: typeof request.reason === "string" ? request.reason : undefined }, env);
     if (explained.status === "not_found") return { decision: "not_found" };
     if (explained.status === "invalid") return { decision: "invalid" };
     return decisionName(explained.decision);

@@ -4,6 +4,7 @@
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
 import type { ToolModule } from "../contract/tool-module.js";
 import { applyOutput } from "./output-filter.js";
+import { redactCredentialJson, redactCredentialText } from "./redact-credentials.js";
 import { MAX_DEPTH, type Redactor } from "./redact.js";
 
 /** The content codings the runtime decodes (and so the only ones it asks upstreams for). */
@@ -27,6 +28,8 @@ export interface BodyOptions {
   maxResponseBytes: number;
   redactor: Redactor;
   output: ToolModule["output"];
+  /** Told how many credential-shaped strings `output.redact_credentials` replaced (for /metrics). */
+  onCredentialsRedacted?: (count: number) => void;
   /** The output filter; a parameter so that its failure can be tested. */
   filter?: typeof applyOutput;
 }
@@ -132,9 +135,19 @@ export function readUpstreamBody(response: { headers: Record<string, string | st
   if (!json) {
     // Output rules name fields of a JSON answer: a body they cannot apply to is not passed on whole.
     if (filtering) return fail("output_filter_failed");
-    return { ok: true, value: redactor.text(text) };
+    const secretFree = redactor.text(text);
+    if (output.redactCredentials !== true) return { ok: true, value: secretFree };
+    const cleaned = redactCredentialText(secretFree);
+    if (cleaned.count > 0) options.onCredentialsRedacted?.(cleaned.count);
+    return { ok: true, value: cleaned.text };
   }
-  const redacted = redactor.mayHoldSecret(text) ? redactor.json(parsed) : parsed;
+  let redacted = redactor.mayHoldSecret(text) ? redactor.json(parsed) : parsed;
+  if (output.redactCredentials === true) {
+    // After secret redaction, before pick/redact (docs/policy-semantics.md).
+    const cleaned = redactCredentialJson(redacted);
+    if (cleaned.count > 0) options.onCredentialsRedacted?.(cleaned.count);
+    redacted = cleaned.value;
+  }
   if (!filtering) return { ok: true, value: redacted };
   try {
     return { ok: true, value: (options.filter ?? applyOutput)(redacted, output) };

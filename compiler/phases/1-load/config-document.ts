@@ -17,6 +17,11 @@ export class ConfigDocument {
     private readonly lines: LineCounter,
   ) {}
 
+  /** The same document with another plain value (e.g. with its broken parts left out); spans are unchanged. */
+  withValue(value: unknown): ConfigDocument {
+    return new ConfigDocument(this.file, this.index, value, this.document, this.lines);
+  }
+
   /**
    * The span of the value at `path` (or of its key, when `key` is set). A path that does not exist
    * resolves to the deepest node that does, so a diagnostic always has a place to point at.

@@ -6,8 +6,10 @@ import { join, relative, resolve, sep } from "node:path";
 import { LineCounter, parseAllDocuments } from "yaml";
 import { DiagnosticLog } from "../../diagnostics/diagnostic.js";
 import { ConfigDocument } from "./config-document.js";
+import { plainYamlProblem } from "./yaml-problem.js";
 
-export type ConfigKind = "tool" | "policy";
+/** `context` is the optional context.yaml at the config root (deployment context keys and values). */
+export type ConfigKind = "tool" | "policy" | "context";
 
 export interface SourceFile {
   /** Display path, relative to the config root, with `/` separators. */
@@ -20,6 +22,8 @@ export interface LoadedConfig {
   readonly sources: ReadonlyMap<string, string>;
   readonly tools: readonly ConfigDocument[];
   readonly policies: readonly ConfigDocument[];
+  /** context.yaml, when the config has one and it parsed. */
+  readonly context?: ConfigDocument | undefined;
   /** Tool names found in documents that could not be parsed, so references to them are not reported twice. */
   readonly unparsedToolNames: ReadonlySet<string>;
   /** The tool folder does not exist: every tool reference would be unknown, so none is reported. */
@@ -42,6 +46,10 @@ export function readConfigFiles(location: ConfigLocation, log: DiagnosticLog): S
     ["policy", resolve(root, location.policies ?? "policies")],
   ];
   const files: SourceFile[] = [];
+  const contextFile = resolve(root, "context.yaml");
+  if (existsSync(contextFile) && statSync(contextFile).isFile()) {
+    files.push({ path: displayPath(root, contextFile), kind: "context", text: readFileSync(contextFile, "utf8") });
+  }
   for (const [kind, folder] of folders) {
     const display = displayPath(root, folder);
     if (!existsSync(folder) || !statSync(folder).isDirectory()) {
@@ -61,6 +69,7 @@ export function parseConfigSources(files: readonly SourceFile[], log: Diagnostic
   const sources = new Map<string, string>();
   const tools: ConfigDocument[] = [];
   const policies: ConfigDocument[] = [];
+  let context: ConfigDocument | undefined;
   const unparsedToolNames = new Set<string>();
   for (const file of files) {
     sources.set(file.path, file.text);
@@ -69,23 +78,28 @@ export function parseConfigSources(files: readonly SourceFile[], log: Diagnostic
     const list = Array.isArray(documents) ? documents : [documents];
     list.forEach((document, index) => {
       const problems = [...document.errors];
+      // One diagnostic a line: the parser often reports one slip several times over.
+      const reportedLines = new Set<number>();
       for (const problem of problems) {
         const pos = lines.linePos(problem.pos[0]);
-        const message = problem.message.split("\n")[0] ?? problem.message;
-        const lineText = file.text.split(/\r?\n/)[pos.line - 1] ?? "";
+        const plain = plainYamlProblem(problem.code, problem.message, file.text, pos.line, pos.col, Math.max(1, problem.pos[1] - problem.pos[0]));
+        if (reportedLines.has(plain.line)) continue;
+        reportedLines.add(plain.line);
+        const lineText = file.text.split(/\r?\n/)[plain.line - 1] ?? "";
         // `{ type: string[] }` reads as the start of a list inside a flow map: the commonest slip.
         const hint = /\{[^}]*\b(string|number|integer)\[\]/.test(lineText) ? 'inside `{ }`, quote list types: `type: "string[]"`' : undefined;
-        log.report("KR1001", { file: file.path, line: pos.line, column: pos.col, length: Math.max(1, problem.pos[1] - problem.pos[0]) }, message, { hint });
+        log.report("KR1001", { file: file.path, line: plain.line, column: plain.column, length: plain.length }, plain.message, { hint });
       }
       if (problems.length > 0 && file.kind === "tool") {
         for (const match of file.text.matchAll(/^tool:\s*["']?([a-z][a-z0-9_]*)/gm)) unparsedToolNames.add(match[1]!);
       }
       if (problems.length > 0 || document.contents === null) return;
       const doc = new ConfigDocument(file.path, index, document.toJS(), document, lines);
-      (file.kind === "tool" ? tools : policies).push(doc);
+      if (file.kind === "context") context ??= doc;
+      else (file.kind === "tool" ? tools : policies).push(doc);
     });
   }
-  return { sources, tools, policies, unparsedToolNames, toolFolderMissing: false };
+  return { sources, tools, policies, context, unparsedToolNames, toolFolderMissing: false };
 }
 
 export function loadConfig(location: ConfigLocation, log: DiagnosticLog): LoadedConfig {

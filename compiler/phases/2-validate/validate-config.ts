@@ -13,6 +13,8 @@ export interface ValidatedConfig {
   /** Documents that passed their schema; later phases see only these. */
   readonly tools: readonly ConfigDocument[];
   readonly policies: readonly ConfigDocument[];
+  /** context.yaml (checked in the resolve phase, where its keys are read). */
+  readonly context?: ConfigDocument | undefined;
   /** Names declared by tool documents that failed to parse or failed their schema, so references to them are not reported twice. */
   readonly brokenToolNames: ReadonlySet<string>;
   readonly toolFolderMissing: boolean;
@@ -37,7 +39,19 @@ export function validateConfig(loaded: LoadedConfig, log: DiagnosticLog): Valida
       return false;
     });
   const tools = check(loaded.tools, tool, "tool");
-  const policies = check(loaded.policies, policy, "policy");
+  // A policy with schema errors inside some rules (or an unknown top-level key) still has its other rules
+  // resolved, so that one run of `check` reports their unknown names and fields too.
+  const policies: ConfigDocument[] = [];
+  for (const doc of loaded.policies) {
+    if (policy(doc.value)) {
+      policies.push(doc);
+      continue;
+    }
+    const errors = (policy.errors ?? []) as ErrorObject[];
+    reportSchemaErrors(doc, errors, "policy", log);
+    const salvaged = salvagePolicy(doc.value, errors);
+    if (salvaged !== undefined) policies.push(doc.withValue(salvaged));
+  }
   const brokenToolNames = new Set([
     ...loaded.unparsedToolNames,
     ...loaded.tools.filter((d) => !tools.includes(d)).flatMap((d) => {
@@ -45,5 +59,27 @@ export function validateConfig(loaded: LoadedConfig, log: DiagnosticLog): Valida
       return typeof name === "string" ? [name] : [];
     }),
   ]);
-  return { sources: loaded.sources, tools, policies, brokenToolNames, toolFolderMissing: loaded.toolFolderMissing };
+  return { sources: loaded.sources, tools, policies, context: loaded.context, brokenToolNames, toolFolderMissing: loaded.toolFolderMissing };
+}
+
+/**
+ * The policy with each rule that has a schema error replaced by null (resolve skips those), when every error
+ * lies inside a rule or is an unknown top-level key; undefined when the policy as a whole is broken.
+ */
+function salvagePolicy(value: unknown, errors: readonly ErrorObject[]): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value) || typeof (value as { policy?: unknown }).policy !== "string") return undefined;
+  const broken = { allow: new Set<number>(), deny: new Set<number>() };
+  for (const error of errors) {
+    const rule = /^\/(allow|deny)\/(\d+)(\/|$)/.exec(error.instancePath);
+    if (rule !== null) broken[rule[1] as "allow" | "deny"].add(Number(rule[2]));
+    else if (!(error.instancePath === "" && error.keyword === "additionalProperties")) return undefined;
+  }
+  const raw = value as Record<string, unknown>;
+  const copy: Record<string, unknown> = { ...raw };
+  for (const effect of ["allow", "deny"] as const) {
+    const list = raw[effect];
+    if (list !== undefined && !Array.isArray(list)) return undefined;
+    if (Array.isArray(list)) copy[effect] = list.map((rule, index) => (broken[effect].has(index) ? null : rule));
+  }
+  return copy;
 }

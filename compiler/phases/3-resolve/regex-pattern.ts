@@ -13,7 +13,7 @@ export function escapeLiteral(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
 }
 
-export type PatternCheck = { ok: true; pattern: AnalysablePattern } | { ok: false; code: Code; message: string };
+export type PatternCheck = { ok: true; pattern: AnalysablePattern } | { ok: false; code: Code; message: string; hint?: string };
 
 const cache = new Map<string, PatternCheck>();
 
@@ -49,6 +49,8 @@ function check(source: string, flags: "u" | "iu"): PatternCheck {
       ok: false,
       code: "KR3020",
       message: `regular expression \`${source}\` can take super-linear time (${report.exponential ? "exponential" : "polynomial"} backtracking on input like "${attack}…")`,
+      // Anchoring helps only a pattern that is not anchored yet.
+      ...(source.startsWith("^") ? { hint: "the pattern can match the same text in more than one way (e.g. a repetition inside a repetition); remove the ambiguity, e.g. `(a+)+` → `a+`" } : {}),
     };
   }
   const language = searchLanguage(source, ast);

@@ -7,13 +7,15 @@ import { closestName, didYouMean } from "../../diagnostics/suggest.js";
 import type { ConfigDocument, DocumentPath } from "../1-load/config-document.js";
 import { checkPattern } from "./regex-pattern.js";
 import { scalarHasType } from "./resolve-input.js";
-import type { Condition, InputField, Operator, ResolvedTool, Scalar } from "./resolved-config.js";
+import type { Condition, CredentialCheck, InputField, Operator, ResolvedTool, Scalar, TimeWindow } from "./resolved-config.js";
+import { CREDENTIAL_PATTERNS } from "../../../runtime-template/contract/credential-patterns.js";
+import { resolveTime } from "./resolve-time.js";
 
 export const operatorsByType = {
   number: ["min", "max", "equals", "in", "not_in"],
-  string: ["equals", "in", "not_in", "starts_with", "not_starts_with", "ends_with", "not_ends_with", "matches", "not_matches", "max_length"],
+  string: ["equals", "in", "not_in", "starts_with", "not_starts_with", "ends_with", "not_ends_with", "matches", "not_matches", "max_length", "no_credentials"],
   boolean: ["equals"],
-  array: ["subset_of", "each_matches", "max_items"],
+  array: ["subset_of", "each_matches", "max_items", "no_credentials"],
 } as const satisfies Record<string, readonly Operator[]>;
 
 const allOperators: ReadonlySet<string> = new Set(Object.values(operatorsByType).flat());
@@ -46,12 +48,24 @@ export function operatorsFor(field: InputField): readonly Operator[] {
 
 export interface ResolvedWhen {
   conditions: Condition[];
+  contextConditions: Condition[];
+  window?: TimeWindow;
   requireReason: boolean;
   ok: boolean;
 }
 
-export function resolveWhen(when: Record<string, unknown>, tool: ResolvedTool, doc: ConfigDocument, path: DocumentPath, log: DiagnosticLog): ResolvedWhen {
-  const result: ResolvedWhen = { conditions: [], requireReason: false, ok: true };
+/** Operators a `context.<key>` condition may use. */
+const CONTEXT_OPERATORS = ["equals", "in", "not_in"] as const;
+
+export function resolveWhen(
+  when: Record<string, unknown>,
+  tool: ResolvedTool,
+  doc: ConfigDocument,
+  path: DocumentPath,
+  log: DiagnosticLog,
+  context: ReadonlyMap<string, readonly string[]> = new Map(),
+): ResolvedWhen {
+  const result: ResolvedWhen = { conditions: [], contextConditions: [], requireReason: false, ok: true };
   const fail = (...args: Parameters<DiagnosticLog["report"]>) => {
     log.report(...args);
     result.ok = false;
@@ -62,6 +76,17 @@ export function resolveWhen(when: Record<string, unknown>, tool: ResolvedTool, d
     if (key === "require_reason") {
       if (typeof value !== "boolean") fail("KR3007", doc.spanAt(keyPath), "`require_reason` must be true or false");
       else result.requireReason = value;
+      continue;
+    }
+    if (key === "time" && !tool.fieldByName.has("time")) {
+      const window = resolveTime(value, doc, keyPath, log);
+      if (window === undefined) result.ok = false;
+      else result.window = window;
+      continue;
+    }
+    if (key.startsWith("context.")) {
+      const condition = resolveContextCondition(key.slice("context.".length), value, context, doc, keyPath, fail);
+      if (condition !== undefined) result.contextConditions.push(condition);
       continue;
     }
     const field = tool.fieldByName.get(key);
@@ -115,7 +140,7 @@ export function resolveWhen(when: Record<string, unknown>, tool: ResolvedTool, d
       const caseless = ignoreCase && CASED_OPERATORS.has(operator as Operator);
       const condition = resolveOperand(field, operator as Operator, operand, caseless);
       if ("problem" in condition) {
-        fail(condition.code ?? "KR3007", doc.spanAt(opPath), condition.code ? condition.problem : `\`${key}.${operator}\` ${condition.problem}`);
+        fail(condition.code ?? "KR3007", doc.spanAt(opPath), condition.code ? condition.problem : `\`${key}.${operator}\` ${condition.problem}`, { hint: condition.hint });
         continue;
       }
       result.conditions.push({
@@ -169,8 +194,63 @@ function resolveIgnoreCase(
   return flag;
 }
 
+/** `context.<key>: { equals | in | not_in: ... }` over the key's declared values. */
+function resolveContextCondition(
+  key: string,
+  value: unknown,
+  context: ReadonlyMap<string, readonly string[]>,
+  doc: ConfigDocument,
+  keyPath: DocumentPath,
+  fail: (...args: Parameters<DiagnosticLog["report"]>) => void,
+): Condition | undefined {
+  const declared = context.get(key);
+  if (declared === undefined) {
+    fail("KR3026", doc.spanAt(keyPath, "key"), `unknown context key \`${key}\``, {
+      hint: context.size === 0 ? "declare it in context.yaml at the config root: `context: { " + key + ": [value, ...] }`" : (didYouMean(key, context.keys()) ?? `declared keys: ${[...context.keys()].join(", ")}`),
+    });
+    return undefined;
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value) || Object.keys(value).length !== 1) {
+    fail("KR3007", doc.spanAt(keyPath), `condition on \`context.${key}\` must be one of \`{ equals: v }\`, \`{ in: [...] }\`, \`{ not_in: [...] }\``);
+    return undefined;
+  }
+  const [operator, operand] = Object.entries(value as Record<string, unknown>)[0]!;
+  const opPath = [...keyPath, operator];
+  if (!(CONTEXT_OPERATORS as readonly string[]).includes(operator)) {
+    fail("KR3006", doc.spanAt(opPath, "key"), `operator \`${operator}\` does not apply to \`context.${key}\``, { hint: `operators for context keys: ${CONTEXT_OPERATORS.join(", ")}` });
+    return undefined;
+  }
+  const values = operator === "equals" ? [operand] : operand;
+  if (!Array.isArray(values) || values.length === 0 || values.some((v) => typeof v !== "string")) {
+    fail("KR3007", doc.spanAt(opPath), `\`context.${key}.${operator}\` must be ${operator === "equals" ? "a string" : "a non-empty list of strings"}`);
+    return undefined;
+  }
+  const unknown = (values as string[]).find((v) => !declared.includes(v));
+  if (unknown !== undefined) {
+    fail("KR3027", doc.spanAt(opPath), `\`${unknown}\` is not a declared value of context key \`${key}\``, { hint: didYouMean(unknown, declared) ?? `declared values: ${declared.join(", ")}` });
+    return undefined;
+  }
+  const written = `context.${key}: { ${operator}: ${flow(operand)} }`;
+  const base = { field: key, context: true as const, written, span: doc.spanAt(opPath, "key") };
+  return operator === "equals" ? { ...base, operator: "equals", value: operand as string } : { ...base, operator: operator as "in" | "not_in", value: [...new Set(values as string[])] };
+}
+
+let credentialChecks: CredentialCheck[] | undefined;
+
+/** The credential pattern set as analysable patterns (built once; each is a DFA like any `matches`). */
+export function credentialPatternChecks(): readonly CredentialCheck[] {
+  if (credentialChecks === undefined) {
+    credentialChecks = CREDENTIAL_PATTERNS.map((p) => {
+      const check = checkPattern(p.source);
+      if (!check.ok) throw new Error(`credential pattern ${p.id} does not compile: ${check.message}`);
+      return { id: p.id, description: p.description, pattern: check.pattern };
+    });
+  }
+  return credentialChecks;
+}
+
 type Resolved = { field: string; operator: Operator; value: unknown };
-type Problem = { problem: string; code?: Code };
+type Problem = { problem: string; code?: Code; hint?: string };
 
 /** The typed condition, or why the operand is wrong (KR3007 unless a regular-expression code is given). */
 function resolveOperand(field: InputField, operator: Operator, operand: unknown, ignoreCase: boolean): Resolved | Problem {
@@ -199,12 +279,14 @@ function resolveOperand(field: InputField, operator: Operator, operand: unknown,
     case "ends_with":
     case "not_ends_with":
       return typeof operand === "string" ? { ...base, value: operand } : p("must be a string");
+    case "no_credentials":
+      return operand === true ? { ...base, value: credentialPatternChecks() } : p("must be true (leave it out to allow credential-shaped values)");
     case "matches":
     case "not_matches":
     case "each_matches": {
       if (typeof operand !== "string") return p("must be a regular expression (a string)");
       const check = checkPattern(operand, { ignoreCase });
-      return check.ok ? { ...base, value: check.pattern } : { problem: check.message, code: check.code };
+      return check.ok ? { ...base, value: check.pattern } : { problem: check.message, code: check.code, ...(check.hint === undefined ? {} : { hint: check.hint }) };
     }
   }
 }

@@ -3,6 +3,7 @@
 import type { DiagnosticLog } from "../../diagnostics/diagnostic.js";
 import type { ConfigDocument } from "../1-load/config-document.js";
 import type { ValidatedConfig } from "../2-validate/validate-config.js";
+import { resolveContext } from "./resolve-context.js";
 import { resolvePolicy } from "./resolve-policy.js";
 import { resolveTool } from "./resolve-tool.js";
 import type { ResolvedConfig, ResolvedPolicy, ResolvedTool } from "./resolved-config.js";
@@ -24,6 +25,7 @@ export function resolveConfig(validated: ValidatedConfig, log: DiagnosticLog): R
     else tools.set(name, tool);
   }
 
+  const context = resolveContext(validated.context, log);
   const documentsPerFile = new Map<string, number>();
   for (const doc of validated.policies) documentsPerFile.set(doc.file, (documentsPerFile.get(doc.file) ?? 0) + 1);
   const policies: ResolvedPolicy[] = [];
@@ -37,9 +39,9 @@ export function resolveConfig(validated: ValidatedConfig, log: DiagnosticLog): R
     }
     firstPolicy.set(name, doc);
     const qualifyIds = (documentsPerFile.get(doc.file) ?? 0) > 1;
-    policies.push(resolvePolicy(doc, { tools, brokenToolNames: broken, toolFolderMissing: validated.toolFolderMissing, qualifyIds, log }));
+    policies.push(resolvePolicy(doc, { tools, brokenToolNames: broken, toolFolderMissing: validated.toolFolderMissing, qualifyIds, log, context }));
   }
-  return { sources: validated.sources, tools, policies, rules: policies.flatMap((p) => p.rules) };
+  return { sources: validated.sources, tools, policies, rules: policies.flatMap((p) => p.rules), context };
 }
 
 function where(doc: ConfigDocument): string {

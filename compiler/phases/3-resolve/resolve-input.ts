@@ -96,9 +96,9 @@ class FieldProblems {
   report(at: readonly string[], message: string): void {
     this.reportCode("KR3021", at, `input field \`${this.name}\`: ${message}`);
   }
-  reportCode(code: Code, at: readonly string[], message: string): void {
+  reportCode(code: Code, at: readonly string[], message: string, hint?: string): void {
     this.any = true;
-    this.log.report(code, this.span(at), message);
+    this.log.report(code, this.span(at), message, { hint });
   }
 }
 
@@ -129,7 +129,7 @@ function resolveConstraints(
     else if (key === "pattern") {
       const check = checkPattern(raw.pattern!);
       if (check.ok) out.pattern = check.pattern;
-      else problems.reportCode(check.code, [...at, "pattern"], check.message);
+      else problems.reportCode(check.code, [...at, "pattern"], check.message, check.hint);
     } else out[key] = raw[key];
   }
   if (out.minimum !== undefined && out.maximum !== undefined && out.minimum > out.maximum) {

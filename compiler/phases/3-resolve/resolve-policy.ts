@@ -31,6 +31,8 @@ export interface PolicyScope {
   /** Whether rule ids need the policy name to be unique (the file holds several policies). */
   readonly qualifyIds: boolean;
   readonly log: DiagnosticLog;
+  /** context.yaml's keys and values. */
+  readonly context: ReadonlyMap<string, readonly string[]>;
 }
 
 const SECONDS = { m: 60, h: 3600, d: 86400 } as const;
@@ -45,6 +47,8 @@ export function resolvePolicy(doc: ConfigDocument, scope: PolicyScope): Resolved
   const rules: ResolvedRule[] = [];
   for (const effect of ["allow", "deny"] as const) {
     (raw[effect] ?? []).forEach((rule, index) => {
+      // A rule with schema errors (already reported) is left out; the others are still resolved.
+      if (rule === null) return;
       const resolved = resolveRule(doc, raw, rule, effect, index, agents, scope);
       if (resolved !== undefined) rules.push(resolved);
     });
@@ -71,7 +75,7 @@ function resolveRule(
     }
     return undefined;
   }
-  const when = resolveWhen(raw.when ?? {}, tool, doc, [...path, "when"], scope.log);
+  const when = resolveWhen(raw.when ?? {}, tool, doc, [...path, "when"], scope.log, scope.context);
   let ok = when.ok;
   let budget: ResolvedRule["budget"];
   if (raw.budget !== undefined) {
@@ -98,6 +102,8 @@ function resolveRule(
     tool: tool.name,
     agents,
     conditions: when.conditions,
+    contextConditions: when.contextConditions,
+    ...(when.window === undefined ? {} : { window: when.window }),
     requireReason: when.requireReason,
     ...(raw.reason === undefined ? {} : { reason: raw.reason }),
     ...(raw.require_approval === true ? { approval: { expiresSeconds: durationSeconds(raw.expires ?? "1h") } } : {}),

@@ -13,7 +13,7 @@ interface RawTool {
   description: string;
   input?: Record<string, unknown>;
   run: RawHttpRun | RawExecRun;
-  output?: { pick?: string[]; redact?: string[] };
+  output?: { pick?: string[]; redact?: string[]; redact_credentials?: boolean };
 }
 
 export function resolveTool(doc: ConfigDocument, log: DiagnosticLog): ResolvedTool | undefined {
@@ -37,7 +37,7 @@ export function resolveTool(doc: ConfigDocument, log: DiagnosticLog): ResolvedTo
     templates,
     usedFields: new Set(templates.flatMap(templateFields)),
     secrets: [...secrets].sort(),
-    output: { pick: raw.output?.pick ?? [], redact: raw.output?.redact ?? [] },
+    output: { pick: raw.output?.pick ?? [], redact: raw.output?.redact ?? [], ...(raw.output?.redact_credentials === true ? { redactCredentials: true as const } : {}) },
   };
   return { ...tool, forward: reverseRoute(tool) };
 }

@@ -97,7 +97,7 @@ export interface ResolvedTool {
   /** Input fields some template reads. */
   readonly usedFields: ReadonlySet<string>;
   readonly secrets: readonly string[];
-  readonly output: { readonly pick: readonly string[]; readonly redact: readonly string[] };
+  readonly output: { readonly pick: readonly string[]; readonly redact: readonly string[]; readonly redactCredentials?: true };
   /** How a stock client's request maps back to the input in forward-proxy mode; undefined for exec tools. */
   readonly forward: ReverseResult | undefined;
 }
@@ -117,19 +117,30 @@ export type Operator =
   | "max_length"
   | "subset_of"
   | "each_matches"
-  | "max_items";
+  | "max_items"
+  | "no_credentials";
+
+/** One pattern of the credential set (runtime-template/contract/credential-patterns.ts), analysable. */
+export interface CredentialCheck {
+  readonly id: string;
+  readonly description: string;
+  readonly pattern: AnalysablePattern;
+}
 
 export type Condition =
   | ConditionBase<"min" | "max" | "max_length" | "max_items", number>
   | ConditionBase<"equals", Scalar>
   | ConditionBase<"in" | "not_in" | "subset_of", readonly Scalar[]>
   | ConditionBase<"starts_with" | "not_starts_with" | "ends_with" | "not_ends_with", string>
-  | ConditionBase<"matches" | "not_matches" | "each_matches", AnalysablePattern>;
+  | ConditionBase<"matches" | "not_matches" | "each_matches", AnalysablePattern>
+  | ConditionBase<"no_credentials", readonly CredentialCheck[]>;
 
 interface ConditionBase<O extends Operator, V> {
   readonly field: string;
   readonly operator: O;
   readonly value: V;
+  /** Set on a `context.<key>` condition: `field` is then the context key, not an input field. */
+  readonly context?: true;
   /** `ignore_case: true` on a string condition: compared under Unicode simple case folding (RegExp `iu`). */
   readonly ignoreCase?: boolean;
   /** How the condition was written, for messages: `max_amount_cents: 5000` or `min: 6000`. */
@@ -138,6 +149,24 @@ interface ConditionBase<O extends Operator, V> {
 }
 
 export type Effect = "allow" | "deny";
+
+/**
+ * `time: { days, between, timezone }`: the instants whose wall-clock time in `timezone` falls on one of
+ * `days` (the day a window starts) within [start, end) minutes of that day; a window whose end is not after
+ * its start wraps past midnight into the next day (docs/policy-semantics.md).
+ */
+export interface TimeWindow {
+  /** 0 = Monday … 6 = Sunday, sorted, unique. */
+  readonly days: readonly number[];
+  readonly startMinute: number;
+  /** Exclusive; 1440 for "24:00". */
+  readonly endMinute: number;
+  readonly timezone: string;
+  /** Local minute-of-week ranges [from, to) (0 = Monday 00:00), sorted, merged, within [0, 10080). */
+  readonly ranges: ReadonlyArray<readonly [number, number]>;
+  readonly written: string;
+  readonly span: Span;
+}
 
 export interface ResolvedRule {
   /** `policies/a.yaml#allow[0]` */
@@ -148,6 +177,9 @@ export interface ResolvedRule {
   /** Agent names, or "all" when the policy names none. */
   readonly agents: readonly string[] | "all";
   readonly conditions: readonly Condition[];
+  /** Conditions on `context.<key>` (each `field` is the key), string operators over the declared values. */
+  readonly contextConditions: readonly Condition[];
+  readonly window?: TimeWindow;
   readonly requireReason: boolean;
   readonly reason?: string;
   readonly approval?: { readonly expiresSeconds: number };
@@ -172,4 +204,6 @@ export interface ResolvedConfig {
   readonly tools: ReadonlyMap<string, ResolvedTool>;
   readonly policies: readonly ResolvedPolicy[];
   readonly rules: readonly ResolvedRule[];
+  /** context.yaml: each key with its declared values (empty when the config has no context file). */
+  readonly context: ReadonlyMap<string, readonly string[]>;
 }

@@ -10,6 +10,7 @@ import { warnCaseSensitive } from "./case-sensitivity.js";
 import { overlapHint } from "./overlap-hint.js";
 import { solve, solveAtoms, unsatisfiableCore } from "./solve-field.js";
 import { TooComplexError } from "./string-language.js";
+import { timeOverlap, windowInstant } from "./time-overlap.js";
 
 export interface Analysis {
   readonly config: ResolvedConfig;
@@ -30,6 +31,14 @@ interface RuleFacts {
   readonly tool: ResolvedTool;
   /** Condition atoms by field name. */
   readonly atoms: ReadonlyMap<string, readonly Atom[]>;
+  /** Condition atoms on context keys, by key: each key is a field whose values are the declared ones. */
+  readonly contextAtoms: ReadonlyMap<string, readonly Atom[]>;
+  readonly contextFieldOf: (key: string, span: ResolvedRule["span"]) => InputField;
+}
+
+/** A context key as the analyser sees it: a string field whose enum is the key's declared values. */
+function contextField(key: string, values: readonly string[], span: ResolvedRule["span"]): InputField {
+  return { name: `context.${key}`, type: "string", array: false, optional: false, enum: values, allowDash: false, span };
 }
 
 export function analyseConfig(config: ResolvedConfig, log: DiagnosticLog): Analysis {
@@ -51,6 +60,12 @@ export function analyseConfig(config: ResolvedConfig, log: DiagnosticLog): Analy
     }
   }
 
+  const contextFields = new Map<string, InputField>();
+  const contextFieldOf = (key: string, span: ResolvedRule["span"]) => {
+    let field = contextFields.get(key);
+    if (field === undefined) contextFields.set(key, (field = contextField(key, config.context.get(key) ?? [], span)));
+    return field;
+  };
   const reachable: RuleFacts[] = [];
   const ruleWitnesses = new Map<string, WitnessRequest>();
   const knownAgents = [...new Set(config.rules.flatMap((r) => (r.agents === "all" ? [] : r.agents)))].sort();
@@ -61,18 +76,26 @@ export function analyseConfig(config: ResolvedConfig, log: DiagnosticLog): Analy
       const field = tool.fieldByName.get(condition.field)!;
       atoms.set(field.name, [...(atoms.get(field.name) ?? []), conditionAtom(condition, field)]);
     }
-    const facts: RuleFacts = { rule, tool, atoms };
+    const contextAtoms = new Map<string, Atom[]>();
+    for (const condition of rule.contextConditions) {
+      const field = contextFieldOf(condition.field, condition.span);
+      contextAtoms.set(condition.field, [...(contextAtoms.get(condition.field) ?? []), conditionAtom(condition, field)]);
+    }
+    const facts: RuleFacts = { rule, tool, atoms, contextAtoms, contextFieldOf };
     warnCaseSensitive(rule, tool, log);
     if (rule.agents !== "all" && rule.agents.length === 0) continue;
     const values = reachableValues(facts, schemaOf, log);
     if (values !== undefined) {
       reachable.push(facts);
       const agent = rule.agents === "all" ? (knownAgents[0] ?? "any-agent") : rule.agents[0]!;
+      const at = rule.window === undefined ? undefined : windowInstant(rule.window);
       ruleWitnesses.set(rule.id, {
         agent,
         tool: tool.name,
-        input: witnessInput(tool, values, sample),
+        input: witnessInput(tool, values.input, sample),
         ...(rule.requireReason ? { reason: RULE_WITNESS_REASON } : {}),
+        ...(values.context.size > 0 ? { context: Object.fromEntries(values.context) as Record<string, string> } : {}),
+        ...(at === undefined ? {} : { at }),
       });
       warnAlwaysHolds(facts, schemaOf, log);
       checkBudgetSign(rule, tool, atoms, schemaOf, log);
@@ -128,11 +151,25 @@ function checkFields(tool: ResolvedTool, schemaOf: SchemaOf, sample: Map<InputFi
   }
 }
 
-/** A value for each constrained field that satisfies the rule, or undefined (reported) when there is none. */
-function reachableValues(facts: RuleFacts, schemaOf: SchemaOf, log: DiagnosticLog): Map<string, unknown> | undefined {
+/** A value for each constrained field (and context key) that satisfies the rule, or undefined (reported) when there is none. */
+function reachableValues(facts: RuleFacts, schemaOf: SchemaOf, log: DiagnosticLog): { input: Map<string, unknown>; context: Map<string, unknown> } | undefined {
+  const input = solveFieldsOf(facts, facts.atoms, (name) => facts.tool.fieldByName.get(name)!, schemaOf, log);
+  if (input === undefined) return undefined;
+  const context = solveFieldsOf(facts, facts.contextAtoms, (key) => facts.contextFieldOf(key, facts.rule.span), schemaOf, log);
+  if (context === undefined) return undefined;
+  return { input, context };
+}
+
+function solveFieldsOf(
+  facts: RuleFacts,
+  atomsByName: ReadonlyMap<string, readonly Atom[]>,
+  fieldOf: (name: string) => InputField,
+  schemaOf: SchemaOf,
+  log: DiagnosticLog,
+): Map<string, unknown> | undefined {
   const values = new Map<string, unknown>();
-  for (const [name, atoms] of facts.atoms) {
-    const field = facts.tool.fieldByName.get(name)!;
+  for (const [name, atoms] of atomsByName) {
+    const field = fieldOf(name);
     const all = [...schemaOf(field), ...atoms];
     const solution = guarded(() => solveAtoms(field, all), atoms[0]?.span ?? facts.rule.span, log, `the conditions on \`${name}\``);
     if (solution === undefined) return undefined;
@@ -173,6 +210,8 @@ function warnAlwaysHolds(facts: RuleFacts, schemaOf: SchemaOf, log: DiagnosticLo
     const field = facts.tool.fieldByName.get(condition.field)!;
     // On an optional field without a default, any condition also requires the field to be present.
     if (field.optional && field.default === undefined) continue;
+    // Whether a schema already rules out every credential shape is not worth a union automaton.
+    if (condition.operator === "no_credentials") continue;
     const atom = conditionAtom(condition, field);
     const schemaConstraints = schemaOf(field).map((a) => a.constraint);
     let violable: boolean;
@@ -205,13 +244,35 @@ function checkPair(a: RuleFacts, b: RuleFacts, schemaOf: SchemaOf, sample: Reado
     if (solution === undefined || !solution.found) return true;
     values.set(field.name, solution.value);
   }
+  // Context keys: each a finite set of declared values, solved like a field.
+  const context: Record<string, string> = {};
+  for (const key of new Set([...a.contextAtoms.keys(), ...b.contextAtoms.keys()])) {
+    const field = a.contextFieldOf(key, b.rule.span);
+    const solution = solveAtoms(field, [...schemaOf(field), ...(a.contextAtoms.get(key) ?? []), ...(b.contextAtoms.get(key) ?? [])]);
+    if (!solution.found) return true;
+    context[key] = solution.value as string;
+  }
+  let at: string | undefined;
+  if (a.rule.window !== undefined && b.rule.window !== undefined) {
+    const overlap = timeOverlap(a.rule.window, b.rule.window);
+    if (overlap.kind === "disjoint") return true;
+    if (overlap.kind === "undecidable") {
+      log.report("KR4006", b.rule.window.span, `cannot decide whether the time windows of ${a.rule.id} and ${b.rule.id} share an instant: ${overlap.why}`, { rules: [a.rule.id, b.rule.id] });
+      return true;
+    }
+    at = overlap.at;
+  } else {
+    at = a.rule.window !== undefined ? windowInstant(a.rule.window) : b.rule.window !== undefined ? windowInstant(b.rule.window) : undefined;
+  }
   const input = witnessInput(a.tool, values, sample);
   const witness: WitnessRequest = { agent, tool: a.tool.name, input };
   if (a.rule.requireReason || b.rule.requireReason) witness.reason = WITNESS_REASON;
+  if (Object.keys(context).length > 0) witness.context = context;
+  if (at !== undefined) witness.at = at;
   log.report("KR4002", b.rule.span, `rules overlap: ${a.rule.id} and ${b.rule.id} both match some requests for \`${a.tool.name}\``, {
     rules: [a.rule.id, b.rule.id],
     witness,
-    hint: overlapHint(a.rule, b.rule, a.tool, input),
+    hint: overlapHint(a.rule, b.rule, a.tool, input, at),
   });
   return true;
 }

@@ -7,7 +7,7 @@ import { flow } from "../3-resolve/resolve-conditions.js";
 import type { Condition, InputField, Scalar, ValueConstraints } from "../3-resolve/resolved-config.js";
 import { NumberSet } from "./number-set.js";
 import { escapeLiteral } from "../3-resolve/regex-pattern.js";
-import { complementOf, finiteLanguage, languageOf } from "./string-language.js";
+import { complementOf, finiteLanguage, intersectAll, languageOf } from "./string-language.js";
 
 export type Constraint =
   | { readonly kind: "number"; readonly key: string; readonly set: NumberSet }
@@ -25,6 +25,11 @@ export interface StringLanguage {
   readonly dfa: () => DFA;
   /** Set when the language is a finite list of words (equals, in, enum, subset_of). */
   readonly words?: readonly string[];
+  /**
+   * Set when the language is the intersection of these (`no_credentials`: one complement per pattern). Their
+   * product automaton can be large, so the solver intersects a part only when a candidate witness violates it.
+   */
+  readonly parts?: readonly StringLanguage[];
 }
 
 export interface Atom {
@@ -158,7 +163,24 @@ export function conditionAtom(condition: Condition, field: InputField): Atom {
   return { label: `\`${condition.written}\``, fromSchema: false, constraint: conditionConstraint(condition, field), span: condition.span };
 }
 
+/** `no_credentials: true`: no pattern of the credential set finds a match. */
+function credentialFree(key: string, checks: Extract<Condition, { operator: "no_credentials" }>["value"]): StringLanguage {
+  const parts = checks.map((check) => patternLanguage(`re:${check.pattern.source}`, check.pattern, true));
+  return {
+    kind: "language",
+    key,
+    test: (v) => parts.every((p) => p.test(v)),
+    dfa: lazy(() => intersectAll(parts.map((p) => p.dfa()))),
+    parts,
+  };
+}
+
 function conditionConstraint(c: Condition, field: InputField): Constraint {
+  if (c.operator === "no_credentials") {
+    const key = `no_credentials:${c.value.map((v) => v.pattern.source).join("\u0000")}`;
+    const language = credentialFree(key, c.value);
+    return field.array ? { kind: "items", key, element: language } : language;
+  }
   const key = `${c.operator}:${JSON.stringify(c.value)}${c.ignoreCase === true ? ":i" : ""}`;
   if (c.ignoreCase === true) {
     const element = caselessConstraint(c, key);
@@ -210,6 +232,8 @@ export function negation(c: Constraint): Constraint | undefined {
     case "boolean":
       return { kind: "boolean", key, values: [true, false].filter((v) => !c.values.includes(v)) };
     case "language":
+      // The complement of a product of parts (a union of credential patterns) is not built: not decided here.
+      if (c.parts !== undefined) return undefined;
       return { kind: "language", key, test: (v) => !c.test(v), dfa: lazy(() => complementOf(c.dfa())) };
     case "length":
       return c.min === 0 ? { kind: "length", key, min: c.max + 1, max: Infinity } : undefined;

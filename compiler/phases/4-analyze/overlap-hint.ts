@@ -4,11 +4,22 @@
 import { flow } from "../3-resolve/resolve-conditions.js";
 import type { Condition, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
 
-export function overlapHint(a: ResolvedRule, b: ResolvedRule, tool: ResolvedTool, input: Record<string, unknown>): string {
+export function overlapHint(a: ResolvedRule, b: ResolvedRule, tool: ResolvedTool, input: Record<string, unknown>, at?: string): string {
   // Between an allow and a deny, the deny is the exception: narrow the allow by it.
   // Between rules of one effect, narrow the later rule by the earlier one.
   const source = a.effect !== b.effect && b.effect === "deny" ? b : a;
   const target = source === a ? b : a;
+  for (const [from, to] of [[source, target], [target, source]] as const) {
+    // A context condition's exception is the other values of the key (a finite, declared set).
+    const context = from.contextConditions[0];
+    if (context !== undefined && to.contextConditions.every((c) => c.field !== context.field)) {
+      const negated = context.operator === "not_in" ? `in: ${flow(context.value)}` : `not_in: ${flow(context.operator === "equals" ? [context.value] : context.value)}`;
+      return `add \`context.${context.field}: { ${negated} }\` to ${to.id} so that the rules cannot both match`;
+    }
+  }
+  if (a.window !== undefined && b.window !== undefined && a.conditions.length === 0 && b.conditions.length === 0) {
+    return `the time windows share instants (e.g. ${at ?? "one the witness names"}); narrow one window, or give the rules conditions that exclude each other`;
+  }
   if (source.conditions.length === 0) {
     return `${source.id} matches every \`${tool.name}\` request of its agents; give the two rules conditions that exclude each other, or disjoint \`agents\``;
   }

@@ -85,9 +85,19 @@ function solveString(constraints: readonly Constraint[]): Solution {
     }
     return EMPTY;
   }
-  const dfa = intersectAll(languages.map((l) => l.dfa()));
-  const word = shortestWord(dfa, Math.max(min, 1), max) ?? (min === 0 ? shortestWord(dfa, 0, 0) : undefined);
-  return word === undefined ? EMPTY : { found: true, value: word };
+  // Languages made of parts (no_credentials) join the product one part at a time, and only a part that the
+  // current candidate violates: the answer is exact, and the product stays as small as the question needs.
+  const eager = languages.filter((l) => l.parts === undefined);
+  let pending = languages.flatMap((l) => l.parts ?? []);
+  for (;;) {
+    const dfa = intersectAll(eager.map((l) => l.dfa()));
+    const word = shortestWord(dfa, Math.max(min, 1), max) ?? (min === 0 ? shortestWord(dfa, 0, 0) : undefined);
+    if (word === undefined) return EMPTY;
+    const violated = pending.filter((p) => !p.test(word));
+    if (violated.length === 0) return { found: true, value: word };
+    eager.push(...violated);
+    pending = pending.filter((p) => !violated.includes(p));
+  }
 }
 
 function solveList(type: ScalarType, constraints: readonly Constraint[]): Solution {

@@ -5,6 +5,7 @@ import type { AnalysablePattern, Condition, InputField, ResolvedRule, ResolvedTo
 import { checkPattern, escapeLiteral } from "../3-resolve/regex-pattern.js";
 import { caselessLanguageSource } from "../4-analyze/constraints.js";
 import { dfaComment, dfaInitializer } from "./emit-dfa.js";
+import { CREDENTIAL_PATTERN_SET_VERSION } from "../../../runtime-template/contract/credential-patterns.js";
 
 export class ModuleConstants {
   readonly declarations: Array<{ name: string; initializer: string; doc?: string }> = [];
@@ -40,8 +41,83 @@ export function ruleExpression(rule: ResolvedRule, tool: ResolvedTool, constants
     if (field.optional && field.default === undefined) tests.unshift(`${value} !== undefined`);
     parts.push(...tests);
   }
+  for (const condition of rule.contextConditions) parts.push(contextExpression(condition, constants));
+  if (rule.window !== undefined) parts.push(`inWindow(env.now, ${windowConstant(rule, constants)})`);
   if (rule.requireReason) parts.push("hasReason(reason)");
   return parts.length === 0 ? "true" : parts.join(" && ");
+}
+
+function windowConstant(rule: ResolvedRule, constants: ModuleConstants): string {
+  const w = rule.window!;
+  return constants.constant(
+    "WINDOW",
+    `{ timezone: ${literal(w.timezone)}, ranges: ${literal(w.ranges)} } as const`,
+    `\`${w.written}\` (${w.span.file}:${w.span.line}) as minute-of-week ranges [from, to), 0 = Monday 00:00 on the zone's clock.`,
+  );
+}
+
+/** A `context.<key>` condition: the server's context is fixed at start, every key a policy names is set. */
+function contextExpression(c: Condition, constants: ModuleConstants): string {
+  const v = `env.context[${literal(c.field)}]`;
+  switch (c.operator) {
+    case "equals":
+      return `${v} === ${literal(c.value)}`;
+    case "in":
+      return c.value.length === 1 ? `${v} === ${literal(c.value[0])}` : `${constants.constant("SET", `new Set<string | undefined>(${literal(c.value)})`)}.has(${v})`;
+    case "not_in":
+      return `${v} !== undefined && !${constants.constant("SET", `new Set<string | undefined>(${literal(c.value)})`)}.has(${v})`;
+    default:
+      throw new Error(`no context operator \`${c.operator}\``);
+  }
+}
+
+/** One DFA per pattern of the credential set, as one module constant. */
+function credentialConstant(c: Extract<Condition, { operator: "no_credentials" }>, constants: ModuleConstants): string {
+  const initializer = `[\n${c.value.map((check) => `  // ${check.id}: ${check.description}, \`${check.pattern.source}\`\n  ${dfaInitializer(check.pattern).replace(/\n/g, "\n  ")},`).join("\n")}\n]`;
+  return constants.constant("CREDENTIALS", initializer, `The credential pattern set ${CREDENTIAL_PATTERN_SET_VERSION} (runtime-template/contract/credential-patterns.ts), each pattern as a minimal DFA.`);
+}
+
+/** A rule's conditions that failed for this request, in words: the denial detail for the agent's own rules. */
+export function failureChecks(rule: ResolvedRule, tool: ResolvedTool, constants: ModuleConstants): Array<{ test: string; message: string }> {
+  const checks: Array<{ test: string; message: string }> = [];
+  for (const c of rule.conditions) {
+    const field = tool.fieldByName.get(c.field)!;
+    const v = `input.${field.name}`;
+    const test = conditionExpression(c, field, v, constants);
+    const message = failureMessage(c, field, v, constants);
+    if (field.optional && field.default === undefined) checks.push({ test: `${v} !== undefined && ${test}`, message: `${v} === undefined ? ${literal(`\`${field.name}\` is required`)} : ${message}` });
+    else checks.push({ test, message });
+  }
+  if (rule.contextConditions.length > 0) {
+    // Which context value failed is not said: the agent cannot see the deployment context.
+    checks.push({ test: rule.contextConditions.map((c) => contextExpression(c, constants)).join(" && "), message: literal("not allowed in this deployment context") });
+  }
+  if (rule.window !== undefined) {
+    const w = rule.window;
+    const days = w.days.map((d) => ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][d]).join(", ");
+    const between = `${String(Math.floor(w.startMinute / 60)).padStart(2, "0")}:${String(w.startMinute % 60).padStart(2, "0")}-${String(Math.floor(w.endMinute / 60)).padStart(2, "0")}:${String(w.endMinute % 60).padStart(2, "0")}`;
+    checks.push({ test: `inWindow(env.now, ${windowConstant(rule, constants)})`, message: literal(`outside the time window (${days} ${between} ${w.timezone})`) });
+  }
+  if (rule.requireReason) checks.push({ test: "hasReason(reason)", message: literal("a reason is required") });
+  return checks;
+}
+
+function failureMessage(c: Condition, field: InputField, v: string, constants: ModuleConstants): string {
+  switch (c.operator) {
+    case "min":
+      return `\`${field.name} \${${v}} is below ${c.value}\``;
+    case "max":
+      return `\`${field.name} \${${v}} is above ${c.value}\``;
+    case "max_length":
+      return literal(`\`${field.name}\` is longer than ${c.value} characters`);
+    case "max_items":
+      return literal(`\`${field.name}\` has more than ${c.value} items`);
+    case "no_credentials":
+      return `credentialFinding(${literal(field.name)}, ${v}, ${credentialConstant(c, constants)}, ${literal(c.value.map((x) => x.description))})`;
+    default:
+      // The agent's own string values are not echoed back: the condition as written says what is wanted.
+      return literal(`\`${field.name}\` must satisfy \`${c.written}\``);
+  }
 }
 
 function conditionExpression(c: Condition, field: InputField, v: string, constants: ModuleConstants): string {
@@ -81,6 +157,8 @@ function conditionExpression(c: Condition, field: InputField, v: string, constan
       return `everyMatches(${v}, ${regex(c.value)})`;
     case "max_items":
       return `${v}.length <= ${c.value}`;
+    case "no_credentials":
+      return field.array ? `everyFreeOfCredentials(${v}, ${credentialConstant(c, constants)})` : `freeOfCredentials(${v}, ${credentialConstant(c, constants)})`;
   }
 }
 

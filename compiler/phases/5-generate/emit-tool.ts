@@ -3,7 +3,7 @@
 
 import { VariableDeclarationKind, type Project } from "ts-morph";
 import type { InputField, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
-import { ModuleConstants, ruleExpression } from "./emit-conditions.js";
+import { failureChecks, ModuleConstants, ruleExpression } from "./emit-conditions.js";
 import { execPlan, httpPlan, pathPattern } from "./emit-plan.js";
 import { inputJsonSchema } from "./input-json-schema.js";
 import { RUNTIME } from "./runtime-path.js";
@@ -28,17 +28,22 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   const input = typeName(tool);
   const constants = new ModuleConstants();
   const ruleBlocks = rules.map((rule, index) => ({ rule, index, test: ruleExpression(rule, tool, constants) }));
+  // The denial detail covers allow rules only: a request no rule allows failed some condition of each.
+  const failureBlocks = rules.flatMap((rule, index) => (rule.effect === "allow" ? [{ rule, index, checks: failureChecks(rule, tool, constants) }] : []));
+  const failureCode = failureBlocks.flatMap((b) => b.checks.flatMap((c) => [c.test, c.message])).join("\n");
   const plan = tool.run.type === "http" ? httpPlan(tool.run, tool) : execPlan(tool.run, tool);
 
   const reverse = tool.forward;
   const formats = tool.fields.filter((f) => f.format !== undefined).map((f) => [f.name, f.format!] as const);
-  file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/tool-module.js`, isTypeOnly: true, namedImports: ["Decision", "ExecPlan", ...(reverse?.ok ? ["ForwardRoute"] : []), "HttpRequestPlan", "SecretReader", "ToolModule", "ValidationError"] });
+  file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/tool-module.js`, isTypeOnly: true, namedImports: ["Decision", "DecisionEnv", "ExecPlan", ...(reverse?.ok ? ["ForwardRoute"] : []), "HttpRequestPlan", "RuleFailure", "SecretReader", "ToolModule", "ValidationError"] });
   // Import exactly the runtime helpers the emitted code calls.
   const calls = (code: string) => (name: string) => new RegExp(`\\b${name}\\(`).test(code);
-  const policyHelpers = ["codePointLength", "everyIn", "everyMatches", "hasReason", "lastCodePoints"].filter(calls(ruleBlocks.map((b) => b.test).join("\n")));
+  const policyHelpers = ["codePointLength", "credentialFinding", "everyFreeOfCredentials", "everyIn", "everyMatches", "freeOfCredentials", "hasReason", "inWindow", "lastCodePoints"].filter(
+    calls(`${ruleBlocks.map((b) => b.test).join("\n")}\n${failureCode}`),
+  );
   const encoders = ["pathSegment", "text", "header", "queryString", "definedPairs", "jsonBody", "formBody", "bearer", "basic", "argvValue"].filter(calls(plan));
   if (policyHelpers.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/policy-helpers.js`, namedImports: policyHelpers });
-  if (constants.declarations.some((c) => c.initializer.startsWith("new DfaMatcher("))) {
+  if (constants.declarations.some((c) => c.initializer.includes("new DfaMatcher("))) {
     file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/contract/dfa-match.js`, namedImports: ["DfaMatcher"] });
   }
   if (encoders.length > 0) file.addImportDeclaration({ moduleSpecifier: `${RUNTIME}/egress/request-encoding.js`, namedImports: encoders.sort() });
@@ -112,10 +117,12 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
       { name: "agent", type: "string" },
       { name: "input", type: input },
       { name: "reason", type: "string | undefined" },
+      { name: "env", type: "DecisionEnv" },
     ],
     returnType: "Decision",
     statements: (writer) => {
       if (ruleBlocks.length === 0) writer.writeLine("void agent, input, reason;");
+      if (!ruleBlocks.some((b) => /\benv\./.test(b.test))) writer.writeLine("void env;");
       for (const { rule, index, test } of ruleBlocks) {
         writer.writeLine(`// ${rule.id} (${rule.span.file}:${rule.span.line}): ${rule.effect}, policy \`${rule.policy}\`, ${describeAgents(rule)}`);
         const conditions = test.split(" && ");
@@ -124,6 +131,39 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
         writer.block(() => writer.writeLine(`return RULE_${index};`));
       }
       writer.writeLine("return NO_RULE;");
+    },
+  });
+
+  file.addFunction({
+    name: "denialDetail",
+    docs: [`For a \`${tool.name}\` request no rule allows: the conditions that failed, for each allow rule that governs \`agent\`. What the agent is told (unless \`--denial-detail none\`) and what the audit records.`],
+    parameters: [
+      { name: "agent", type: "string" },
+      { name: "input", type: input },
+      { name: "reason", type: "string | undefined" },
+      { name: "env", type: "DecisionEnv" },
+    ],
+    returnType: "RuleFailure[]",
+    statements: (writer) => {
+      const uses = (name: string) => failureBlocks.some((b) => b.rule.agents !== "all" && name === "agent") || new RegExp(`\\b${name}\\b`).test(failureCode);
+      const unused = ["agent", "input", "reason", "env"].filter((name) => !uses(name));
+      if (unused.length > 0) writer.writeLine(`void ${unused.join(", ")};`);
+      writer.writeLine("const failures: RuleFailure[] = [];");
+      for (const { rule, checks } of failureBlocks) {
+        const governs = rule.agents === "all" ? undefined : `${constants.constant("AGENTS", `new Set<string>(${literal(rule.agents)})`)}.has(agent)`;
+        writer.writeLine(`// ${rule.id} (${rule.span.file}:${rule.span.line})`);
+        const body = () => {
+          writer.writeLine("const failed: string[] = [];");
+          for (const check of checks) writer.writeLine(`if (!(${check.test})) failed.push(${check.message});`);
+          writer.writeLine(`failures.push({ rule: ${literal(rule.id)}, failed });`);
+        };
+        if (governs === undefined) writer.block(body);
+        else {
+          writer.write(`if (${governs})`);
+          writer.block(body);
+        }
+      }
+      writer.writeLine("return failures;");
     },
   });
 
@@ -180,6 +220,7 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   validate: validateInput,
   prepare: (value: unknown) => prepareInput(value, ${formats.length > 0 ? "FORMATS" : "{}"}, validateInput),
   decide,
+  denialDetail,
   plan,
 }`,
       },

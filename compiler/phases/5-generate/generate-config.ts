@@ -44,10 +44,21 @@ export async function generateConfig(analysis: Analysis): Promise<GeneratedFiles
     "export const config: CompiledConfig = {",
     `  configSha256: ${JSON.stringify(configSha256)},`,
     `  secrets: ${JSON.stringify(secrets)},`,
+    ...contextLines(analysis),
     `  tools: new Map<string, ToolModule>([${tools.map((t) => `[${JSON.stringify(t.name)}, ${t.name} as unknown as ToolModule]`).join(", ")}]),`,
     "};",
     "",
   ].join("\n");
   files.set("index.ts", index);
   return { files, configSha256, secrets };
+}
+
+/** The `context` entry of the compiled config: context.yaml's keys, the keys policies test, whether any rule is timed. */
+function contextLines(analysis: Analysis): string[] {
+  const { config } = analysis;
+  const declared = Object.fromEntries([...config.context].sort(([a], [b]) => (a < b ? -1 : 1)));
+  const used = [...new Set(config.rules.flatMap((r) => r.contextConditions.map((c) => c.field)))].sort();
+  const timed = config.rules.some((r) => r.window !== undefined);
+  if (config.context.size === 0 && !timed) return [];
+  return [`  context: { declared: ${JSON.stringify(declared)}, used: ${JSON.stringify(used)}, timed: ${timed} },`];
 }

@@ -1,0 +1,31 @@
+// `--context key=value` (serve, mcp, run): parsed and checked against the config's context.yaml at start.
+// A value outside the declared set, an undeclared key, or a key some policy tests but not given stops the start.
+
+import type { CompiledConfig } from "../contract/tool-module.js";
+
+export class ContextError extends Error {}
+
+/** `["environment=production", "region=eu"]` → `{ environment: "production", region: "eu" }`, checked. */
+export function deploymentContext(config: CompiledConfig, settings: readonly string[], options: { requireUsed?: boolean } = {}): Readonly<Record<string, string>> {
+  const declared = config.context?.declared ?? {};
+  const context: Record<string, string> = {};
+  for (const setting of settings) {
+    const at = setting.indexOf("=");
+    if (at <= 0) throw new ContextError(`--context takes key=value, not ${JSON.stringify(setting)}`);
+    const key = setting.slice(0, at);
+    const value = setting.slice(at + 1);
+    const values = Object.hasOwn(declared, key) ? declared[key]! : undefined;
+    if (values === undefined) {
+      const keys = Object.keys(declared);
+      throw new ContextError(`--context ${JSON.stringify(key)} is not a key of context.yaml (${keys.length === 0 ? "the config declares no context" : `declared: ${keys.join(", ")}`})`);
+    }
+    if (!values.includes(value)) throw new ContextError(`--context ${key}=${JSON.stringify(value)}: ${key} is one of ${values.join(", ")}`);
+    if (Object.hasOwn(context, key) && context[key] !== value) throw new ContextError(`--context ${key} is given twice`);
+    context[key] = value;
+  }
+  const missing = (options.requireUsed === false ? [] : (config.context?.used ?? [])).filter((key) => !Object.hasOwn(context, key));
+  if (missing.length > 0) {
+    throw new ContextError(`policies test the context ${missing.map((k) => `\`${k}\``).join(", ")}, so the server needs ${missing.map((k) => `--context ${k}=<${declared[k]?.join("|") ?? "value"}>`).join(" ")}`);
+  }
+  return Object.freeze(context);
+}
