@@ -125,7 +125,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       if (!report(loaded.check) || loaded.bundle === undefined) return void (exitCode = 1);
       let context;
       try {
-        context = deploymentContext(loaded.bundle.config, o.context ?? []);
+        context = deploymentContext(loaded.bundle.config, o.context ?? [], { requireFor: o.tool });
       } catch (error) {
         io.stderr(`error: ${(error as Error).message}\n`);
         return void (exitCode = 1);
@@ -158,7 +158,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       if (!report(loaded.check) || loaded.bundle === undefined) return void (exitCode = 1);
       let runtime;
       try {
-        runtime = await loaded.bundle.createRuntime(loaded.bundle.config, { lenientSecrets: true, auditFile: o.audit, context: o.context ?? [], ...(o.secretsFile ? { secretsFile: o.secretsFile } : {}), ...(o.state ? { state: o.state } : {}) });
+        runtime = await loaded.bundle.createRuntime(loaded.bundle.config, { lenientSecrets: true, auditFile: o.audit, context: o.context ?? [], contextRequiredFor: o.tool, ...(o.secretsFile ? { secretsFile: o.secretsFile } : {}), ...(o.state ? { state: o.state } : {}) });
       } catch (error) {
         io.stderr(`error: ${(error as Error).message}\n`);
         return void (exitCode = 1);

@@ -33,6 +33,13 @@ export interface RuntimeOptions {
   resolver?: Resolver;
   /** `--context key=value` settings, checked against context.yaml (a ContextError stops the start). */
   context?: readonly string[];
+  /** `keyrunner run`: require only the context keys this tool's rules test (a server requires every used key). */
+  contextRequiredFor?: string;
+  /**
+   * In process (the SDK): start without the context keys policies test; a call to a tool whose rules test
+   * one that was not given is answered `unavailable`, undecided and unexecuted (like a lenient secret).
+   */
+  lenientContext?: boolean;
   /** The decision clock (tests inject one; default Date.now). */
   clock?: () => number;
   /** `--denial-detail`: what a request no rule allows is told (default "conditions"). */
@@ -59,7 +66,11 @@ export async function openStateStore(location: string, options: LocalStateOption
 export async function createRuntime(config: CompiledConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const env = options.env ?? process.env;
   // Checked before any file is opened: a wrong context stops the start with nothing held.
-  const context = deploymentContext(config, options.context ?? []);
+  const context = deploymentContext(
+    config,
+    options.context ?? [],
+    options.lenientContext === true ? { requireUsed: false } : options.contextRequiredFor === undefined ? {} : { requireFor: options.contextRequiredFor },
+  );
   const secrets = loadSecrets(config.secrets, { env, file: options.secretsFile, lenient: options.lenientSecrets === true });
   const keyFromEnv = takeFromEnv(env, "KEYRUNNER_AUDIT_KEY");
   const auditKey = options.auditKey ?? keyFromEnv;

@@ -29,6 +29,11 @@ export interface InProcessOptions {
   secretsFile?: string;
   /** Agent used when a request names none. */
   agent?: string;
+  /**
+   * The deployment context (context.yaml's keys), as `serve --context key=value` sets it. A call to a tool
+   * whose rules test a key not given here is answered `unavailable` (nothing decided or executed).
+   */
+  context?: Record<string, string>;
 }
 
 export interface ClientOptions {
@@ -96,6 +101,8 @@ export class KeyRunner {
       if (loaded.bundle === undefined) throw new KeyRunnerConfigError(loaded.check.diagnostics.filter((d) => d.severity === "error"), loaded.check.sources);
       return loaded.bundle.createRuntime(loaded.bundle.config, {
         lenientSecrets: true,
+        lenientContext: true,
+        ...(options.context ? { context: Object.entries(options.context).map(([key, value]) => `${key}=${value}`) } : {}),
         ...(options.auditFile ? { auditFile: options.auditFile } : {}),
         ...(options.secretsFile ? { secretsFile: options.secretsFile } : {}),
       });

@@ -29,6 +29,7 @@ describe("keyrunner build", () => {
     project = mkdtempSync(join(tmpdir(), "kr-build-"));
     cpSync(join(root, "tools"), join(project, "tools"), { recursive: true });
     cpSync(join(root, "policies"), join(project, "policies"), { recursive: true });
+    cpSync(join(root, "context.yaml"), join(project, "context.yaml"));
   });
 
   it("writes the bundle, the generated code and the manifest; building twice gives identical bytes", async () => {
@@ -79,6 +80,7 @@ describe("keyrunner build", () => {
     const config = join(cwd, "config");
     cpSync(join(root, "tools"), join(config, "tools"), { recursive: true });
     cpSync(join(root, "policies"), join(config, "policies"), { recursive: true });
+    cpSync(join(root, "context.yaml"), join(config, "context.yaml"));
     const beside = await keyrunner(["build", "config"], { cwd });
     expect(beside.code).toBe(0);
     expect(beside.stdout).toMatch(/^wrote config\/dist\/keyrunner\.mjs /);
@@ -106,9 +108,21 @@ describe("keyrunner explain and run", () => {
     const allowed = await keyrunner(["explain", "--agent", "support-agent", "--tool", "refund_payment", "--input", '{"payment_id":"pi_1","amount_cents":100}', "--reason", "asked"]);
     expect(allowed).toMatchObject({ code: 0, stdout: "allowed by policies/support_refunds.yaml#allow[0]\n" });
     const denied = await keyrunner(["explain", "--agent", "support-agent", "--tool", "refund_payment", "--input", '{"payment_id":"pi_1","amount_cents":9000}', "--reason", "asked"]);
-    expect(denied).toMatchObject({ code: 2, stdout: "denied: no rule allows this request\n" });
+    expect(denied).toMatchObject({ code: 2, stdout: "denied: no rule allows this request: amount_cents 9000 is above 5000 (policies/support_refunds.yaml#allow[0])\n" });
     const invalid = await keyrunner(["explain", "--agent", "support-agent", "--tool", "refund_payment", "--input", '{"payment_id":"pi_1"}']);
     expect(invalid).toMatchObject({ code: 2, stdout: "invalid input:\n  amount_cents: is required\n" });
+  });
+
+  it("explain needs only the context the called tool's rules test, and says which keys when they are missing", async () => {
+    const input = '{"service":"api"}';
+    const missing = await keyrunner(["explain", "--agent", "ops-agent", "--tool", "restart_service", "--input", input]);
+    expect(missing).toMatchObject({ code: 1, stdout: "" });
+    expect(missing.stderr).toBe("error: the rules of `restart_service` test the context `change_freeze`, `environment`, so the request needs --context change_freeze=<none|active> --context environment=<development|staging|production>\n");
+    const staging = await keyrunner(["explain", "--agent", "ops-agent", "--tool", "restart_service", "--input", input, "--context", "environment=staging", "--context", "change_freeze=none"]);
+    expect(staging).toMatchObject({ code: 0, stdout: "allowed by policies/oncall.yaml#allow[2] with obligations {\"rateLimit\":{\"max\":6,\"perSeconds\":3600}}\n" });
+    const night = ["--context", "environment=production", "--context", "change_freeze=none", "--reason", "r", "--at", "2026-12-07T21:00:00Z"];
+    expect(await keyrunner(["explain", "--agent", "ops-agent", "--tool", "restart_service", "--input", input, ...night])).toMatchObject({ code: 2 });
+    expect((await keyrunner(["explain", "--agent", "ops-agent", "--tool", "restart_service", "--input", input, ...night.slice(0, -1), "2026-12-07T10:00:00Z"])).stdout).toMatch(/^allowed by policies\/oncall\.yaml#allow\[3\]/);
   });
 
   it("run executes in process exactly as the bundle would: a denial exits 2 and is audited", async () => {
@@ -117,7 +131,7 @@ describe("keyrunner explain and run", () => {
     const audit = join(dir, "audit.jsonl");
     const result = await keyrunner(["run", root, "--agent", "support-agent", "--tool", "refund_payment", "--input", '{"payment_id":"pi_1","amount_cents":9000}', "--reason", "r", "--audit", audit], { env });
     expect(result.code).toBe(2);
-    expect(JSON.parse(result.stdout)).toMatchObject({ status: "denied", reason: "no rule allows this request" });
+    expect(JSON.parse(result.stdout)).toMatchObject({ status: "denied", reason: "no rule allows this request: amount_cents 9000 is above 5000 (policies/support_refunds.yaml#allow[0])" });
     expect(readFileSync(audit, "utf8")).toContain('"decision":"deny"');
   });
 });

@@ -53,6 +53,7 @@ describe("examples/ci/github-actions.yml", () => {
     mkdirSync(repo);
     git(repo, "init");
     for (const folder of ["tools", "policies", "tests"]) cpSync(join(repoRoot, folder), join(repo, folder), { recursive: true });
+    cpSync(join(repoRoot, "context.yaml"), join(repo, "context.yaml"));
     writeFileSync(join(repo, ".gitignore"), "dist/keyrunner.mjs\ndist/manifest.json\nkeyrunner-diff.md\n");
     keyrunner(repo, "build");
     git(repo, "add", "-A");

@@ -51,6 +51,7 @@ function consumer(dependency: string, lock?: object): string {
   if (lock !== undefined) writeFileSync(join(dir, "package-lock.json"), JSON.stringify(lock));
   cpSync(join(root, "tools"), join(dir, "tools"), { recursive: true });
   cpSync(join(root, "policies"), join(dir, "policies"), { recursive: true });
+  cpSync(join(root, "context.yaml"), join(dir, "context.yaml"));
   // The SDK in process, on a request policy denies: nothing leaves the machine.
   writeFileSync(
     join(dir, "use.mjs"),

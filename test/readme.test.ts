@@ -153,6 +153,7 @@ class Session {
 
   constructor(edit: (dir: string) => void = () => {}) {
     for (const folder of ["tools", "policies", "tests"]) cpSync(join(root, folder), join(this.dir, folder), { recursive: true });
+    cpSync(join(root, "context.yaml"), join(this.dir, "context.yaml"));
     // the agent script's imports (stripe, http-proxy-agent) resolve as in a project that installed them
     symlinkSync(join(root, "node_modules"), join(this.dir, "node_modules"));
     edit(this.dir);
@@ -291,6 +292,7 @@ describe("README.md", () => {
     const session = new Session((dir) => {
       cpSync(join(root, "tools"), join(dir, "path", "to", "config", "tools"), { recursive: true });
       cpSync(join(root, "policies"), join(dir, "path", "to", "config", "policies"), { recursive: true });
+      cpSync(join(root, "context.yaml"), join(dir, "path", "to", "config", "context.yaml"));
       cpSync(join(root, "tools"), join(dir, "t"), { recursive: true });
       cpSync(join(root, "policies"), join(dir, "p"), { recursive: true });
     });
@@ -465,6 +467,7 @@ describe("README.md", () => {
       writeFileSync(email, readFileSync(email, "utf8").replace("agents: [support-agent]", "agents: [support-agent, support-lead]"));
       cpSync(join(dir, "tools"), join(dir, "candidate", "tools"), { recursive: true });
       cpSync(join(dir, "policies"), join(dir, "candidate", "policies"), { recursive: true });
+      cpSync(join(dir, "context.yaml"), join(dir, "candidate", "context.yaml"));
     });
     const commands = commandsOf(readmeBlocks.review.text);
     expect(commands.map((c) => c.line.split(" ").slice(0, 3).join(" "))).toEqual(["npx keyrunner diff", "npx keyrunner diff", "npx keyrunner replay", "npx keyrunner build"]);

@@ -34,7 +34,12 @@ describe("new KeyRunner({ tools, policies }) — in process", () => {
       const runtime = new KeyRunner({ tools: "./tools", policies: "./policies", auditFile: join(mkdtempSync(join(tmpdir(), "kr-sdk-")), "a.jsonl") });
       const result = await runtime.execute({ agent: "support-agent", tool: "refund_payment", input: { payment_id: "pi_123", amount_cents: 2500 } });
       // The seed policy requires a reason, which the snippet does not give: denied, and nothing sent.
-      expect(result).toEqual({ status: "denied", reason: "no rule allows this request", audit_id: expect.any(String) });
+      expect(result).toEqual({
+        status: "denied",
+        reason: "no rule allows this request: a reason is required (policies/support_refunds.yaml#allow[0])",
+        failed: [{ rule: "policies/support_refunds.yaml#allow[0]", failed: ["a reason is required"] }],
+        audit_id: expect.any(String),
+      });
       const mark = upstream.received.length;
       const ok = await runtime.execute({ agent: "support-agent", tool: "refund_payment", input: { payment_id: "pi_123", amount_cents: 2500 }, reason: "customer asked" });
       expect(ok).toMatchObject({ status: "ok", http_status: 200 });
@@ -67,6 +72,38 @@ describe("new KeyRunner({ tools, policies }) — in process", () => {
     }
   });
 
+  it("takes the deployment context as `serve --context` does; a tool whose rules test a key not given is not decided", async () => {
+    const config = writeConfig({
+      "context.yaml": "context:\n  environment: [staging, production]\n",
+      "tools/restart.yaml": `tool: restart_service\ndescription: Restart\ninput:\n  service: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/restart/\${service}\n`,
+      "tools/note.yaml": `tool: send_note\ndescription: Note\ninput:\n  text: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/notes\n  body: { text: "\${text}" }\n`,
+      "policies/ops.yaml": "policy: ops\nallow:\n  - tool: restart_service\n    when:\n      context.environment: { equals: staging }\n  - tool: send_note\n",
+    });
+    const cwd = process.cwd();
+    process.chdir(config); // context.yaml is read from the config root, the current folder (as `keyrunner check --tools --policies`)
+    const audit = join(mkdtempSync(join(tmpdir(), "kr-sdk-")), "a.jsonl");
+    const without = new KeyRunner({ tools: "./tools", policies: "./policies", auditFile: audit, agent: "a" });
+    const staging = new KeyRunner({ tools: "./tools", policies: "./policies", auditFile: join(mkdtempSync(join(tmpdir(), "kr-sdk-")), "a.jsonl"), agent: "a", context: { environment: "staging" } });
+    try {
+      const mark = upstream.received.length;
+      expect(await without.execute({ tool: "send_note", input: { text: "hi" } })).toMatchObject({ status: "ok" });
+      expect(await without.execute({ tool: "restart_service", input: { service: "api" } })).toEqual({
+        status: "unavailable",
+        message: "the rules of restart_service test the context environment, which was not given, so nothing is decided or executed",
+        audit_id: expect.any(String),
+      });
+      expect(upstream.since(mark).map((r) => r.url)).toEqual(["/notes"]);
+      expect(await staging.execute({ tool: "restart_service", input: { service: "api" } })).toMatchObject({ status: "ok" });
+      expect(upstream.since(mark).map((r) => r.url)).toEqual(["/notes", "/restart/api"]);
+      const bad = new KeyRunner({ tools: "./tools", policies: "./policies", auditFile: join(mkdtempSync(join(tmpdir(), "kr-sdk-")), "a.jsonl"), agent: "a", context: { environment: "prod" } });
+      await expect(bad.execute({ tool: "send_note", input: { text: "x" } })).rejects.toThrow('--context environment="prod": environment is one of staging, production');
+    } finally {
+      process.chdir(cwd);
+      await without.close();
+      await staging.close();
+    }
+  });
+
   it("throws a readable error when the config does not compile", async () => {
     const broken = join(import.meta.dirname, "errors", "overlap-allow-and-deny");
     const runtime = new KeyRunner({ tools: join(broken, "tools"), policies: join(broken, "policies"), agent: "a" });
@@ -81,7 +118,8 @@ describe("new KeyRunner({ url, token }) — client of a running bundle", () => {
     const mark = upstream.received.length;
     expect(await client.execute({ tool: "refund_payment", input: { payment_id: "pi_9", amount_cents: 9000 }, reason: "r" })).toEqual({
       status: "denied",
-      reason: "no rule allows this request",
+      reason: "no rule allows this request: amount_cents 9000 is above 5000 (policies/support_refunds.yaml#allow[0])",
+      failed: [{ rule: "policies/support_refunds.yaml#allow[0]", failed: ["amount_cents 9000 is above 5000"] }],
       audit_id: expect.any(String),
     });
     expect(upstream.since(mark)).toHaveLength(0);

@@ -131,6 +131,8 @@ export interface CompiledConfig {
   readonly context?: {
     readonly declared: Readonly<Record<string, readonly string[]>>;
     readonly used: readonly string[];
+    /** The keys each tool's rules test (one-shot commands ask only for the called tool's; absent in old bundles). */
+    readonly usedBy?: Readonly<Record<string, readonly string[]>>;
     /** Some rule has a time window: decision records carry the instant decided at. */
     readonly timed: boolean;
   };

@@ -5,8 +5,25 @@ import type { CompiledConfig } from "../contract/tool-module.js";
 
 export class ContextError extends Error {}
 
+export interface ContextRequirement {
+  /** false: keys left out stay unset (every condition on an unset key fails; `keyrunner test`). */
+  readonly requireUsed?: boolean;
+  /**
+   * One-shot commands (`explain`, `run`) decide one tool: only the keys its rules test are required. A server
+   * (serve, mcp, the SDK) requires every key some policy tests, at start.
+   */
+  readonly requireFor?: string;
+}
+
+/** The context keys the rules of `tool` test (every used key in a bundle that does not say per tool). */
+function keysTestedBy(config: CompiledConfig, tool: string): readonly string[] {
+  const context = config.context;
+  if (context === undefined) return [];
+  return context.usedBy === undefined ? context.used : (context.usedBy[tool] ?? []);
+}
+
 /** `["environment=production", "region=eu"]` → `{ environment: "production", region: "eu" }`, checked. */
-export function deploymentContext(config: CompiledConfig, settings: readonly string[], options: { requireUsed?: boolean } = {}): Readonly<Record<string, string>> {
+export function deploymentContext(config: CompiledConfig, settings: readonly string[], options: ContextRequirement = {}): Readonly<Record<string, string>> {
   const declared = config.context?.declared ?? {};
   const context: Record<string, string> = {};
   for (const setting of settings) {
@@ -23,9 +40,12 @@ export function deploymentContext(config: CompiledConfig, settings: readonly str
     if (Object.hasOwn(context, key) && context[key] !== value) throw new ContextError(`--context ${key} is given twice`);
     context[key] = value;
   }
-  const missing = (options.requireUsed === false ? [] : (config.context?.used ?? [])).filter((key) => !Object.hasOwn(context, key));
+  const required = options.requireUsed === false ? [] : options.requireFor !== undefined ? keysTestedBy(config, options.requireFor) : (config.context?.used ?? []);
+  const missing = required.filter((key) => !Object.hasOwn(context, key));
   if (missing.length > 0) {
-    throw new ContextError(`policies test the context ${missing.map((k) => `\`${k}\``).join(", ")}, so the server needs ${missing.map((k) => `--context ${k}=<${declared[k]?.join("|") ?? "value"}>`).join(" ")}`);
+    const who = options.requireFor === undefined ? "policies test" : `the rules of \`${options.requireFor}\` test`;
+    const what = options.requireFor === undefined ? "the server needs" : "the request needs";
+    throw new ContextError(`${who} the context ${missing.map((k) => `\`${k}\``).join(", ")}, so ${what} ${missing.map((k) => `--context ${k}=<${declared[k]?.join("|") ?? "value"}>`).join(" ")}`);
   }
   return Object.freeze(context);
 }

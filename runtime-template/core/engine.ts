@@ -170,6 +170,12 @@ export class Engine {
       return finish("deny", { status: "secret_in_input" }, { status: "denied", reason: OWN_SECRET_REASON, audit_id: id }, "secret_in_input");
     }
 
+    // A server checked every key at start; in process (the SDK) a call checks its own tool's keys.
+    const unset = this.#unsetContext(tool.name);
+    if (unset.length > 0) {
+      const message = `the rules of ${tool.name} test the context ${unset.join(", ")}, which was not given, so nothing is decided or executed`;
+      return finish("deny", { status: "missing_context" }, { status: "unavailable", message, audit_id: id }, "missing_context");
+    }
     const env = this.#decisionEnv();
     decidedIn = this.#decidedIn(env);
     const decision = tool.decide(agent, input as never, why, env);
@@ -255,6 +261,21 @@ export class Engine {
     const fields = { rule, status: outcome.status, http_status: "http_status" in outcome ? outcome.http_status : undefined, duration_ms: Math.round(duration * 1000) / 1000 };
     record("outcome", fields, "outcome").catch(() => this.metrics.countRequest(tool.name, "audit_failed"));
     return outcome;
+  }
+
+  #unsetContextByTool = new Map<string, readonly string[]>();
+
+  /** The context keys `tool`'s rules test that this runtime was not given (none, on a server). */
+  #unsetContext(tool: string): readonly string[] {
+    let unset = this.#unsetContextByTool.get(tool);
+    if (unset === undefined) {
+      const given = this.options.context ?? NO_CONTEXT;
+      const context = this.options.config.context;
+      const tested = context === undefined ? [] : context.usedBy === undefined ? context.used : (context.usedBy[tool] ?? []);
+      unset = tested.filter((key) => !Object.hasOwn(given, key));
+      this.#unsetContextByTool.set(tool, unset);
+    }
+    return unset;
   }
 
   #decisionEnv(): DecisionEnv {

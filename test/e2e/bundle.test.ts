@@ -125,11 +125,16 @@ describe("POST /v1/execute through the bundle", () => {
     expect(records[1]).toMatchObject({ status: "ok", http_status: 200 });
   });
 
-  it("a denial reaches nothing: zero upstream requests, a 403 naming no rule, a deny record", async () => {
+  it("a denial reaches nothing: zero upstream requests, a 403 naming no rule but what failed, a deny record", async () => {
     const mark = upstream.received.length;
     const res = await execute({ tool: "refund_payment", input: { payment_id: "pi_123", amount_cents: 9000 }, reason: "big one" });
     expect(res.status).toBe(403);
-    expect(res.body).toEqual({ status: "denied", reason: "no rule allows this request", audit_id: res.body.audit_id });
+    expect(res.body).toEqual({
+      status: "denied",
+      reason: "no rule allows this request: amount_cents 9000 is above 5000 (policies/support_refunds.yaml#allow[0])",
+      failed: [{ rule: "policies/support_refunds.yaml#allow[0]", failed: ["amount_cents 9000 is above 5000"] }],
+      audit_id: res.body.audit_id,
+    });
     expect(upstream.since(mark)).toHaveLength(0);
     expect(recordsFor(res.body.audit_id).map((r) => r.decision)).toEqual(["deny"]);
   });
@@ -217,11 +222,17 @@ describe("redaction", () => {
     expectNoSecret(res.text);
   });
 
-  it("a secret the agent guessed is redacted from the audit too", async () => {
+  it("a secret the agent guessed is never sent (denied, whatever the policy) and is redacted from the audit too", async () => {
+    const mark = upstream.received.length;
     const res = await execute({ tool: "echo", input: { text: `is it ${SECRET}?` } });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(403);
+    expect(res.body).toEqual({ status: "denied", reason: "the input holds one of this gateway's own secrets, which it never sends", audit_id: res.body.audit_id });
+    expect(upstream.since(mark)).toHaveLength(0);
     expectNoSecret(res.text);
-    expect(JSON.stringify(recordsFor(res.body.audit_id))).toContain("is it [REDACTED]?");
+    const records = recordsFor(res.body.audit_id);
+    expect(records.map((r) => r.decision)).toEqual(["deny"]);
+    expect(JSON.stringify(records)).toContain("is it [REDACTED]?");
+    expectNoSecret(JSON.stringify(records));
   });
 });
 

@@ -107,7 +107,8 @@ describe("deployment context", () => {
     expect(upstream.received.map((r) => r.url)).toEqual(["/restart/worker"]);
     expect(auditOf(staging.audit).find((r) => r.decision === "allow")).toMatchObject({ context: { environment: "staging", change_freeze: "none" } });
 
-    const frozen = await serve("frozen", ["--context", "environment=staging", "--context", "change_freeze=active"]);
+    // Pinned inside the production rule's window, so only its context and reason fail (the detail is exact).
+    const frozen = await serve("frozen", ["--context", "environment=staging", "--context", "change_freeze=active"], MONDAY_11_BERLIN);
     upstream.received.length = 0;
     const denied = await post(`${frozen.server.url}/v1/execute`, { tool: "restart_service", input: { service: "worker" } }, bearer(TOKENS.ops));
     expect(denied.status).toBe(403);

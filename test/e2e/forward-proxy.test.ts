@@ -83,7 +83,7 @@ describe("the stripe SDK with a fake key, through HTTP_PROXY", () => {
     const mark = upstream.received.length;
     const error = await stripe().refunds.create({ payment_intent: "pi_123", amount: 9000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Stripe.errors.StripePermissionError);
-    expect((error as Error).message).toBe("denied by KeyRunner: no rule allows this request");
+    expect((error as Error).message).toBe("denied by KeyRunner: no rule allows this request: amount_cents 9000 is above 5000 (policies/agents.yaml#allow[0])");
     expect(upstream.since(mark)).toHaveLength(0);
   });
 

@@ -88,7 +88,7 @@ describe("curl with HTTPS_PROXY and CURL_CA_BUNDLE", () => {
     const mark = world.upstream.received.length;
     const ran = await run("curl", ["-s", "-S", "--fail-with-body", `${base()}/v1/refunds`, "-d", "payment_intent=pi_1", "-d", "amount=9000"]);
     expect(ran.code).toBe(22);
-    expect(JSON.parse(ran.stdout)).toMatchObject({ error: { type: "permission_denied" }, message: "denied by KeyRunner: no rule allows this request" });
+    expect(JSON.parse(ran.stdout)).toMatchObject({ error: { type: "permission_denied" }, message: "denied by KeyRunner: no rule allows this request: amount_cents 9000 is above 5000 (policies/agents.yaml#allow[0])" });
     expect(world.upstream.since(mark)).toHaveLength(0);
   });
 
@@ -117,7 +117,7 @@ catch (error) { console.log(JSON.stringify({ ok: false, type: error.type, messag
     );
     expect(results).toEqual([
       { ok: true, amount: 2500, seen: "Bearer [REDACTED]" },
-      { ok: false, type: "StripePermissionError", message: "denied by KeyRunner: no rule allows this request" },
+      { ok: false, type: "StripePermissionError", message: "denied by KeyRunner: no rule allows this request: amount_cents 9000 is above 5000 (policies/agents.yaml#allow[0])" },
     ]);
     const got = refundsSince(mark);
     expect(got.map((r) => [r.body, r.headers.authorization])).toEqual([["payment_intent=pi_123&amount=2500", `Bearer ${STRIPE_KEY}`]]);
@@ -226,7 +226,7 @@ for amount in (300, 9000):
       expect(ran.code, ran.stderr).toBe(0);
       const [allowed, denied] = ran.stdout.trim().split("\n").map((l) => JSON.parse(l));
       expect(allowed).toMatchObject({ ok: true, body: { amount: 300, seen_authorization: "Bearer [REDACTED]" } });
-      expect(denied).toEqual({ ok: false, status: 403, message: "denied by KeyRunner: no rule allows this request" });
+      expect(denied).toEqual({ ok: false, status: 403, message: "denied by KeyRunner: no rule allows this request: amount_cents 9000 is above 5000 (policies/agents.yaml#allow[0])" });
       expect(refundsSince(mark).map((r) => [r.body, r.headers.authorization])).toEqual([["payment_intent=pi_py&amount=300", `Bearer ${STRIPE_KEY}`]]);
     });
   }

@@ -106,7 +106,7 @@ describe.each([
   it("returns a denial as a tool error with the reason, and nothing reaches the upstream", async () => {
     const mark = upstream.received.length;
     const denied = await client.callTool({ name: "refund_payment", arguments: { payment_id: "pi_1", amount_cents: 2500 } });
-    expect(denied).toMatchObject({ isError: true, content: [{ type: "text", text: "Denied by KeyRunner policy: no rule allows this request. Nothing was executed." }] });
+    expect(denied).toMatchObject({ isError: true, content: [{ type: "text", text: "Denied by KeyRunner policy: no rule allows this request: a reason is required (policies/p.yaml#support.allow[0]); amount_cents 2500 is below 5001 (policies/p.yaml#support.allow[1]). Nothing was executed." }] });
     const invalid = await client.callTool({ name: "refund_payment", arguments: { payment_id: "pi_1", amount_cents: "lots" } });
     expect(invalid).toMatchObject({ isError: true, content: [{ type: "text", text: "Invalid input, nothing was executed: amount_cents must be integer" }] });
     const hidden = await client.callTool({ name: "ops_only", arguments: {} });

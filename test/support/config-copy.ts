@@ -10,6 +10,7 @@ import { repoRoot } from "./cli.js";
 export function copyExampleConfig(): string {
   const dir = mkdtempSync(join(tmpdir(), "kr-config-copy-"));
   for (const folder of ["tools", "policies"]) cpSync(join(repoRoot, folder), join(dir, folder), { recursive: true });
+  cpSync(join(repoRoot, "context.yaml"), join(dir, "context.yaml"));
   return dir;
 }
 

@@ -58,7 +58,15 @@ function contextLines(analysis: Analysis): string[] {
   const { config } = analysis;
   const declared = Object.fromEntries([...config.context].sort(([a], [b]) => (a < b ? -1 : 1)));
   const used = [...new Set(config.rules.flatMap((r) => r.contextConditions.map((c) => c.field)))].sort();
+  const byTool = new Map<string, Set<string>>();
+  for (const rule of config.rules) {
+    for (const condition of rule.contextConditions) {
+      const keys = byTool.get(rule.tool) ?? new Set<string>();
+      byTool.set(rule.tool, keys.add(condition.field));
+    }
+  }
+  const usedBy = Object.fromEntries([...byTool].sort(([a], [b]) => (a < b ? -1 : 1)).map(([tool, keys]) => [tool, [...keys].sort()]));
   const timed = config.rules.some((r) => r.window !== undefined);
   if (config.context.size === 0 && !timed) return [];
-  return [`  context: { declared: ${JSON.stringify(declared)}, used: ${JSON.stringify(used)}, timed: ${timed} },`];
+  return [`  context: { declared: ${JSON.stringify(declared)}, used: ${JSON.stringify(used)}, usedBy: ${JSON.stringify(usedBy)}, timed: ${timed} },`];
 }

@@ -6,6 +6,6 @@ import { tool as restart_service } from "./tools/restart_service.js";
 export const config: CompiledConfig = {
   configSha256: "f631c4aeb14698e55e29fb788a77fca95afcdc6ac51df22123048aeadffa263e",
   secrets: ["GITHUB_TOKEN"],
-  context: { declared: {"change_freeze":["none","active"],"environment":["development","staging","production"]}, used: ["change_freeze","environment"], timed: true },
+  context: { declared: {"change_freeze":["none","active"],"environment":["development","staging","production"]}, used: ["change_freeze","environment"], usedBy: {"restart_service":["change_freeze","environment"]}, timed: true },
   tools: new Map<string, ToolModule>([["create_github_issue", create_github_issue as unknown as ToolModule], ["restart_service", restart_service as unknown as ToolModule]]),
 };
