@@ -59,6 +59,8 @@ function reportBadName(doc: ConfigDocument, error: ErrorObject, all: readonly Er
   log.report("KR2004", doc.spanAt([...path, name], "key"), message);
 }
 
+const FIELD_TYPES = ["string", "number", "integer", "boolean", "string[]", "number[]", "integer[]"];
+
 function reportInvalidValue(doc: ConfigDocument, error: ErrorObject, path: DocumentPath, where: string, log: DiagnosticLog): void {
   const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues;
   if (allowed !== undefined) {
@@ -69,7 +71,10 @@ function reportInvalidValue(doc: ConfigDocument, error: ErrorObject, path: Docum
   }
   const description = (error.parentSchema as { description?: string } | undefined)?.description;
   if (error.keyword === "pattern" && description !== undefined) {
-    log.report("KR2004", doc.spanAt(path), `${where} must be ${description}, not \`${String(error.data)}\``);
+    const written = String(error.data);
+    // A field's short-form type: a misspelt one (`integr`, `sting?`) gets the nearest type as its hint.
+    const hint = description.startsWith("a type:") ? didYouMean(written, FIELD_TYPES.map((t) => (written.endsWith("?") ? `${t}?` : t))) : undefined;
+    log.report("KR2004", doc.spanAt(path), `${where} must be ${description}, not \`${written}\``, hint === undefined ? undefined : { hint });
     return;
   }
   log.report("KR2004", doc.spanAt(path), `${where} ${error.message ?? "is not valid"}`);

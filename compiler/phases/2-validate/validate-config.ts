@@ -38,7 +38,23 @@ export function validateConfig(loaded: LoadedConfig, log: DiagnosticLog): Valida
       reportSchemaErrors(doc, (validate.errors ?? []) as ErrorObject[], what, log);
       return false;
     });
-  const tools = check(loaded.tools, tool, "tool");
+  // A tool whose only schema errors are unknown top-level keys (a typo such as `descripton`) is still
+  // resolved without them, so the same run reports the policies' unknown fields and operators on it.
+  const tools: ConfigDocument[] = [];
+  const salvagedTools = new Set<ConfigDocument>();
+  for (const doc of loaded.tools) {
+    if (tool(doc.value)) {
+      tools.push(doc);
+      continue;
+    }
+    const errors = (tool.errors ?? []) as ErrorObject[];
+    reportSchemaErrors(doc, errors, "tool", log);
+    const salvaged = salvageTool(doc.value, errors);
+    if (salvaged !== undefined && tool(salvaged)) {
+      tools.push(doc.withValue(salvaged));
+      salvagedTools.add(doc);
+    }
+  }
   // A policy with schema errors inside some rules (or an unknown top-level key) still has its other rules
   // resolved, so that one run of `check` reports their unknown names and fields too.
   const policies: ConfigDocument[] = [];
@@ -54,12 +70,29 @@ export function validateConfig(loaded: LoadedConfig, log: DiagnosticLog): Valida
   }
   const brokenToolNames = new Set([
     ...loaded.unparsedToolNames,
-    ...loaded.tools.filter((d) => !tools.includes(d)).flatMap((d) => {
+    ...loaded.tools.filter((d) => !tools.includes(d) && !salvagedTools.has(d)).flatMap((d) => {
       const name = (d.value as { tool?: unknown } | null)?.tool;
       return typeof name === "string" ? [name] : [];
     }),
   ]);
   return { sources: loaded.sources, tools, policies, context: loaded.context, brokenToolNames, toolFolderMissing: loaded.toolFolderMissing };
+}
+
+/**
+ * The tool without its unknown top-level keys (and with a placeholder description where a misspelt one left it
+ * missing), when those are its only schema errors; else undefined. It is only analysed: the errors already
+ * reported stop the build.
+ */
+function salvageTool(value: unknown, errors: readonly ErrorObject[]): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
+  const unknown = new Set<string>();
+  for (const error of errors) {
+    if (error.instancePath !== "") return undefined;
+    const params = error.params as { additionalProperty?: unknown; missingProperty?: unknown };
+    if (error.keyword === "additionalProperties" && typeof params.additionalProperty === "string") unknown.add(params.additionalProperty);
+    else if (!(error.keyword === "required" && params.missingProperty === "description")) return undefined;
+  }
+  return { description: "(missing)", ...Object.fromEntries(Object.entries(value).filter(([key]) => !unknown.has(key))) };
 }
 
 /**

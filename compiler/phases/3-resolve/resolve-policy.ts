@@ -70,7 +70,7 @@ function resolveRule(
   if (tool === undefined) {
     if (!scope.brokenToolNames.has(raw.tool) && !scope.toolFolderMissing) {
       scope.log.report("KR3003", doc.spanAt([...path, "tool"]), `unknown tool \`${raw.tool}\``, {
-        hint: didYouMean(raw.tool, scope.tools.keys()) ?? "tools are defined in tools/*.yaml",
+        hint: didYouMean(raw.tool, [...scope.tools.keys(), ...[...scope.brokenToolNames].filter((name) => /^[a-z][a-z0-9_]*$/.test(name))]) ?? "tools are defined in tools/*.yaml",
       });
     }
     return undefined;
