@@ -3,7 +3,7 @@
 // what it received (nothing, on every denial). The clock is pinned with Debian's faketime (libfaketime
 // preloaded into the bundle's Node, which reads the pinned time through Date.now and Intl alike).
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -49,6 +49,16 @@ async function mcpCall(server: RunningBundle, token: string, name: string, args:
   } finally {
     await client.close();
   }
+}
+
+/** A stock client's request through the bundle in forward-proxy mode, as `name`. */
+async function forward(server: RunningBundle, name: string, token: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+  const response = await undiciFetch(`${origin}${path}`, {
+    method: "POST",
+    headers,
+    dispatcher: new ProxyAgent({ uri: server.url.replace("http://", `http://${name}:${token}@`), proxyTunnel: false }),
+  });
+  return { status: response.status, text: await response.text() };
 }
 
 beforeAll(async () => {
@@ -106,6 +116,9 @@ describe("deployment context", () => {
     expect(ok.status).toBe(200);
     expect(upstream.received.map((r) => r.url)).toEqual(["/restart/worker"]);
     expect(auditOf(staging.audit).find((r) => r.decision === "allow")).toMatchObject({ context: { environment: "staging", change_freeze: "none" } });
+    const forwardedOk = await forward(staging.server, "ops-agent", TOKENS.ops, "/restart/api");
+    expect(forwardedOk.status, forwardedOk.text).toBe(200);
+    expect(upstream.received.map((r) => r.url)).toEqual(["/restart/worker", "/restart/api"]);
 
     // Pinned inside the production rule's window, so only its context and reason fail (the detail is exact).
     const frozen = await serve("frozen", ["--context", "environment=staging", "--context", "change_freeze=active"], MONDAY_11_BERLIN);
@@ -117,9 +130,14 @@ describe("deployment context", () => {
     const mcp = await mcpCall(frozen.server, TOKENS.ops, "restart_service", { service: "worker" });
     expect(mcp.isError).toBe(true);
     expect(mcp.text).toContain("not allowed in this deployment context");
+    // A stock client cannot set the context either: headers naming it change nothing.
+    const forwarded = await forward(frozen.server, "ops-agent", TOKENS.ops, "/restart/worker", { "x-keyrunner-context": "change_freeze=none", "x-keyrunner-environment": "production" });
+    expect(forwarded.status).toBe(403);
+    expect(forwarded.text).toContain("not allowed in this deployment context");
+    expect(forwarded.text).not.toMatch(/staging|active|change_freeze/);
     expect(upstream.received).toHaveLength(0);
-    const records = auditOf(frozen.audit).filter((r) => r.decision === "deny");
-    expect(records).toHaveLength(2);
+    const records = auditOf(frozen.audit).filter((r) => r.decision === "deny" && r.tool === "restart_service" && r.status === "denied");
+    expect(records).toHaveLength(3);
     for (const r of records) {
       expect(r).toMatchObject({
         context: { environment: "staging", change_freeze: "active" },
@@ -140,6 +158,10 @@ describe("time windows, on a clock pinned with faketime", () => {
     expect(ok.status).toBe(200);
     expect(upstream.received).toHaveLength(1);
     expect(String(auditOf(day.audit).find((r) => r.decision === "allow")?.decided_at)).toMatch(/^2026-12-07T10:00:/);
+    // The agent's own idea of the time (a Date header) is not read.
+    const forwardedOk = await forward(day.server, "ops-agent", TOKENS.ops, "/restart/worker", { "x-keyrunner-reason": "memory leak", date: "Mon, 07 Dec 2026 23:00:00 GMT" });
+    expect(forwardedOk.status, forwardedOk.text).toBe(200);
+    expect(upstream.received.map((r) => r.url)).toEqual(["/restart/api", "/restart/worker"]);
 
     const night = await serve("prod-night", ["--context", "environment=production", "--context", "change_freeze=none"], MONDAY_21_BERLIN);
     upstream.received.length = 0;
@@ -149,6 +171,9 @@ describe("time windows, on a clock pinned with faketime", () => {
     const mcp = await mcpCall(night.server, TOKENS.ops, "restart_service", { service: "api", reason: "memory leak" });
     expect(mcp.isError).toBe(true);
     expect(mcp.text).toContain("outside the time window");
+    const forwarded = await forward(night.server, "ops-agent", TOKENS.ops, "/restart/api", { "x-keyrunner-reason": "memory leak", date: "Mon, 07 Dec 2026 10:00:00 GMT" });
+    expect(forwarded.status).toBe(403);
+    expect(forwarded.text).toContain("outside the time window");
     expect(upstream.received).toHaveLength(0);
     expect(String(auditOf(night.audit).find((r) => r.decision === "deny")?.decided_at)).toMatch(/^2026-12-07T20:00:/);
   });
@@ -236,5 +261,35 @@ describe("denials say why", () => {
     expect(auditOf(terse.audit).find((r) => r.decision === "deny")).toMatchObject({ detail: [{ rule: "policies/support.yaml#support.allow[0]", failed: ["amount_cents 9000 is above 5000"] }] });
     expect(auditOf(audit).filter((r) => r.decision === "deny").length).toBe(3);
     expect(upstream.received).toHaveLength(0);
+  });
+});
+
+describe("the repository's example config", () => {
+  it("denies an issue body with a GitHub token pasted into it; nothing reaches GitHub's stand-in and the audit holds no part of the token", async () => {
+    const root = join(import.meta.dirname, "..", "..");
+    const files: Record<string, string> = { "context.yaml": readFileSync(join(root, "context.yaml"), "utf8") };
+    for (const folder of ["tools", "policies"]) {
+      for (const name of readdirSync(join(root, folder))) files[`${folder}/${name}`] = readFileSync(join(root, folder, name), "utf8");
+    }
+    // The example's GitHub tool, pointed at the recording stand-in; every rule and the rest of the config as shipped.
+    files["tools/create_github_issue.yaml"] = files["tools/create_github_issue.yaml"]!.replace("https://api.github.com", origin);
+    const example = writeConfig({ ...files, "agents.yaml": `agents:\n  triage-agent: { token_sha256: ${sha256Hex(TOKENS.triage)} }\n` });
+    const audit = join(example, "audit.jsonl");
+    const env = { GITHUB_TOKEN: GITHUB_KEY, HUBSPOT_TOKEN: "hub_example_token_1", PAGERDUTY_ROUTING_KEY: "pd_example_key_01", POSTMARK_SERVER_TOKEN: "pm_example_token1", STRIPE_API_KEY: "sk_test_example_000001" };
+    const server = await startBundle(await buildBundle(example), ["--audit", audit, "--agents", join(example, "agents.yaml"), "--context", "environment=production", "--context", "change_freeze=none"], env);
+    servers.push(server);
+    upstream.received.length = 0;
+    const issue = { owner: "acme", repo: "docs", title: "Build fails", labels: ["bug"] };
+    const denied = await post(`${server.url}/v1/execute`, { tool: "create_github_issue", input: { ...issue, body: `CI log:\n  GITHUB_TOKEN=${PASTED}\n` } }, bearer(TOKENS.triage));
+    expect(denied.status).toBe(403);
+    expect(denied.body.reason).toContain("`body` contains something credential-shaped (a GitHub token); remove it");
+    expect(denied.text).not.toContain(PASTED.slice(4, 20));
+    expect(upstream.received).toHaveLength(0);
+    const text = readFileSync(audit, "utf8");
+    const tail = PASTED.slice(4);
+    for (let i = 0; i + 8 <= tail.length; i++) expect(text).not.toContain(tail.slice(i, i + 8));
+    const clean = await post(`${server.url}/v1/execute`, { tool: "create_github_issue", input: { ...issue, body: "CI fails on main since the last merge" } }, bearer(TOKENS.triage));
+    expect(clean.status, clean.text).toBe(200);
+    expect(upstream.received.map((r) => [r.method, r.url, r.headers.authorization])).toEqual([["POST", "/repos/acme/docs/issues", `Bearer ${GITHUB_KEY}`]]);
   });
 });
