@@ -257,6 +257,7 @@ const readmeBlocks = {
   setup: block("npm install && npm start     # an offline demo of the whole loop: check, build, serve, an agent session, audit verify"),
   checkCommands: block("npx keyrunner check                  # the current folder: ./tools and ./policies"),
   overlapPolicy: block("# policies/test_payments.yaml"),
+  contextExample: block("# policies/oncall.yaml: restarts in staging outside a change freeze, or in production with an approval"),
   overlapOutput: block("policies/test_payments.yaml:4:5 error KR4002 rules overlap: policies/support_refunds.yaml#allow[0] and policies/test_payments.yaml#deny[0] both match some requests for `refund_payment`"),
   buildAndServe: block("npx keyrunner build                        # dist/keyrunner.mjs (one executable file), dist/generated/, dist/manifest.json"),
   call: block('curl -s http://127.0.0.1:8787/v1/execute -H "Authorization: Bearer $AGENT_TOKEN" \\'),
@@ -312,6 +313,20 @@ describe("README.md", () => {
     const ran = await session.run({ line: "npx keyrunner check" });
     expect(ran.code).toBe(1);
     expect(ran.stdout).toBe(`${shown}\n`);
+  });
+
+  it("context, time and credentials: the example's lines are the shipped policies' own, and the policies check", async () => {
+    // Each non-comment line of the block, as written, is a line of the file its comment names.
+    const text = readmeBlocks.contextExample.text;
+    const files = [...text.matchAll(/^# (policies\/[a-z_]+\.yaml):/gm)].map((m) => m[1]!);
+    expect(files).toEqual(["policies/oncall.yaml", "policies/github_issues.yaml"]);
+    const shipped = files.map((f) => readFileSync(join(root, f), "utf8").split("\n"));
+    let current = -1;
+    for (const line of text.split("\n")) {
+      if (line.startsWith("# policies/")) current++;
+      else if (!line.startsWith("#")) expect(shipped[current], line).toContain(line);
+    }
+    expect((await new Session().run({ line: "npx keyrunner check" })).code).toBe(0);
   });
 
   describe("build, serve, call; MCP over HTTP and stdio", () => {
