@@ -2,6 +2,7 @@
 // one route per concern (routes/). Every answer is JSON without stack traces or internal paths.
 
 import { createServer, type IncomingMessage, type Server } from "node:http";
+import { keepAnswersOnClientError } from "./client-errors.js";
 import { tokenMatchesDigest } from "../credentials/constant-time.js";
 import type { Principal } from "../credentials/agents-file.js";
 import type { Engine } from "../core/engine.js";
@@ -102,5 +103,6 @@ export function createHttpServer(options: ServerOptions): Server {
       : new Interception(ctx, { ...options.interception, headerLimitBytes: options.headerLimitBytes ?? SERVER_LIMIT_DEFAULTS.headerLimitBytes, requestTimeoutMs: requestTimeout, ...(options.log ? { log: options.log } : {}) });
   if (interception !== undefined) interceptions.set(server, interception);
   server.on("connect", (req, socket, head) => connectRoute(ctx, req, socket, head, interception));
+  keepAnswersOnClientError(server);
   return server;
 }

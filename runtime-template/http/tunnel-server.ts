@@ -10,6 +10,7 @@ import { TLSSocket } from "node:tls";
 import type { ToolModule } from "../contract/tool-module.js";
 import type { LeafCache } from "../interception/leaf-cache.js";
 import type { RouteContext } from "./context.js";
+import { keepAnswersOnClientError } from "./client-errors.js";
 import { guardRefusal } from "./guards.js";
 import { HttpError, send } from "./respond.js";
 import { forwardAs, refuseHostMismatch, sendForwardError } from "./routes/forward.js";
@@ -79,6 +80,7 @@ export class Interception {
       },
       (req, res) => this.#request(req, res),
     );
+    keepAnswersOnClientError(this.server);
     // This server never listens (tunnels are handed to it); Node starts the checks behind headersTimeout
     // and requestTimeout on 'listening', so that is announced here, or a slowloris would never be cut.
     this.server.emit("listening");

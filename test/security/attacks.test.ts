@@ -109,6 +109,32 @@ describe("malformed and hostile HTTP", () => {
     expect(upstream.since(mark)).toHaveLength(0);
   });
 
+  it("malformed bytes after a request that executes (pipelined, or after Connection: close) do not cost its answer", async () => {
+    // A slow upstream: the malformed bytes are parsed while the refund is still executing.
+    upstream.routes.set("/v1/refunds", (_req, res) => {
+      setTimeout(() => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end('{"id":"re_slow","status":"succeeded"}');
+      }, 300);
+    });
+    try {
+      for (const connection of ["close", "keep-alive"]) {
+        const mark = upstream.received.length;
+        const body = JSON.stringify({ agent: "support-agent", tool: "refund_payment", input: { payment_id: `pi_garbage_${connection}`, amount_cents: 100 }, reason: "r" });
+        const request = `POST /v1/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: ${connection}\r\n\r\n${body}`;
+        const answer = await rawRequest(`${request}NOT HTTP AT ALL\x01\r\n\r\n`, undefined, 1500);
+        expect([...answer.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]), connection).toEqual(["200"]);
+        const json = JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4).replace(/^[0-9a-f]+\r\n/, "").split("\r\n")[0]!);
+        expect(json).toMatchObject({ status: "ok", result: { id: "re_slow" }, audit_id: expect.any(String) });
+        expect(upstream.since(mark)).toHaveLength(1);
+      }
+      // With nothing in flight, the malformed request is still a plain 400 and the connection closes.
+      expect(await rawRequest("NOT HTTP AT ALL\x01\r\n\r\n")).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    } finally {
+      upstream.routes.delete("/v1/refunds");
+    }
+  });
+
   it("a deeply nested input is a clean 400 and is cut in the audit", async () => {
     const deep = `${"[".repeat(50_000)}${"]".repeat(50_000)}`;
     const res = await post(`${server.url}/v1/execute`, `{"agent":"a","tool":"refund_payment","input":{"payment_id":${deep},"amount_cents":1},"reason":"r"}`);
