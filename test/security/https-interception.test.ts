@@ -59,6 +59,18 @@ describe("CONNECT refusals", () => {
     nothing();
   });
 
+  it("a web page's CONNECT (Origin, Sec-Fetch-Site), even with the agent's credential, is refused: nothing tunnelled", async () => {
+    const nothing = untouched();
+    for (const header of ["Origin: https://evil.example\r\n", "Sec-Fetch-Site: cross-site\r\n"]) {
+      const answer = await rawConnect(world, localhost(), auth(), header);
+      expect(answer.status, header).toBe(403);
+      const rest = await readUntilClosed(answer.socket);
+      expect(rest.closed).toBe(true);
+      expect(rest.text).toContain("requests from web pages are refused");
+    }
+    nothing();
+  });
+
   it("a host, a port or an IP no tool of this agent declares, and an agent who sees no tool: 403, audited, nothing tunnelled", async () => {
     const nothing = untouched();
     const cases: Array<[string, string]> = [
@@ -200,6 +212,15 @@ describe("a tunnel held idle", () => {
     const started = Date.now();
     expect((await readUntilClosed(answer.socket, IDLE_MS * 4)).closed).toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(IDLE_MS - 100);
+  });
+
+  it("is closed when the handshake is done but no request comes", async () => {
+    const nothing = untouched();
+    const idle = await openTunnel();
+    const started = Date.now();
+    expect((await readUntilClosed(idle, IDLE_MS * 4)).closed).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(IDLE_MS - 100);
+    nothing();
   });
 
   it("is closed after its last answer, and a request trickled in slowly (slowloris) is cut off and reaches nothing", async () => {

@@ -8,6 +8,7 @@ import type { Duplex } from "node:stream";
 import { UNAUTHENTICATED } from "../../core/engine.js";
 import type { RouteContext } from "../context.js";
 import { forwardError } from "../forward-route.js";
+import { guardRefusal } from "../guards.js";
 import { proxyAgent } from "../identity.js";
 import { tunnelTools, type Interception, type TunnelTarget } from "../tunnel-server.js";
 
@@ -23,8 +24,12 @@ function answer(socket: Duplex, status: string, type: string, message: string, e
   socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n${headers}connection: close\r\n\r\n${text}`);
 }
 
+const NO_HOSTS: ReadonlySet<string> = new Set();
+
 export function connectRoute(ctx: RouteContext, req: IncomingMessage, socket: Duplex, head: Buffer, interception: Interception | undefined): void {
   socket.on("error", () => socket.destroy());
+  // A web page's CONNECT (a browser set to use this proxy: Origin, Sec-Fetch-Site) is refused as on every route.
+  if (guardRefusal(req, NO_HOSTS, true) !== undefined) return answer(socket, "403 Forbidden", "forbidden", "requests from web pages are refused");
   const authority = req.url ?? "";
   const refuse = (message: string) => (auditId: string | undefined) => answer(socket, "403 Forbidden", "permission_denied", message, auditId === undefined ? {} : { audit_id: auditId });
   let agent: string | undefined;
