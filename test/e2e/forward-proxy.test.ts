@@ -139,6 +139,28 @@ describe("curl -x", () => {
     expect(audit().find((r) => r.decision === "allow" && r.tool === "create_refund" && (r.input as { payment_id: string }).payment_id === "pi_9")).toMatchObject({ reason: "customer asked" });
   });
 
+  it("an upstream redirect reaches the client as the upstream's status and Location, as the audit records it; KeyRunner follows nothing", async () => {
+    const issues = upstream.routes.get("/repos/")!;
+    upstream.routes.set("/repos/", (req, res) => {
+      if (!req.url.startsWith("/repos/acme/moved/")) return issues(req, res);
+      res.writeHead(301, { location: `${origin}/repos/acme/docs/issues?from=moved&token=${GITHUB_KEY}` });
+      res.end();
+    });
+    try {
+      const mark = upstream.received.length;
+      const raw = await curl(["-x", proxy, `${origin}/repos/acme/moved/issues`, "-H", "content-type: application/json", "-d", '{"title":"t","body":"b"}']);
+      expect(statusOf(raw)).toBe(301);
+      expect(raw).toMatch(new RegExp(`\r\nlocation: ${origin.replace(/[.]/g, "\\.")}/repos/acme/docs/issues\\?from=moved&token=\\[REDACTED\\]\r\n`, "i"));
+      const auditId = /\r\nx-keyrunner-audit-id: ([0-9a-f-]+)\r\n/i.exec(raw)?.[1];
+      expect(upstream.since(mark).map((r) => r.url)).toEqual(["/repos/acme/moved/issues"]);
+      // The outcome record is written after the answer.
+      for (let i = 0; i < 50 && audit().filter((r) => r.id === auditId).length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(audit().filter((r) => r.id === auditId).map((r) => [r.decision, r.http_status])).toEqual([["allow", undefined], ["outcome", 301]]);
+    } finally {
+      upstream.routes.set("/repos/", issues);
+    }
+  });
+
   it("407 with Proxy-Authenticate without a credential or with a wrong one", async () => {
     for (const proxyUrl of [server.url, server.url.replace("http://", "http://support-agent:wrong@")]) {
       const raw = await curl(["-x", proxyUrl, `${origin}/v1/refunds`, "-d", "payment_intent=p&amount=1"]);

@@ -22,7 +22,16 @@ function sendForwardOutcome(res: ServerResponse, outcome: Outcome): void {
   const audit = { audit_id: outcome.audit_id };
   switch (outcome.status) {
     case "ok": {
-      // Executed without an upstream answer to pass on: a redirect, returned as data (never followed).
+      // Executed without an upstream answer to pass on: a redirect. KeyRunner never follows it; the stock
+      // client gets the upstream's own status and its (redacted) Location, as the audit records them — if
+      // it follows, that is a new request through this proxy, decided like any other.
+      const status = outcome.http_status !== undefined && outcome.http_status >= 300 && outcome.http_status < 400 ? outcome.http_status : 200;
+      const location = (outcome.result as { location?: unknown } | null)?.location;
+      if (status !== 200) {
+        res.writeHead(status, { "content-length": 0, "x-keyrunner-audit-id": outcome.audit_id, ...(typeof location === "string" && location !== "" ? { location } : {}) });
+        res.end();
+        return;
+      }
       const text = JSON.stringify(outcome.result);
       res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "x-keyrunner-audit-id": outcome.audit_id });
       res.end(text);
