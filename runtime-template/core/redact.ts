@@ -277,9 +277,13 @@ function unescapeText(text: string, quotes = true): string {
 function escapeRegions(text: string, reach: number): Array<[number, number]> {
   const regions: Array<[number, number]> = [];
   let at = 0;
+  // Each search resumes where it left off: looking again from every `%` for a backslash that is not
+  // there would scan the rest of the text each time (quadratic: 1 MB of `%` held the server 15 s).
+  let slash = text.indexOf("\\");
+  let percent = text.indexOf("%");
   for (;;) {
-    const slash = text.indexOf("\\", at);
-    const percent = text.indexOf("%", at);
+    if (slash >= 0 && slash < at) slash = text.indexOf("\\", at);
+    if (percent >= 0 && percent < at) percent = text.indexOf("%", at);
     const next = slash < 0 ? percent : percent < 0 ? slash : Math.min(slash, percent);
     if (next < 0) break;
     const from = Math.max(0, next - reach);
