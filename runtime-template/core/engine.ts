@@ -99,7 +99,9 @@ export class Engine {
     const tool = this.options.config.tools.get(toolName);
     const config = this.options.config.configSha256;
     const agent = request.agent;
-    const loggedTool = toolName.length > MAX_LOGGED_NAME ? toolName.slice(0, MAX_LOGGED_NAME) : toolName;
+    const shortName = toolName.length > MAX_LOGGED_NAME ? toolName.slice(0, MAX_LOGGED_NAME) : toolName;
+    // A name no tool has came from the agent alone: one of this runtime's secrets sent as it is not recorded.
+    const loggedTool = tool === undefined ? this.redactor.text(shortName) : shortName;
     const loggedReason = typeof request.reason === "string" ? this.redactor.text(request.reason) : undefined;
     /** What the records say the input was: the validated input (defaults applied) once there is one. */
     let loggedInput: unknown;
@@ -151,7 +153,12 @@ export class Engine {
       enforced = { decision: "not_found" };
       return finish("deny", { status: "unknown_tool" }, { status: "not_found", message: "unknown tool", audit_id: id }, "not_found");
     }
-    const invalid = (errors: ValidationError[]) => ((enforced = { decision: "invalid" }), finish("invalid", { status: "invalid" }, { status: "invalid", errors, audit_id: id }, "invalid"));
+    // Paths and messages can quote the agent's own keys and values: no answer carries a secret, even one it sent.
+    const invalid = (errors: ValidationError[]) => {
+      enforced = { decision: "invalid" };
+      const told = errors.map((e) => ({ path: this.redactor.text(e.path), message: this.redactor.text(e.message) }));
+      return finish("invalid", { status: "invalid" }, { status: "invalid", errors: told, audit_id: id }, "invalid");
+    };
     if (request.reason !== undefined && typeof request.reason !== "string") return invalid([{ path: "reason", message: "must be a string" }]);
     if (request.input === null || typeof request.input !== "object" || Array.isArray(request.input)) return invalid([{ path: "(input)", message: "must be an object" }]);
     // A canonical (`format`) and defaulted copy: what is checked, audited and sent from here on; the

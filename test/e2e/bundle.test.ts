@@ -222,6 +222,19 @@ describe("redaction", () => {
     expectNoSecret(res.text);
   });
 
+  it("a secret sent as a tool name or an input key is in no answer and no record (a 404 and a 400 that quote neither)", async () => {
+    const unknown = await execute({ tool: SECRET, input: {} });
+    expect(unknown.status).toBe(404);
+    expectNoSecret(unknown.text);
+    expect(recordsFor(unknown.body.audit_id)).toMatchObject([{ tool: "[REDACTED]", status: "unknown_tool" }]);
+    const keyed = await execute({ tool: "echo", input: { [SECRET]: "x" } });
+    expect(keyed.status).toBe(400);
+    expect(keyed.body.errors.length).toBeGreaterThan(0);
+    expectNoSecret(keyed.text);
+    expectNoSecret(JSON.stringify(recordsFor(keyed.body.audit_id)));
+    expectNoSecret(readFileSync(auditFile, "utf8"));
+  });
+
   it("a secret the agent guessed is never sent (denied, whatever the policy) and is redacted from the audit too", async () => {
     const mark = upstream.received.length;
     const res = await execute({ tool: "echo", input: { text: `is it ${SECRET}?` } });

@@ -161,6 +161,14 @@ describe("curl -x", () => {
     }
   });
 
+  it("a path no tool declares is refused without quoting a secret the agent put in it", async () => {
+    const raw = await curl(["-x", proxy, `${origin}/v1/${STRIPE_KEY}/refunds`, "-d", "amount=1"]);
+    expect(statusOf(raw)).toBe(403);
+    expect(raw).toContain("no tool of this agent is POST");
+    expect(raw).not.toContain(STRIPE_KEY);
+    expect(readFileSync(join(dir, "audit.jsonl"), "utf8")).not.toContain(STRIPE_KEY);
+  });
+
   it("407 with Proxy-Authenticate without a credential or with a wrong one", async () => {
     for (const proxyUrl of [server.url, server.url.replace("http://", "http://support-agent:wrong@")]) {
       const raw = await curl(["-x", proxyUrl, `${origin}/v1/refunds`, "-d", "payment_intent=p&amount=1"]);

@@ -91,7 +91,9 @@ export async function forwardAs(ctx: RouteContext, req: IncomingMessage, res: Se
   const match = matchRoute(tools, method, target);
   if (match === undefined) {
     const auditId = await engine.refuseForward(agent, method, rawTarget, "forward_refused");
-    return sendForwardError(res, 403, "permission_denied", `no tool of this agent is ${method} ${target.origin}${target.pathname}; KeyRunner forwards only what its tools declare`, { audit_id: auditId });
+    // The path is the agent's: quoted back, it is redacted like everything else an answer carries.
+    const where = engine.redactor.text(`${method.slice(0, 16)} ${target.origin}${target.pathname}`);
+    return sendForwardError(res, 403, "permission_denied", `no tool of this agent is ${where}; KeyRunner forwards only what its tools declare`, { audit_id: auditId });
   }
   const body = await readBody(req, ctx.bodyLimitBytes);
   const mapped = inputFromRequest(match, target, req.headers, body);
