@@ -125,15 +125,15 @@ describe("deployment context", () => {
     upstream.received.length = 0;
     const denied = await post(`${frozen.server.url}/v1/execute`, { tool: "restart_service", input: { service: "worker" } }, bearer(TOKENS.ops));
     expect(denied.status).toBe(403);
-    expect(denied.body.reason).toContain("not allowed in this deployment context");
+    expect(denied.body.reason).toContain("allowed only in some deployment contexts (which is not said)");
     expect(denied.text).not.toMatch(/staging|active|change_freeze/);
     const mcp = await mcpCall(frozen.server, TOKENS.ops, "restart_service", { service: "worker" });
     expect(mcp.isError).toBe(true);
-    expect(mcp.text).toContain("not allowed in this deployment context");
+    expect(mcp.text).toContain("allowed only in some deployment contexts (which is not said)");
     // A stock client cannot set the context either: headers naming it change nothing.
     const forwarded = await forward(frozen.server, "ops-agent", TOKENS.ops, "/restart/worker", { "x-keyrunner-context": "change_freeze=none", "x-keyrunner-environment": "production" });
     expect(forwarded.status).toBe(403);
-    expect(forwarded.text).toContain("not allowed in this deployment context");
+    expect(forwarded.text).toContain("allowed only in some deployment contexts (which is not said)");
     expect(forwarded.text).not.toMatch(/staging|active|change_freeze/);
     expect(upstream.received).toHaveLength(0);
     const records = auditOf(frozen.audit).filter((r) => r.decision === "deny" && r.tool === "restart_service" && r.status === "denied");
@@ -142,8 +142,8 @@ describe("deployment context", () => {
       expect(r).toMatchObject({
         context: { environment: "staging", change_freeze: "active" },
         detail: [
-          { rule: "policies/ops.yaml#allow[0]", failed: ["not allowed in this deployment context"] },
-          { rule: "policies/ops.yaml#allow[1]", failed: ["not allowed in this deployment context", "a reason is required"] },
+          { rule: "policies/ops.yaml#allow[0]", failed: ["allowed only in some deployment contexts (which is not said)"] },
+          { rule: "policies/ops.yaml#allow[1]", failed: ["allowed only in some deployment contexts (which is not said)", "a reason is required"] },
         ],
       });
     }
@@ -176,6 +176,13 @@ describe("time windows, on a clock pinned with faketime", () => {
     expect(forwarded.text).toContain("outside the time window");
     expect(upstream.received).toHaveLength(0);
     expect(String(auditOf(night.audit).find((r) => r.decision === "deny")?.decided_at)).toMatch(/^2026-12-07T20:00:/);
+    // The same denial in another context says exactly the same: the detail does not tell where it runs.
+    const elsewhere = await serve("staging-night", ["--context", "environment=staging", "--context", "change_freeze=active"], MONDAY_21_BERLIN);
+    const there = await post(`${elsewhere.server.url}/v1/execute`, { tool: "restart_service", input: { service: "api" }, reason: "memory leak" }, bearer(TOKENS.ops));
+    expect(there.status).toBe(403);
+    expect(there.body.failed).toEqual(denied.body.failed);
+    expect(there.body.reason).toBe(denied.body.reason);
+    expect(upstream.received).toHaveLength(0);
   });
 });
 

@@ -78,8 +78,9 @@ function credentialConstant(c: Extract<Condition, { operator: "no_credentials" }
 }
 
 /** A rule's conditions that failed for this request, in words: the denial detail for the agent's own rules. */
-export function failureChecks(rule: ResolvedRule, tool: ResolvedTool, constants: ModuleConstants): Array<{ test: string; message: string }> {
-  const checks: Array<{ test: string; message: string }> = [];
+export function failureChecks(rule: ResolvedRule, tool: ResolvedTool, constants: ModuleConstants): Array<{ test?: string; message: string }> {
+  // `test` absent: the message is given whatever the request (it must not tell whether something holds).
+  const checks: Array<{ test?: string; message: string }> = [];
   for (const c of rule.conditions) {
     const field = tool.fieldByName.get(c.field)!;
     const v = `input.${field.name}`;
@@ -89,8 +90,9 @@ export function failureChecks(rule: ResolvedRule, tool: ResolvedTool, constants:
     else checks.push({ test, message });
   }
   if (rule.contextConditions.length > 0) {
-    // Which context value failed is not said: the agent cannot see the deployment context.
-    checks.push({ test: rule.contextConditions.map((c) => contextExpression(c, constants)).join(" && "), message: literal("not allowed in this deployment context") });
+    // Neither which context value failed nor whether one did: said only when the context failed, its
+    // absence would tell the agent the context passed. The record's own `context` says which it was.
+    checks.push({ message: literal("allowed only in some deployment contexts (which is not said)") });
   }
   if (rule.window !== undefined) {
     const w = rule.window;

@@ -30,7 +30,7 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   const ruleBlocks = rules.map((rule, index) => ({ rule, index, test: ruleExpression(rule, tool, constants) }));
   // The denial detail covers allow rules only: a request no rule allows failed some condition of each.
   const failureBlocks = rules.flatMap((rule, index) => (rule.effect === "allow" ? [{ rule, index, checks: failureChecks(rule, tool, constants) }] : []));
-  const failureCode = failureBlocks.flatMap((b) => b.checks.flatMap((c) => [c.test, c.message])).join("\n");
+  const failureCode = failureBlocks.flatMap((b) => b.checks.flatMap((c) => [c.test ?? "", c.message])).join("\n");
   const plan = tool.run.type === "http" ? httpPlan(tool.run, tool) : execPlan(tool.run, tool);
 
   const reverse = tool.forward;
@@ -154,7 +154,7 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
         writer.writeLine(`// ${rule.id} (${rule.span.file}:${rule.span.line})`);
         const body = () => {
           writer.writeLine("const failed: string[] = [];");
-          for (const check of checks) writer.writeLine(`if (!(${check.test})) failed.push(${check.message});`);
+          for (const check of checks) writer.writeLine(check.test === undefined ? `failed.push(${check.message}); // whatever the context: the agent is not told whether it holds` : `if (!(${check.test})) failed.push(${check.message});`);
           writer.writeLine(`failures.push({ rule: ${literal(rule.id)}, failed });`);
         };
         if (governs === undefined) writer.block(body);

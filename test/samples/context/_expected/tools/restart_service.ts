@@ -73,13 +73,13 @@ function denialDetail(agent: string, input: RestartServiceInput, reason: string 
   // policies/ops.yaml#allow[0] (policies/ops.yaml:4)
   if (AGENTS_0.has(agent)) {
     const failed: string[] = [];
-    if (!(env.context["environment"] === "staging" && env.context["change_freeze"] !== undefined && !SET_0.has(env.context["change_freeze"]))) failed.push("not allowed in this deployment context");
+    failed.push("allowed only in some deployment contexts (which is not said)"); // whatever the context: the agent is not told whether it holds
     failures.push({ rule: "policies/ops.yaml#allow[0]", failed });
   }
   // policies/ops.yaml#allow[1] (policies/ops.yaml:8)
   if (AGENTS_0.has(agent)) {
     const failed: string[] = [];
-    if (!(env.context["environment"] === "production")) failed.push("not allowed in this deployment context");
+    failed.push("allowed only in some deployment contexts (which is not said)"); // whatever the context: the agent is not told whether it holds
     if (!(inWindow(env.now, WINDOW_0))) failed.push("outside the time window (mon, tue, wed, thu, fri 22:00-06:00 Europe/Berlin)");
     if (!(hasReason(reason))) failed.push("a reason is required");
     failures.push({ rule: "policies/ops.yaml#allow[1]", failed });
