@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { verifyAuditFile } from "../../runtime-template/audit/audit-verify.js";
 import { buildBundle, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
 import { eventually } from "../support/eventually.js";
+import { basic, rawConnect, readUntilClosed, startHttpsWorld, STRIPE_KEY, tlsOverTunnel, TOKEN } from "../support/https-world.js";
 import { describeWithRedis, startRedis, type RedisProcess } from "../support/redis-server.js";
 import { seedConfig } from "../support/seed-config.js";
 import { Upstream } from "../support/upstream.js";
@@ -107,6 +108,36 @@ describeWithRedis("serve --workers on Redis", ["redis-server"], () => {
     for (const f of files) expect(verifyAuditFile(f, undefined)).toMatchObject({ ok: true });
     expect(existsSync(audit)).toBe(false);
   }, 60_000);
+
+  it("--ca with --workers 2: every worker intercepts HTTPS with the one CA; allowed refunds execute on both, a denied one reaches nothing, each chain verifies", async () => {
+    const world = await startHttpsWorld(["--workers", "2", "--state", redis.url]);
+    try {
+      const host = `localhost:${world.upstream.port}`;
+      /** One refund in a tunnel of its own (a fresh connection, so the primary hands each to a worker in turn). */
+      const refundInTunnel = async (amount: number): Promise<number> => {
+        const answer = await rawConnect(world, host, basic("support-agent", TOKEN));
+        expect(answer.status).toBe(200);
+        const tls = await tlsOverTunnel(answer.socket, join(world.caDir, "ca.pem"));
+        const body = `payment_intent=pi_workers&amount=${amount}`;
+        tls.write(`POST /v1/refunds HTTP/1.1\r\nHost: ${host}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+        return Number(/^HTTP\/1\.1 (\d{3})/.exec((await readUntilClosed(tls)).text)?.[1]);
+      };
+      const mark = world.upstream.received.length;
+      for (let i = 0; i < 6; i++) expect(await refundInTunnel(100 + i)).toBe(200);
+      expect(world.upstream.received.length - mark).toBe(6);
+      expect(await refundInTunnel(999_999)).toBe(403);
+      expect(world.upstream.received.length - mark).toBe(6);
+      for (const r of world.upstream.since(mark)) expect(r.headers.authorization).toBe(`Bearer ${STRIPE_KEY}`);
+      expect(await world.server.stop()).toBe(0);
+      const files = [1, 2].map((slot) => join(world.dir, `audit.worker-${slot}.jsonl`));
+      const allowed = files.map((f) => readFileSync(f, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { decision: string }).filter((r) => r.decision === "allow").length);
+      for (const n of allowed) expect(n).toBeGreaterThan(0);
+      expect(allowed[0]! + allowed[1]!).toBe(6);
+      for (const f of files) expect(verifyAuditFile(f, undefined)).toMatchObject({ ok: true });
+    } finally {
+      await world.stop();
+    }
+  }, 90_000);
 
   it("kill -9 of a worker: the primary starts a new one in its slot, serving continues, the slot's chain still verifies", async () => {
     const { server, audit, primary, workers } = await startPool("worker-killed");
