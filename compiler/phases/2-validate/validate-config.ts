@@ -32,42 +32,37 @@ function compiledValidators(): { tool: ValidateFunction; policy: ValidateFunctio
 
 export function validateConfig(loaded: LoadedConfig, log: DiagnosticLog): ValidatedConfig {
   const { tool, policy } = compiledValidators();
-  const check = (docs: readonly ConfigDocument[], validate: ValidateFunction, what: string): ConfigDocument[] =>
-    docs.filter((doc) => {
-      if (validate(doc.value)) return true;
-      reportSchemaErrors(doc, (validate.errors ?? []) as ErrorObject[], what, log);
-      return false;
-    });
+  /**
+   * The documents that pass their schema, and the salvage of those that fail it where `salvage` finds one
+   * (undefined: the document is dropped); each failure is reported either way.
+   */
+  const validated = (docs: readonly ConfigDocument[], validate: ValidateFunction, what: string, salvage: (value: unknown, errors: readonly ErrorObject[]) => unknown) => {
+    const kept: ConfigDocument[] = [];
+    const salvaged = new Set<ConfigDocument>();
+    for (const doc of docs) {
+      if (validate(doc.value)) {
+        kept.push(doc);
+        continue;
+      }
+      const errors = (validate.errors ?? []) as ErrorObject[];
+      reportSchemaErrors(doc, errors, what, log);
+      const value = salvage(doc.value, errors);
+      if (value !== undefined) {
+        kept.push(doc.withValue(value));
+        salvaged.add(doc);
+      }
+    }
+    return { kept, salvaged };
+  };
   // A tool whose only schema errors are unknown top-level keys (a typo such as `descripton`) is still
   // resolved without them, so the same run reports the policies' unknown fields and operators on it.
-  const tools: ConfigDocument[] = [];
-  const salvagedTools = new Set<ConfigDocument>();
-  for (const doc of loaded.tools) {
-    if (tool(doc.value)) {
-      tools.push(doc);
-      continue;
-    }
-    const errors = (tool.errors ?? []) as ErrorObject[];
-    reportSchemaErrors(doc, errors, "tool", log);
-    const salvaged = salvageTool(doc.value, errors);
-    if (salvaged !== undefined && tool(salvaged)) {
-      tools.push(doc.withValue(salvaged));
-      salvagedTools.add(doc);
-    }
-  }
+  const { kept: tools, salvaged: salvagedTools } = validated(loaded.tools, tool, "tool", (value, errors) => {
+    const salvaged = salvageTool(value, errors);
+    return salvaged !== undefined && tool(salvaged) ? salvaged : undefined;
+  });
   // A policy with schema errors inside some rules (or an unknown top-level key) still has its other rules
   // resolved, so that one run of `check` reports their unknown names and fields too.
-  const policies: ConfigDocument[] = [];
-  for (const doc of loaded.policies) {
-    if (policy(doc.value)) {
-      policies.push(doc);
-      continue;
-    }
-    const errors = (policy.errors ?? []) as ErrorObject[];
-    reportSchemaErrors(doc, errors, "policy", log);
-    const salvaged = salvagePolicy(doc.value, errors);
-    if (salvaged !== undefined) policies.push(doc.withValue(salvaged));
-  }
+  const { kept: policies } = validated(loaded.policies, policy, "policy", salvagePolicy);
   const brokenToolNames = new Set([
     ...loaded.unparsedToolNames,
     ...loaded.tools.filter((d) => !tools.includes(d) && !salvagedTools.has(d)).flatMap((d) => {
