@@ -109,16 +109,18 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
     statements: ["return validate(value) ? undefined : validationErrors(validate.errors);"],
   });
 
+  // decide and denialDetail see the same request.
+  const decisionParameters = [
+    { name: "agent", type: "string" },
+    { name: "input", type: input },
+    { name: "reason", type: "string | undefined" },
+    { name: "env", type: "DecisionEnv" },
+  ];
   file.addFunction({
     name: "decide",
     isExported: true,
     docs: [`The policy for \`${tool.name}\`. The compiler proved these rules disjoint, so at most one matches and their order does not matter; anything else is denied.`],
-    parameters: [
-      { name: "agent", type: "string" },
-      { name: "input", type: input },
-      { name: "reason", type: "string | undefined" },
-      { name: "env", type: "DecisionEnv" },
-    ],
+    parameters: decisionParameters,
     returnType: "Decision",
     statements: (writer) => {
       if (ruleBlocks.length === 0) writer.writeLine("void agent, input, reason;");
@@ -137,12 +139,7 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   file.addFunction({
     name: "denialDetail",
     docs: [`For a \`${tool.name}\` request no rule allows: the conditions that failed, for each allow rule that governs \`agent\`. What the agent is told (unless \`--denial-detail none\`) and what the audit records.`],
-    parameters: [
-      { name: "agent", type: "string" },
-      { name: "input", type: input },
-      { name: "reason", type: "string | undefined" },
-      { name: "env", type: "DecisionEnv" },
-    ],
+    parameters: decisionParameters,
     returnType: "RuleFailure[]",
     statements: (writer) => {
       const uses = (name: string) => failureBlocks.some((b) => b.rule.agents !== "all" && name === "agent") || new RegExp(`\\b${name}\\b`).test(failureCode);
