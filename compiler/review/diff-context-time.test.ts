@@ -122,6 +122,13 @@ describe("diff decisions on time windows", () => {
     }
   });
 
+  it("reports nothing for the same rules with windows in several zones (a pure refactor: renamed, reordered)", () => {
+    const ny = `{ days: [sat], between: "10:00-12:00", timezone: America/New_York }`;
+    const a = rules(`{ time: ${berlin("09:00-17:00")} }`, `{ time: ${ny}, service: { equals: api } }`);
+    const b = `policy: q\nagents: [ops]\nallow:\n  - tool: restart\n    when: { service: { equals: api }, time: ${ny} }\n  - tool: restart\n    when: { time: ${berlin("09:00-17:00")} }\n`;
+    expect(diff({ policy: a }, { policy: b })).toEqual([]);
+  });
+
   it("maps every minute of the reference week to an instant the runtime's clock reads back, in zones with DST", () => {
     for (const zone of ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "UTC"]) {
       expect(referenceWeek(zone).ok).toBe(true);

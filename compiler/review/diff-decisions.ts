@@ -106,6 +106,17 @@ function witnessOf(agent: string, tool: string, found: Extract<SearchResult, { k
   };
 }
 
+/**
+ * Rules written alike (conditions, context, window, reason, effect and obligations; not their names) decide
+ * every request alike: two such rule sets have no decision change, whatever the search could decide.
+ */
+function sameRules(a: readonly ResolvedRule[], b: readonly ResolvedRule[]): boolean {
+  const skip = new Set(["span", "budgetSpan", "agentsSpan", "matcher", "written", "id", "policy", "reason", "agents"]);
+  const key = (r: ResolvedRule) => JSON.stringify(r, (k, v) => (skip.has(k) ? undefined : v instanceof RegExp ? v.source : v));
+  const keys = (rules: readonly ResolvedRule[]) => rules.map(key).sort().join("\n");
+  return a.length === b.length && keys(a) === keys(b);
+}
+
 export function diffDecisions(oldAnalysis: Analysis, newAnalysis: Analysis): Array<DecisionChange | UndecidedChange> {
   const oldConfig = oldAnalysis.config;
   const newConfig = newAnalysis.config;
@@ -148,7 +159,10 @@ export function diffDecisions(oldAnalysis: Analysis, newAnalysis: Analysis): Arr
     const schemaOf = (tool: ResolvedTool | undefined) => new Map((tool?.fields ?? []).map((f) => [f.name, schemaAtoms(f).map((a) => a.constraint)]));
     const [oldSchema, newSchema] = [schemaOf(oldTool), schemaOf(newTool)];
     for (const agentClass of classes) {
-      const zone = windowZone([...governingRules(oldConfig, oldAnalysis.rulesByTool, toolName, agentClass.governed), ...governingRules(newConfig, newAnalysis.rulesByTool, toolName, agentClass.governed)]);
+      const [oldGoverning, newGoverning] = [governingRules(oldConfig, oldAnalysis.rulesByTool, toolName, agentClass.governed), governingRules(newConfig, newAnalysis.rulesByTool, toolName, agentClass.governed)];
+      const zone = windowZone([...oldGoverning, ...newGoverning]);
+      // The same rules on both sides (windows in several zones among them too) change no decision.
+      const unchanged = oldTool !== undefined && newTool !== undefined && sameRules(oldGoverning, newGoverning);
       const opaqueContext = (r: RuleRegion): RuleRegion => (contextVars.undecided !== undefined && [...r.atoms.keys()].some((k) => k.startsWith("context.")) ? { ...r, opaque: r.opaque ?? contextVars.undecided } : r);
       const oldRules = governingRegions(oldConfig, oldAnalysis.rulesByTool, toolName, agentClass.governed, zone).map(opaqueContext);
       const newRules = governingRegions(newConfig, newAnalysis.rulesByTool, toolName, agentClass.governed, zone).map(opaqueContext);
@@ -157,7 +171,7 @@ export function diffDecisions(oldAnalysis: Analysis, newAnalysis: Analysis): Arr
         return typeof w === "string" ? { kind: "undecided", tool: toolName, agents: [], old, new: next, why: w } : { kind, tool: toolName, agents: [], old, new: next, witness: w };
       };
       const cells = (rules: RuleRegion[]) => [...rules.map((r) => ({ region: r as RuleRegion | undefined, outcome: r.outcome })), { region: undefined, outcome: DEFAULT_DENY }];
-      for (const o of cells(oldRules)) {
+      for (const o of unchanged ? [] : cells(oldRules)) {
         for (const n of cells(newRules)) {
           const kind = classify(o.outcome, n.outcome);
           if (kind === undefined) continue;
