@@ -27,6 +27,11 @@ export interface SearchSpace {
   readonly fields: readonly InputField[];
   /** The schema constraints of every config compared (a request must be valid for each). */
   readonly schema: ReadonlyMap<string, readonly Constraint[]>;
+  /**
+   * Variables that always have a value but are not input fields (context keys, the minute of the week):
+   * left out of the answer unless a region constrains them (unconstrained, any value gives the same decisions).
+   */
+  readonly implicit?: ReadonlySet<string>;
 }
 
 /** Nodes the depth-first search may visit before it gives up (undecided). */
@@ -131,6 +136,12 @@ export function findRequest(space: SearchSpace, positive: readonly RuleRegion[],
 
 /** The constraints one of which holds exactly where `c` does not (a disjunction), or undefined. */
 function negate(c: Constraint, field: InputField): FieldConstraint[] | undefined {
+  // `no_credentials`: an intersection of "no match of pattern i"; it fails where some pattern matches.
+  if (c.kind === "language" && c.parts !== undefined) return credentialNegation(c.parts);
+  if (field.array && c.kind === "items" && c.element.kind === "language" && c.element.parts !== undefined) {
+    const some = credentialNegation(c.element.parts);
+    return some?.map((element) => ({ kind: "some", key: `some(${element.key})`, element: element as Constraint }));
+  }
   if (field.array && c.kind === "items") {
     const element = negation(c.element);
     return element === undefined ? undefined : [{ kind: "some", key: `some(${element.key})`, element }];
@@ -143,6 +154,17 @@ function negate(c: Constraint, field: InputField): FieldConstraint[] | undefined
   }
   const negated = negation(c);
   return negated === undefined ? undefined : [negated];
+}
+
+/** One alternative per credential pattern: the string contains a match of it (the union of the patterns). */
+function credentialNegation(parts: readonly Constraint[]): Constraint[] | undefined {
+  const out: Constraint[] = [];
+  for (const part of parts) {
+    const negated = negation(part);
+    if (negated === undefined) return undefined;
+    out.push(negated);
+  }
+  return out;
 }
 
 function fieldSolution(field: InputField, schema: readonly Constraint[], s: State): Solution {
@@ -186,7 +208,7 @@ function requestInput(space: SearchSpace, s: State): Record<string, unknown> {
     if (s.absent.has(field.name)) continue;
     const constrained = (s.constraints.get(field.name) ?? []).length > 0;
     // Unconstrained optional fields are left out; required ones get any value the schemas accept.
-    if (!constrained && field.optional) continue;
+    if (!constrained && (field.optional || space.implicit?.has(field.name) === true)) continue;
     const solution = fieldSolution(field, space.schema.get(field.name) ?? [], s);
     if (!solution.found) throw new Undecided(`no value of \`${field.name}\` is valid for every config`);
     input[field.name] = solution.value;

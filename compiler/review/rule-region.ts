@@ -1,8 +1,12 @@
 // The inputs one rule matches, as data the region search reads: its condition constraints by field, whether
 // it needs a reason, and what it decides. A rule whose conditions the analyser cannot model is opaque.
+// Context keys and the time window are variables of the same search: `context.<key>` is a string field
+// whose values are the declared ones, and the window is an integer field, the local minute of the week
+// in the one time zone of the compared rules' windows.
 
 import type { InputField, ResolvedConfig, ResolvedRule, ResolvedTool } from "../phases/3-resolve/resolved-config.js";
 import { conditionAtom, type Constraint } from "../phases/4-analyze/constraints.js";
+import { NumberSet } from "../phases/4-analyze/number-set.js";
 
 /** The constraint kinds the search knows how to solve and negate; anything else makes a rule opaque. */
 const KNOWN_KINDS = new Set(["number", "integer", "boolean", "language", "length", "items", "count"]);
@@ -44,9 +48,51 @@ export function outcomeOf(rule: ResolvedRule): RuleOutcome {
   };
 }
 
-export function ruleRegion(rule: ResolvedRule, tool: ResolvedTool): RuleRegion {
+/** The search variable of a context key: the name the analyser gives it too. */
+export const contextFieldName = (key: string) => `context.${key}`;
+/** The search variable of the time windows: the local minute of the week (0 = Monday 00:00) in their zone. */
+export const TIME_FIELD = "time.minute_of_week";
+
+/** A context key as a string variable over `values` (the values every compared config declares). */
+export function contextField(key: string, values: readonly string[], span: InputField["span"]): InputField {
+  return { name: contextFieldName(key), type: "string", array: false, optional: false, enum: values, allowDash: false, span };
+}
+
+/** The minute-of-week variable: an integer in [0, 10080). */
+export function timeField(span: InputField["span"]): InputField {
+  return { name: TIME_FIELD, type: "integer", array: false, optional: false, minimum: 0, maximum: 7 * 1440 - 1, allowDash: false, span };
+}
+
+/** The constraint a window puts on TIME_FIELD: its local minute-of-week ranges. */
+export function windowConstraint(window: NonNullable<ResolvedRule["window"]>): Constraint {
+  return { kind: "number", key: `window:${JSON.stringify(window.ranges)}`, set: NumberSet.halfOpen(window.ranges) };
+}
+
+/**
+ * `zone`: the one time zone of the compared rules' windows; a rule whose window is in another zone (the
+ * compared rules use several) is opaque, as instants in two zones are not one minute-of-week variable.
+ */
+export function ruleRegion(rule: ResolvedRule, tool: ResolvedTool, zone?: string): RuleRegion {
   const atoms = new Map<string, Constraint[]>();
   let opaque: string | undefined;
+  if (rule.window !== undefined) {
+    if (zone !== undefined && rule.window.timezone === zone) atoms.set(TIME_FIELD, [windowConstraint(rule.window)]);
+    else opaque = `the time windows of the compared rules are in several time zones (${rule.window.timezone} among them); the diff decides windows in one zone only`;
+  }
+  for (const condition of rule.contextConditions) {
+    const field = contextField(condition.field, [], condition.span);
+    let constraint: Constraint | undefined;
+    try {
+      constraint = conditionAtom(condition, field).constraint;
+    } catch {
+      constraint = undefined;
+    }
+    if (constraint === undefined || !KNOWN_KINDS.has(constraint.kind)) {
+      opaque ??= `condition \`${condition.written}\` is of a kind the diff cannot decide`;
+      continue;
+    }
+    atoms.set(field.name, [...(atoms.get(field.name) ?? []), constraint]);
+  }
   for (const condition of rule.conditions) {
     const field: InputField | undefined = tool.fieldByName.get(condition.field);
     if (field === undefined) {
@@ -70,11 +116,23 @@ export function ruleRegion(rule: ResolvedRule, tool: ResolvedTool): RuleRegion {
 }
 
 /** The rules of `config` that govern `agent` (undefined: an agent no policy names) for `tool`. */
-export function governingRegions(config: ResolvedConfig, reachable: ReadonlyMap<string, readonly ResolvedRule[]>, toolName: string, agent: string | undefined): RuleRegion[] {
+export function governingRules(config: ResolvedConfig, reachable: ReadonlyMap<string, readonly ResolvedRule[]>, toolName: string, agent: string | undefined): ResolvedRule[] {
+  if (!config.tools.has(toolName)) return [];
+  const rules = reachable.get(toolName) ?? [];
+  return rules.filter((r) => r.agents === "all" || (agent !== undefined && r.agents.includes(agent)));
+}
+
+/** The rules of `config` that govern `agent` (undefined: an agent no policy names) for `tool`, as regions. */
+export function governingRegions(config: ResolvedConfig, reachable: ReadonlyMap<string, readonly ResolvedRule[]>, toolName: string, agent: string | undefined, zone?: string): RuleRegion[] {
   const tool = config.tools.get(toolName);
   if (tool === undefined) return [];
-  const rules = reachable.get(toolName) ?? [];
-  return rules.filter((r) => r.agents === "all" || (agent !== undefined && r.agents.includes(agent))).map((r) => ruleRegion(r, tool));
+  return governingRules(config, reachable, toolName, agent).map((r) => ruleRegion(r, tool, zone));
+}
+
+/** The one time zone of these rules' windows; undefined when none has a window or they use several. */
+export function windowZone(rules: readonly ResolvedRule[]): string | undefined {
+  const zones = new Set(rules.flatMap((r) => (r.window ? [r.window.timezone] : [])));
+  return zones.size === 1 ? [...zones][0] : undefined;
 }
 
 /** Agents the config's policies name. */

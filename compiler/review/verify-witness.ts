@@ -4,13 +4,19 @@
 import type { WitnessRequest } from "../diagnostics/diagnostic.js";
 import type { CompiledConfig } from "../../runtime-template/contract/tool-module.js";
 import { explainRequest } from "../../runtime-template/core/explain.js";
+import { REFERENCE_MONDAY } from "./reference-week.js";
 import type { RuleOutcome } from "./rule-region.js";
 
 export type ReplayedOutcome = RuleOutcome | { readonly decision: "invalid"; readonly rule?: undefined };
 
-/** What the generated code decides for a request: `not_found` reads as the default deny. */
+/**
+ * What the generated code decides for a request, in the witness's context and at its instant (without
+ * one, the search left the time free and any instant decides alike): `not_found` reads as the
+ * default deny.
+ */
 export function replayDecision(config: CompiledConfig, request: WitnessRequest): ReplayedOutcome {
-  const explained = explainRequest(config, request);
+  const env = { context: request.context ?? {}, now: request.at === undefined ? REFERENCE_MONDAY : Date.parse(request.at) };
+  const explained = explainRequest(config, { agent: request.agent, tool: request.tool, input: request.input, ...(request.reason === undefined ? {} : { reason: request.reason }) }, env);
   if (explained.status === "not_found") return { decision: "deny" };
   if (explained.status === "invalid") return { decision: "invalid" };
   const { decision } = explained;

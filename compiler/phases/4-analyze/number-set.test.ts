@@ -25,4 +25,13 @@ describe("NumberSet", () => {
     expect(above.intervals).toEqual([{ lo: 5, hi: Infinity, loOpen: true, hiOpen: true }]);
     expect(above.complement().intervals).toEqual([{ lo: -Infinity, hi: 5, loOpen: true, hiOpen: false }]);
   });
+
+  it("builds a time window's half-open minute ranges, and their complement is the rest of the week", () => {
+    const window = NumberSet.halfOpen([[540, 1020], [1980, 2460]]);
+    const week = NumberSet.atLeast(0).intersect(NumberSet.atMost(10079));
+    expect(window.intersect(NumberSet.points([539, 540, 1019, 1020])).intervals.map((i) => i.lo)).toEqual([540, 1019]);
+    const outside = window.complement().intersect(week).intersect(NumberSet.atLeast(540));
+    expect(outside.pick(true)).toBe(1020);
+    expect(window.complement().intersect(NumberSet.halfOpen([[540, 1020]])).isEmpty(true)).toBe(true);
+  });
 });

@@ -24,6 +24,11 @@ export class NumberSet {
     return new NumberSet(sorted.map((v) => ({ lo: v, hi: v, loOpen: false, hiOpen: false })));
   }
 
+  /** The union of sorted, disjoint half-open ranges [from, to) (a time window's minutes of the week). */
+  static halfOpen(ranges: ReadonlyArray<readonly [number, number]>): NumberSet {
+    return new NumberSet(ranges.map(([lo, hi]) => ({ lo, hi, loOpen: false, hiOpen: true })));
+  }
+
   intersect(other: NumberSet): NumberSet {
     const out: Interval[] = [];
     for (const a of this.intervals) {
