@@ -156,12 +156,30 @@ if (profile) {
     return "Node and V8 (timers, events, promises, other)";
   };
   const byStage = new Map();
+  const parentOf = new Map();
+  for (const n of nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+  // A native call is the stage of the code that made it: the audit's fs.write and a socket's single-buffer
+  // write are both the native `writeBuffer` (earlier rounds counted all of it as undici's).
+  const callerOf = (id) => {
+    for (let up = parentOf.get(id); up !== undefined; up = parentOf.get(up)) {
+      const frame = byId.get(up).callFrame;
+      if (frame.url === "node:fs" || frame.url.startsWith("node:internal/fs")) return "audit records and their write";
+      if (frame.url !== "" && !frame.url.startsWith("node:internal/util") && !frame.url.startsWith("node:internal/stream_base") && frame.url !== "node:net" && !frame.url.startsWith("node:internal/streams")) return frame;
+    }
+    return undefined;
+  };
   for (const [id, micros] of self) {
-    const { callFrame: f } = byId.get(id);
+    let { callFrame: f } = byId.get(id);
     if (f.functionName === "(idle)") continue;
+    let forced;
+    if (f.url === "" && /^write(Buffer|v|Utf8String|Latin1String|AsciiString)$/.test(f.functionName)) {
+      const caller = callerOf(id);
+      if (typeof caller === "string") forced = caller;
+      else if (caller !== undefined) f = caller;
+    }
     const where = f.url.replace(/^.*node_modules\//, "").replace(/^file:\/\/.*\//, "");
     const pkg = f.url === "" ? f.functionName : f.url.startsWith("node:") ? f.url : f.url.endsWith("keyrunner.mjs") ? moduleAt(f.lineNumber) : where.split(/[/:]/)[0];
-    const stage = stageOf(f, pkg);
+    const stage = forced ?? stageOf(f, pkg);
     byStage.set(stage, (byStage.get(stage) ?? 0) + micros);
   }
   const top = (m, n) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);
