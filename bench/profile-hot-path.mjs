@@ -1,11 +1,12 @@
 // `node bench/profile-hot-path.mjs [keyrunner|floor] [--concurrency C] [--requests N] [--cpu-prof] [--audit FILE]
-//   [--audit-commit-delay MS] [--bundle FILE] [--pinned] [-- NODE_FLAGS...]`
+//   [--audit-commit-delay MS] [--bundle FILE] [--pinned] [--agents] [-- NODE_FLAGS...]`
 // --pinned runs the proxy and the upstream on core 1 and the load generator on core 0 (taskset), as the
 // pinned benchmark does (bench/pinned-bench.mjs); with --cpu-prof, the busy time is also attributed to
 // the stages of a request (parse, validation, decision, request building, undici, redaction, audit, answer, GC).
 // One proxy under load at one concurrency, its CPU per request read from /proc; with --cpu-prof, the
 // proxy's V8 profile summarised by self time (by function and by package), so a change to the hot
 // path can be judged on where the time goes, not on a throughput figure that moves with the machine.
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,6 +35,7 @@ const profileDir = join(dir, "profile");
 mkdirSync(profileDir);
 const profFlags = profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
 let proxy;
+const loadHeaders = {};
 let path = "/v1/refunds";
 let body = JSON.stringify({ payment_intent: "pi_123", amount: 2500 });
 if (target === "floor") {
@@ -50,12 +52,19 @@ if (target === "floor") {
   const sandbox = profile ? ["--no-permission-model"] : [];
   const delay = option("--audit-commit-delay", undefined);
   const serveFlags = delay === undefined ? [] : ["--audit-commit-delay", delay];
+  // --agents: an agents file with one agent, whose bearer token each request carries (as bench:pinned serves it).
+  if (args.includes("--agents")) {
+    const minted = spawnSync(process.execPath, [bundle, "token", "support-agent"], { encoding: "utf8" }).stdout;
+    writeFileSync(join(dir, "agents.yaml"), `agents:\n${minted.split("\n").find((l) => l.includes("token_sha256"))}\n`);
+    serveFlags.push("--agents", join(dir, "agents.yaml"));
+    loadHeaders.authorization = `Bearer ${minted.split("\n")[0]}`;
+  }
   proxy = await startServer([...nodeFlags, ...profFlags, bundle, "serve", "--port", "0", "--audit", audit, ...sandbox, ...serveFlags], { STRIPE_API_KEY: KEY }, { stderr: "inherit", ...onServerCore });
   path = "/v1/execute";
   body = JSON.stringify({ agent: "support-agent", tool: "refund_payment", input: { payment_id: "pi_123", amount_cents: 2500 }, reason: "customer asked" });
 }
 
-const load = (n) => runLoad(proxy.port, path, concurrency, n, body, {}, pinned.generator);
+const load = (n) => runLoad(proxy.port, path, concurrency, n, body, loadHeaders, pinned.generator);
 /** CPU seconds of each thread of the proxy's server process, by thread name (main, libuv workers, V8 helpers). */
 function threadSeconds(pid) {
   const server = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number)[0] ?? pid;
@@ -156,12 +165,30 @@ if (profile) {
     return "Node and V8 (timers, events, promises, other)";
   };
   const byStage = new Map();
+  const parentOf = new Map();
+  for (const n of nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+  // A native call is the stage of the code that made it: the audit's fs.write and a socket's single-buffer
+  // write are both the native `writeBuffer` (earlier rounds counted all of it as undici's).
+  const callerOf = (id) => {
+    for (let up = parentOf.get(id); up !== undefined; up = parentOf.get(up)) {
+      const frame = byId.get(up).callFrame;
+      if (frame.url === "node:fs" || frame.url.startsWith("node:internal/fs")) return "audit records and their write";
+      if (frame.url !== "" && !frame.url.startsWith("node:internal/util") && !frame.url.startsWith("node:internal/stream_base") && frame.url !== "node:net" && !frame.url.startsWith("node:internal/streams")) return frame;
+    }
+    return undefined;
+  };
   for (const [id, micros] of self) {
-    const { callFrame: f } = byId.get(id);
+    let { callFrame: f } = byId.get(id);
     if (f.functionName === "(idle)") continue;
+    let forced;
+    if (f.url === "" && /^write(Buffer|v|Utf8String|Latin1String|AsciiString)$/.test(f.functionName)) {
+      const caller = callerOf(id);
+      if (typeof caller === "string") forced = caller;
+      else if (caller !== undefined) f = caller;
+    }
     const where = f.url.replace(/^.*node_modules\//, "").replace(/^file:\/\/.*\//, "");
     const pkg = f.url === "" ? f.functionName : f.url.startsWith("node:") ? f.url : f.url.endsWith("keyrunner.mjs") ? moduleAt(f.lineNumber) : where.split(/[/:]/)[0];
-    const stage = stageOf(f, pkg);
+    const stage = forced ?? stageOf(f, pkg);
     byStage.set(stage, (byStage.get(stage) ?? 0) + micros);
   }
   const top = (m, n) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`);

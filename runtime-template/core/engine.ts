@@ -26,6 +26,8 @@ import { unencodable } from "./unencodable-input.js";
 export type { ExecuteRequest, Outcome } from "./outcome.js";
 
 const NO_CONTEXT: Readonly<Record<string, string>> = Object.freeze({});
+/** A config without context or time windows: its decision records say nothing more. */
+const NOT_DECIDED_IN: { context?: Readonly<Record<string, string>>; decided_at?: string } = Object.freeze({});
 
 
 /** Forward-proxy mode: client headers passed on (Accept, User-Agent), and the upstream's errors passed through. */
@@ -120,6 +122,7 @@ export class Engine {
     const record = (decision: AuditEntry["decision"], fields: RecordDetails, role: "decision" | "outcome") =>
       this.options.audit.appendRequestRecord(
         (requestFields ??= requestText({ id, config, agent, tool: loggedTool, input: (loggedInput ??= this.redactor.json(request.input ?? null)), reason: loggedReason })),
+        // Every field named, absent ones undefined (the record leaves them out): one shape, no spreads.
         {
           decision,
           rule: fields.rule,
@@ -127,9 +130,10 @@ export class Engine {
           status: fields.status,
           http_status: fields.http_status,
           duration_ms: fields.duration_ms,
-          ...(role === "decision" ? decidedIn : {}),
-          ...(role === "decision" && shadow !== undefined ? { shadow: disagreement() } : {}),
-          ...(fields.detail === undefined ? {} : { detail: fields.detail }),
+          context: role === "decision" ? decidedIn.context : undefined,
+          decided_at: role === "decision" ? decidedIn.decided_at : undefined,
+          shadow: role === "decision" && shadow !== undefined ? disagreement() : undefined,
+          detail: fields.detail,
         },
         role,
       );
@@ -291,7 +295,7 @@ export class Engine {
 
   #decidedIn(env: DecisionEnv): { context?: Readonly<Record<string, string>>; decided_at?: string } {
     const declared = this.options.config.context;
-    if (declared === undefined) return {};
+    if (declared === undefined) return NOT_DECIDED_IN;
     return {
       ...(Object.keys(declared.declared).length > 0 ? { context: env.context } : {}),
       ...(declared.timed ? { decided_at: new Date(env.now).toISOString() } : {}),

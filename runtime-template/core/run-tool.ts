@@ -58,9 +58,10 @@ export async function runPlan(runner: ToolRunner, tool: ToolModule, plan: HttpRe
   });
   if (!read.ok) return { status: "upstream_error", http_status: response.status, message: read.message, audit_id: id };
   const result = read.value;
-  const upstream = passUpstream ? { upstream: { status: response.status, body: result } } : {};
+  if (!passUpstream) return { status: "ok", http_status: response.status, result, audit_id: id };
+  const upstream = { status: response.status, body: result };
   if (response.status >= 400) {
-    return { status: "upstream_error", http_status: response.status, message: "the upstream answered with an error", audit_id: id, ...upstream };
+    return { status: "upstream_error", http_status: response.status, message: "the upstream answered with an error", audit_id: id, upstream };
   }
-  return { status: "ok", http_status: response.status, result, audit_id: id, ...upstream };
+  return { status: "ok", http_status: response.status, result, audit_id: id, upstream };
 }

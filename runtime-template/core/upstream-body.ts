@@ -38,6 +38,8 @@ const fail = (problem: BodyProblem): BodyResult => ({ ok: false, problem, messag
 
 /** The codings of a Content-Encoding header, in the order they were applied; undefined if one is not decodable. */
 export function contentCodings(header: string | string[] | undefined): string[] | undefined {
+  // The usual answer names no coding: nothing to split.
+  if (header === undefined) return [];
   const text = Array.isArray(header) ? header.join(",") : (header ?? "");
   const codings = text.split(",").map((c) => c.trim().toLowerCase()).filter((c) => c !== "" && c !== "identity");
   return codings.every((c) => c === "x-gzip" || (DECODABLE_ENCODINGS as readonly string[]).includes(c)) ? codings : undefined;
@@ -96,6 +98,8 @@ export function bodyText(bytes: Buffer, contentType: string | string[] | undefin
 function utf16ByNuls(bytes: Buffer): "utf-16le" | "utf-16be" | undefined {
   const n = Math.min(bytes.length, 512) & ~1;
   if (n < 4) return undefined;
+  // No NUL at all (any UTF-8 text): neither shape. Found natively, before counting them one by one.
+  if (bytes.subarray(0, n).indexOf(0) === -1) return undefined;
   let even = 0;
   let odd = 0;
   for (let i = 0; i < n; i++) if (bytes[i] === 0) i % 2 === 0 ? even++ : odd++;
@@ -104,6 +108,10 @@ function utf16ByNuls(bytes: Buffer): "utf-16le" | "utf-16be" | undefined {
   if (even >= half * 0.5 && odd === 0) return "utf-16be";
   return undefined;
 }
+
+/** Whether the text is empty or only white space (String#trim's set), without making a trimmed copy. */
+const NOT_BLANK = /[^\s]/;
+const isBlank = (text: string) => text.length === 0 || (text.charCodeAt(0) !== 123 && text.charCodeAt(0) !== 91 && !NOT_BLANK.test(text));
 
 const looksLikeJson = (text: string) => /^[\s\uFEFF]*[[{]/.test(text);
 
@@ -121,7 +129,7 @@ export function readUpstreamBody(response: { headers: Record<string, string | st
   const { redactor, output } = options;
   const filtering = output.pick.length > 0 || output.redact.length > 0;
   // An empty body holds nothing to filter or to leak.
-  if (text.trim() === "") return { ok: true, value: text };
+  if (isBlank(text)) return { ok: true, value: text };
   // Checked before parsing: a deep value would make every later walk (redaction, filter, the answer's
   // serialisation) recursive beyond any stack.
   if (looksLikeJson(text) && nestsDeeperThan(text, MAX_DEPTH)) return fail("too_deep");

@@ -2,7 +2,7 @@
 // The bundle carries no YAML library, so this reads exactly that shape: a block map or flow maps.
 
 import { readFileSync } from "node:fs";
-import { tokenMatchesDigest } from "./constant-time.js";
+import { digestMatches, tokenDigest } from "./constant-time.js";
 
 /**
  * An agent (or approver) name, as policies name agents (schemas/policy.schema.json has the same
@@ -83,6 +83,8 @@ export function loadAgentsFile(path: string): Principal[] {
 /** The principal a bearer token names. Every entry is compared, so timing does not depend on which matched. */
 export function authenticate(principals: readonly Principal[], token: string): Principal | undefined {
   let found: Principal | undefined;
-  for (const p of principals) if (tokenMatchesDigest(token, p.tokenSha256) && found === undefined) found = p;
+  // Every principal is compared, whichever matches: the time does not say which one did.
+  const presented = tokenDigest(token);
+  for (const p of principals) if (digestMatches(presented, p.tokenSha256) && found === undefined) found = p;
   return found;
 }

@@ -5,18 +5,19 @@
 /// <reference path="./undici-agent.d.ts" />
 
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import type { Agent, Dispatcher } from "undici";
+import type { Dispatcher, Pool } from "undici";
 import { classifyAddress, isIpLiteral } from "./ip-address.js";
 import { ACCEPT_ENCODING, DECODABLE_ENCODINGS } from "../core/upstream-body.js";
 import type { EgressBinding, HttpRequestPlan } from "../contract/tool-module.js";
 
 /**
- * Only undici's Agent is used, loaded on the first outbound request: importing it alone, not the
+ * Only undici's Pool is used (one per tool origin: an Agent in front of it would only look the origin
+ * up again on every request), loaded on the first outbound request: importing it alone, not the
  * package index (fetch, WebSocket, caches, mocks), keeps ~600 KB out of the bundle and ~80 ms out of
  * start-up. Requests go through `dispatch` with a handler that collects the body: no stream per response.
  */
-let agentClass: Promise<typeof Agent> | undefined;
-const loadAgentClass = () => (agentClass ??= import("undici/lib/dispatcher/agent.js").then((m) => m.default));
+let poolClass: Promise<typeof Pool> | undefined;
+const loadPoolClass = () => (poolClass ??= import("undici/lib/dispatcher/pool.js").then((m) => m.default));
 /** undici's timeout errors, by their stable codes. */
 const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"]);
 
@@ -56,16 +57,20 @@ export function addressAllowed(address: string, originHost: string): boolean {
 }
 
 export class Egress {
-  readonly #agents = new Map<string, Agent>();
+  /** One connection pool per tool origin, each connecting only through the checked lookup. */
+  readonly #agents = new Map<string, Pool>();
   constructor(private readonly resolver: Resolver = systemResolver) {}
 
-  async #agentFor(binding: EgressBinding): Promise<Agent> {
+  async #agentFor(binding: EgressBinding): Promise<Pool> {
     let agent = this.#agents.get(binding.origin);
     if (agent === undefined) {
       const host = new URL(binding.origin).hostname;
       const resolver = this.resolver;
-      const UndiciAgent = await loadAgentClass();
-      agent = new UndiciAgent({
+      const UndiciPool = await loadPoolClass();
+      // Another request may have made the origin's pool while the class loaded.
+      const made = this.#agents.get(binding.origin);
+      if (made !== undefined) return made;
+      agent = new UndiciPool(binding.origin, {
         connect: {
           lookup(hostname: string, options: { all?: boolean }, callback: (error: Error | null, address: string | LookupAddress[], family?: number) => void) {
             resolver(hostname).then(
@@ -105,9 +110,13 @@ export class Egress {
     const refusal = this.#literalRefusal(plan.origin);
     if (refusal !== undefined) throw new EgressRefused(refusal);
     const headers: Record<string, string> = {};
-    for (const [name, value] of plan.headers) if (name.toLowerCase() !== "accept-encoding") headers[name] = value;
+    let requested: string | undefined;
+    for (const [name, value] of plan.headers) {
+      if (name.toLowerCase() === "accept-encoding") requested ??= value;
+      else headers[name] = value;
+    }
     // Only codings the runtime can decode, and so inspect, are asked for (no header would mean "any").
-    headers["accept-encoding"] = acceptEncoding(plan.headers.find(([name]) => name.toLowerCase() === "accept-encoding")?.[1]);
+    headers["accept-encoding"] = acceptEncoding(requested);
     if (plan.body !== undefined) headers["content-type"] = plan.body.contentType;
     try {
       // origin and path are given separately and the path is sent as built: no URL parser
@@ -149,49 +158,77 @@ export class Egress {
  * not read). `timeoutMs` bounds the whole exchange, not each wait: undici's header and body timeouts reset
  * on every byte, so an upstream dripping one byte a second would otherwise hold the request for ever.
  */
-function exchange(agent: Agent, options: Dispatcher.DispatchOptions, maxBytes: number, timeoutMs: number): Promise<UpstreamResponse> {
+function exchange(agent: Pool, options: Dispatcher.DispatchOptions, maxBytes: number, timeoutMs: number): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let status = 0;
-    let headers: UpstreamResponse["headers"] = {};
-    let abort: ((reason: Error) => void) | undefined;
-    const deadline = setTimeout(() => {
-      const late = new UpstreamTimeout(`upstream did not finish within ${timeoutMs} ms`);
-      if (abort !== undefined) abort(late);
-      reject(late);
-    }, timeoutMs);
-    const settle = <T>(done: (value: T) => void) => (value: T) => {
-      clearTimeout(deadline);
-      done(value);
-    };
-    resolve = settle(resolve);
-    reject = settle(reject);
-    const handler: Dispatcher.DispatchHandler = {
-      // Present so that undici treats this as a handler of its current API.
-      onRequestStart(controller) {
-        abort = (reason) => controller.abort(reason);
-      },
-      onResponseStart(_controller, statusCode, responseHeaders) {
-        status = statusCode;
-        headers = responseHeaders;
-      },
-      onResponseData(controller, chunk) {
-        size += chunk.length;
-        if (size > maxBytes) return controller.abort(new ResponseTooLarge(`response larger than ${maxBytes} bytes`));
-        chunks.push(chunk);
-      },
-      onResponseEnd() {
-        resolve({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
-      },
-      onResponseError(_controller, error) {
-        reject(error);
-      },
-    };
+    const handler = new Exchange(resolve, reject, maxBytes, timeoutMs);
     try {
       agent.dispatch(options, handler);
     } catch (error) {
-      reject(error);
+      handler.fail(error as Error);
     }
   });
+}
+
+/**
+ * undici's handler for one exchange, collecting the body: one object whose methods are on its prototype,
+ * rather than a handler and a closure per callback for every request.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #status = 0;
+  #headers: UpstreamResponse["headers"] = {};
+  #controller: Dispatcher.DispatchController | undefined;
+  #settled = false;
+  readonly #deadline: NodeJS.Timeout;
+
+  constructor(
+    private readonly resolve: (response: UpstreamResponse) => void,
+    private readonly reject: (error: Error) => void,
+    private readonly maxBytes: number,
+    timeoutMs: number,
+  ) {
+    this.#deadline = setTimeout(Exchange.#late, timeoutMs, this, timeoutMs);
+  }
+
+  static #late(exchange: Exchange, timeoutMs: number): void {
+    const late = new UpstreamTimeout(`upstream did not finish within ${timeoutMs} ms`);
+    exchange.#controller?.abort(late);
+    exchange.fail(late);
+  }
+
+  fail(error: Error): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#deadline);
+    this.reject(error);
+  }
+
+  // Present so that undici treats this as a handler of its current API.
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: UpstreamResponse["headers"]): void {
+    this.#status = statusCode;
+    this.#headers = headers;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#size += chunk.length;
+    if (this.#size > this.maxBytes) return controller.abort(new ResponseTooLarge(`response larger than ${this.maxBytes} bytes`));
+    this.#chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#deadline);
+    const chunks = this.#chunks;
+    this.resolve({ status: this.#status, headers: this.#headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.fail(error);
+  }
 }

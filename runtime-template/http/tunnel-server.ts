@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { isIP } from "node:net";
 import type { Duplex } from "node:stream";
-import { TLSSocket } from "node:tls";
+import type { TLSSocket as TlsSocket } from "node:tls";
 import type { ToolModule } from "../contract/tool-module.js";
 import type { LeafCache } from "../interception/leaf-cache.js";
 import type { RouteContext } from "./context.js";
@@ -111,7 +111,9 @@ export class Interception {
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
     if (head.length > 0) socket.unshift(head);
     const ip = isIP(target.host) !== 0;
-    const tls = new TLSSocket(socket as never, {
+    // node:tls is taken on the first intercepted tunnel, not at every start.
+    const { TLSSocket } = process.getBuiltinModule("node:tls");
+    const tls: TlsSocket = new TLSSocket(socket as never, {
       isServer: true,
       secureContext: context,
       ALPNProtocols: ["http/1.1"],

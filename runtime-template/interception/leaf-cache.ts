@@ -1,7 +1,7 @@
 // Leaf certificates for intercepted hosts: minted on first use, signed by the local CA, kept in a
 // bounded cache and minted again a day before they expire. Each leaf has its own P-256 key.
 
-import { createSecureContext, type SecureContext } from "node:tls";
+import type { SecureContext } from "node:tls";
 import { webcrypto } from "node:crypto";
 import { isIP } from "node:net";
 import type { LoadedCa } from "./local-ca.js";
@@ -72,6 +72,7 @@ export class LeafCache {
     });
     const keyDer = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", keys.privateKey));
     const key = `-----BEGIN PRIVATE KEY-----\n${keyDer.toString("base64")}\n-----END PRIVATE KEY-----\n`;
-    return { context: createSecureContext({ key, cert: cert.toString("pem"), minVersion: "TLSv1.2" }), notAfter };
+    // node:tls is taken on the first leaf, not at every start.
+    return { context: process.getBuiltinModule("node:tls").createSecureContext({ key, cert: cert.toString("pem"), minVersion: "TLSv1.2" }), notAfter };
   }
 }

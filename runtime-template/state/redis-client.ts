@@ -3,7 +3,6 @@
 // deadline on every command. Every failure surfaces as StateUnavailable, so callers fail closed.
 // node-redis is loaded on first use, so a bundle that keeps its state in a folder never evaluates it.
 
-import * as tls from "node:tls";
 import type { RedisLocation } from "./redis-location.js";
 import { StateUnavailable } from "./state-store.js";
 
@@ -31,7 +30,8 @@ export function reconnectDelayMs(retries: number): number {
  * Undefined means Node's default, which is what Node 20 can offer; verification is never turned off.
  */
 export function trustedCas(): string[] | undefined {
-  const read = (tls as { getCACertificates?: (kind: string) => string[] }).getCACertificates;
+  // node:tls is taken here, for a rediss:// store, not at every start.
+  const read = (process.getBuiltinModule("node:tls") as { getCACertificates?: (kind: string) => string[] }).getCACertificates;
   if (read === undefined) return undefined;
   try {
     return [...new Set([...read("default"), ...read("system")])];

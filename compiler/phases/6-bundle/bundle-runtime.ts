@@ -2,6 +2,7 @@
 // Nothing of the compiler (yaml, ajv's compiler, ts-morph, esbuild) is reachable from the entry.
 
 import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 import { RUNTIME } from "../5-generate/runtime-path.js";
@@ -84,6 +85,16 @@ export async function bundleRuntime(files: ReadonlyMap<string, string>): Promise
           build.onResolve({ filter: /validation\/ajv-provider\.js$/ }, (args) =>
             args.importer.includes("@modelcontextprotocol") ? { path: join(runtimeTemplateDir, "mcp", "mcp-validator-stub.ts") } : undefined,
           );
+          // @hono/node-server (the MCP SDK's HTTP transport, run on first use) is an ES module: its
+          // `import ... from "node:http2"` would be hoisted to the bundle's top and load node:http2 at
+          // every start (~6-13 ms here). Taken where its body runs instead, on first use of MCP.
+          build.onLoad({ filter: /@hono[\\/]node-server[\\/]dist[\\/].*\.mjs$/ }, async (args) => {
+            const text = await readFile(args.path, "utf8");
+            return {
+              contents: text.replace(/^import \{([^}]*)\} from "node:http2";$/gm, (_m, names: string) => `const {${names.replace(/\s+as\s+/g, ": ")}} = process.getBuiltinModule("node:http2");`),
+              loader: "js",
+            };
+          });
           build.onResolve({ filter: /^@keyrunner\/runtime\/runtime-template\// }, (args) => ({
             path: join(runtimeTemplateDir, args.path.slice(prefix.length).replace(/\.js$/, ".ts")),
           }));

@@ -20,7 +20,7 @@ export const EXECUTE_STATUS: Readonly<Record<OutcomeStatus, number>> = {
 };
 
 export function sendOutcome(res: ServerResponse, outcome: Outcome): void {
-  const headers: Record<string, string> = outcome.status === "rate_limited" ? { "retry-after": String(outcome.retry_after_s) } : {};
+  const headers = outcome.status === "rate_limited" ? { "retry-after": String(outcome.retry_after_s) } : undefined;
   send(res, EXECUTE_STATUS[outcome.status], outcomeBody(outcome), "application/json", headers);
 }
 
