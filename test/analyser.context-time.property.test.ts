@@ -13,68 +13,18 @@ import { stringify } from "yaml";
 import { describe, expect, it } from "vitest";
 import { checkSources } from "../compiler/index.js";
 import { localMinuteOfWeek } from "../runtime-template/contract/time-window.js";
+import { CONTEXT, contextArb, inWindowReference, type Key, type Rule, when, windowArb } from "./support/context-time-rules.js";
 
 const RUNS = Number(process.env.KR_CONTEXT_TIME_RUNS ?? 1000);
-const CONTEXT = { environment: ["development", "staging", "production"], freeze: ["none", "active"] } as const;
 const ZONES = ["UTC", "Asia/Tokyo", "Asia/Kolkata", "Europe/Berlin", "America/New_York"] as const;
-const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 const WEEKS = [Date.UTC(2026, 0, 5), Date.UTC(2026, 2, 9)];
 const MINUTES = 7 * 1440;
 
-type Key = keyof typeof CONTEXT;
-interface ContextCondition {
-  key: Key;
-  operator: "equals" | "in" | "not_in";
-  values: string[];
-}
-interface Window {
-  days: number[];
-  start: number;
-  end: number;
-  zone: (typeof ZONES)[number];
-}
-interface Rule {
-  context: ContextCondition[];
-  window?: Window;
-}
-
-const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
-
-const contextArb = (key: Key): fc.Arbitrary<ContextCondition> =>
-  fc.record({
-    key: fc.constant(key),
-    operator: fc.constantFrom("equals" as const, "in" as const, "not_in" as const),
-    values: fc.subarray([...CONTEXT[key]], { minLength: 1 }),
-  }).map((c) => (c.operator === "equals" ? { ...c, values: [c.values[0]!] } : c));
-
-const windowArb: fc.Arbitrary<Window> = fc
-  .record({
-    days: fc.subarray([0, 1, 2, 3, 4, 5, 6], { minLength: 1 }),
-    start: fc.integer({ min: 0, max: 47 }).map((h) => h * 30),
-    end: fc.integer({ min: 1, max: 48 }).map((h) => h * 30),
-    zone: fc.constantFrom(...ZONES),
-  })
-  .filter((w) => w.start !== w.end);
-
+const windowInZones = windowArb(fc.constantFrom(...ZONES));
 const ruleArb: fc.Arbitrary<Rule> = fc.record({
   context: fc.subarray(["environment", "freeze"] as Key[]).chain((keys) => fc.tuple(...keys.map(contextArb))).map((c) => [...c]),
-  window: fc.option(windowArb, { nil: undefined }),
+  window: fc.option(windowInZones, { nil: undefined }),
 });
-
-function when(rule: Rule): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const c of rule.context) out[`context.${c.key}`] = { [c.operator]: c.operator === "equals" ? c.values[0] : c.values };
-  if (rule.window) out.time = { days: rule.window.days.map((d) => DAYS[d]), between: `${hhmm(rule.window.start)}-${hhmm(rule.window.end)}`, timezone: rule.window.zone };
-  return out;
-}
-
-/** The reference: a local minute of the week is in the window, written out from the semantics, not the compiler. */
-function inWindowReference(w: Window, local: number): boolean {
-  const day = Math.floor(local / 1440);
-  const time = local % 1440;
-  if (w.start < w.end) return w.days.includes(day) && time >= w.start && time < w.end;
-  return (w.days.includes(day) && time >= w.start) || (w.days.includes((day + 6) % 7) && time < w.end);
-}
 
 const localMinutes = new Map<string, Int16Array>();
 /** Each zone's clock reading (local minute of the week) at each UTC minute of the sampled weeks. */

@@ -17,47 +17,12 @@ import { checkSources } from "../compiler/index.js";
 import { classify, diffDecisions, type DecisionChange } from "../compiler/review/diff-decisions.js";
 import type { RuleOutcome } from "../compiler/review/rule-region.js";
 import { localMinuteOfWeek } from "../runtime-template/contract/time-window.js";
+import { CONTEXT, contextArb, inWindowReference, type ContextCondition, type Key, type Rule, when, windowArb } from "./support/context-time-rules.js";
 
 const RUNS = Number(process.env.KR_DIFF_PROPERTY_RUNS ?? 300);
-const CONTEXT = { environment: ["development", "staging", "production"], freeze: ["none", "active"] } as const;
-const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 /** Sampled: every half hour of the week from Sunday 2027-01-03 12:00 UTC (covers every zone's Monday). */
 const SAMPLE_START = Date.UTC(2027, 0, 3, 12);
 const SAMPLES = 7 * 48 + 48;
-
-type Key = keyof typeof CONTEXT;
-interface ContextCondition {
-  key: Key;
-  operator: "equals" | "in" | "not_in";
-  values: string[];
-}
-interface Window {
-  days: number[];
-  start: number;
-  end: number;
-  zone: string;
-}
-interface Rule {
-  context: ContextCondition[];
-  window?: Window;
-}
-
-const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
-
-const contextArb = (key: Key): fc.Arbitrary<ContextCondition> =>
-  fc
-    .record({ key: fc.constant(key), operator: fc.constantFrom("equals" as const, "in" as const, "not_in" as const), values: fc.subarray([...CONTEXT[key]], { minLength: 1 }) })
-    .map((c) => (c.operator === "equals" ? { ...c, values: [c.values[0]!] } : c));
-
-const windowArb = (zone: fc.Arbitrary<string>): fc.Arbitrary<Window> =>
-  fc
-    .record({
-      days: fc.subarray([0, 1, 2, 3, 4, 5, 6], { minLength: 1 }),
-      start: fc.integer({ min: 0, max: 47 }).map((h) => h * 30),
-      end: fc.integer({ min: 1, max: 48 }).map((h) => h * 30),
-      zone,
-    })
-    .filter((w) => w.start !== w.end);
 
 /** One zone for the pair, and now and then a second one. */
 const zoneArb = fc.constantFrom("Europe/Berlin", "America/New_York", "Asia/Kolkata");
@@ -82,20 +47,6 @@ const pairArb = fc
     else return { old, next: fresh };
     return { old, next };
   });
-
-function when(rule: Rule): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const c of rule.context) out[`context.${c.key}`] = { [c.operator]: c.operator === "equals" ? c.values[0] : c.values };
-  if (rule.window) out.time = { days: rule.window.days.map((d) => DAYS[d]), between: `${hhmm(rule.window.start)}-${hhmm(rule.window.end)}`, timezone: rule.window.zone };
-  return out;
-}
-
-function inWindowReference(w: Window, local: number): boolean {
-  const day = Math.floor(local / 1440);
-  const time = local % 1440;
-  if (w.start < w.end) return w.days.includes(day) && time >= w.start && time < w.end;
-  return (w.days.includes(day) && time >= w.start) || (w.days.includes((day + 6) % 7) && time < w.end);
-}
 
 function matches(rule: Rule, context: Partial<Record<Key, string>>, epochMs: number): boolean {
   const holds = (c: ContextCondition) => {

@@ -4,7 +4,7 @@
 // whose values are the declared ones, and the window is an integer field, the local minute of the week
 // in the one time zone of the compared rules' windows.
 
-import type { InputField, ResolvedConfig, ResolvedRule, ResolvedTool } from "../phases/3-resolve/resolved-config.js";
+import type { Condition, InputField, ResolvedConfig, ResolvedRule, ResolvedTool } from "../phases/3-resolve/resolved-config.js";
 import { conditionAtom, type Constraint } from "../phases/4-analyze/constraints.js";
 import { NumberSet } from "../phases/4-analyze/number-set.js";
 
@@ -79,38 +79,23 @@ export function ruleRegion(rule: ResolvedRule, tool: ResolvedTool, zone?: string
     if (zone !== undefined && rule.window.timezone === zone) atoms.set(TIME_FIELD, [windowConstraint(rule.window)]);
     else opaque = `the time windows of the compared rules are in several time zones (${rule.window.timezone} among them); the diff decides windows in one zone only`;
   }
-  for (const condition of rule.contextConditions) {
-    const field = contextField(condition.field, [], condition.span);
+  /** Adds the condition's constraint on `field`, or makes the rule opaque when the search cannot model it. */
+  const add = (condition: Condition, field: InputField) => {
     let constraint: Constraint | undefined;
     try {
       constraint = conditionAtom(condition, field).constraint;
     } catch {
       constraint = undefined;
     }
-    if (constraint === undefined || !KNOWN_KINDS.has(constraint.kind)) {
-      opaque ??= `condition \`${condition.written}\` is of a kind the diff cannot decide`;
-      continue;
-    }
-    atoms.set(field.name, [...(atoms.get(field.name) ?? []), constraint]);
-  }
+    // Condition kinds added later are "cannot decide" until the search learns them.
+    if (constraint === undefined || !KNOWN_KINDS.has(constraint.kind)) opaque ??= `condition \`${condition.written}\` is of a kind the diff cannot decide`;
+    else atoms.set(field.name, [...(atoms.get(field.name) ?? []), constraint]);
+  };
+  for (const condition of rule.contextConditions) add(condition, contextField(condition.field, [], condition.span));
   for (const condition of rule.conditions) {
     const field: InputField | undefined = tool.fieldByName.get(condition.field);
-    if (field === undefined) {
-      opaque ??= `condition on \`${condition.field}\` is not on an input field`;
-      continue;
-    }
-    let constraint: Constraint | undefined;
-    try {
-      constraint = conditionAtom(condition, field).constraint;
-    } catch {
-      constraint = undefined;
-    }
-    // Condition kinds added later (context, time, …) are "cannot decide" until the search learns them.
-    if (constraint === undefined || !KNOWN_KINDS.has(constraint.kind)) {
-      opaque ??= `condition \`${condition.written}\` is of a kind the diff cannot decide`;
-      continue;
-    }
-    atoms.set(field.name, [...(atoms.get(field.name) ?? []), constraint]);
+    if (field === undefined) opaque ??= `condition on \`${condition.field}\` is not on an input field`;
+    else add(condition, field);
   }
   return { rule, outcome: outcomeOf(rule), atoms, requiresReason: rule.requireReason, ...(opaque ? { opaque } : {}) };
 }
