@@ -16,7 +16,7 @@ export interface ContextRequirement {
 }
 
 /** The context keys the rules of `tool` test (every used key in a bundle that does not say per tool). */
-function keysTestedBy(config: CompiledConfig, tool: string): readonly string[] {
+export function keysTestedBy(config: CompiledConfig, tool: string): readonly string[] {
   const context = config.context;
   if (context === undefined) return [];
   return context.usedBy === undefined ? context.used : (context.usedBy[tool] ?? []);

@@ -12,6 +12,7 @@ import type { SecretStore } from "../credentials/secrets.js";
 import { StateUnavailable, type StateStore } from "../state/state-store.js";
 import type { CompiledConfig, DecisionEnv, ExecPlan, HttpRequestPlan, ToolModule, ValidationError } from "../contract/tool-module.js";
 import { ApprovalDesk } from "./approval-desk.js";
+import { keysTestedBy } from "./deployment-context.js";
 import { agentMaySee, describeFailures } from "./explain.js";
 import { Metrics } from "./metrics.js";
 import { checkObligations, type ObligationVerdict } from "./obligations.js";
@@ -281,9 +282,7 @@ export class Engine {
     let unset = this.#unsetContextByTool.get(tool);
     if (unset === undefined) {
       const given = this.options.context ?? NO_CONTEXT;
-      const context = this.options.config.context;
-      const tested = context === undefined ? [] : context.usedBy === undefined ? context.used : (context.usedBy[tool] ?? []);
-      unset = tested.filter((key) => !Object.hasOwn(given, key));
+      unset = keysTestedBy(this.options.config, tool).filter((key) => !Object.hasOwn(given, key));
       this.#unsetContextByTool.set(tool, unset);
     }
     return unset;
