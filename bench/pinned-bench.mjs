@@ -41,13 +41,16 @@ writeFileSync(join(dir, "agents.yaml"), `agents:\n${minted.split("\n").find((l) 
 const serveArgs = (audit) => ["serve", "--port", "0", "--audit", audit, "--agents", join(dir, "agents.yaml")];
 
 // Cold start, spawn to the ready line, median of 5, sandboxed with the flags given on the command line
-// (`sandbox-flags`: one Node start, how a deployment runs it) and by the bundle relaunching itself.
-async function coldStart(mode, flagsFor) {
+// (`sandbox-flags`: one Node start, how a deployment runs it) and by the bundle relaunching itself. Beside
+// them Node alone: an empty node:http server started with the same permission and code-generation flags,
+// what any sandboxed Node server costs here before its own code. The environment is PATH only (startServer):
+// a NODE_EXTRA_CA_CERTS with the system's bundle, as this machine's shell has, adds ~80 ms to every Node start.
+async function coldStart(mode, argvFor) {
   const times = [];
   for (let i = 0; i < 5; i++) {
     const audit = join(dir, "cold", `audit-${mode}-${i}.jsonl`);
     const t = process.hrtime.bigint();
-    const s = await startServer([...flagsFor(audit), bundle, ...serveArgs(audit)], { STRIPE_API_KEY: KEY }, onServerCore);
+    const s = await startServer(argvFor(audit), { STRIPE_API_KEY: KEY }, onServerCore);
     times.push(Number(process.hrtime.bigint() - t) / 1e6);
     s.child.kill("SIGTERM");
     await new Promise((r) => s.child.on("exit", r));
@@ -55,8 +58,13 @@ async function coldStart(mode, flagsFor) {
   return times.sort((a, b) => a - b)[2];
 }
 const sandboxFlags = (audit) => spawnSync(process.execPath, [bundle, "sandbox-flags", ...serveArgs(audit)], { encoding: "utf8" }).stdout.trim().split(" ");
+const NODE_ALONE = "require('node:http').createServer().listen(0, '127.0.0.1', function () { console.log('listening ' + this.address().port); })";
 mkdirSync(join(dir, "cold"));
-const coldStartMs = { sandboxedFlagsGiven: await coldStart("flags", sandboxFlags), sandboxedSelfRelaunch: await coldStart("relaunch", () => []) };
+const coldStartMs = {
+  sandboxedFlagsGiven: await coldStart("flags", (audit) => [...sandboxFlags(audit), bundle, ...serveArgs(audit)]),
+  sandboxedSelfRelaunch: await coldStart("relaunch", (audit) => [bundle, ...serveArgs(audit)]),
+  nodeAloneSameFlags: await coldStart("node", () => ["--experimental-permission", "--disallow-code-generation-from-strings", "--disable-warning=ExperimentalWarning", "-e", NODE_ALONE]),
+};
 
 const keyrunner = await startServer([bundle, ...serveArgs(join(dir, "audit.jsonl"))], { STRIPE_API_KEY: KEY }, onServerCore);
 const express = await startServer([join(root, "bench", "express-proxy.mjs"), `http://127.0.0.1:${upstream.port}`], { STRIPE_API_KEY: KEY }, onServerCore);

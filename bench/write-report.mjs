@@ -39,7 +39,11 @@ const targetRows = [
   [`KeyRunner ≥ 3× express (c=${top})`, `${f(r64.keyrunnerOverExpress, 2)}×`, r64.keyrunnerOverExpress >= 3],
   [`KeyRunner CPU per request ≤ 1.4× the floor's (c=${top})`, `${f(at(top).keyrunner.cpuMicrosPerRequest)} / ${f(at(top).floor_proxy.cpuMicrosPerRequest)} µs = ${f(r64.keyrunnerCpuOverFloorCpu, 2)}×`, r64.keyrunnerCpuOverFloorCpu <= 1.4],
   [`added p50 latency ≤ 0.6 ms over direct (c=${one})`, `${f(at(one).ratios.addedMedianLatencyMs, 3)} ms`, at(one).ratios.addedMedianLatencyMs <= 0.6],
-  ["cold start to ready ≤ 150 ms, sandbox flags given", `${f(cold)} ms (by self-relaunch ${f(pinned.coldStartMs.sandboxedSelfRelaunch)} ms)`, cold <= 150],
+  [
+    "cold start to ready ≤ 150 ms, sandbox flags given",
+    `${f(cold)} ms (by self-relaunch ${f(pinned.coldStartMs.sandboxedSelfRelaunch)} ms; Node alone with the same flags ${f(pinned.coldStartMs.nodeAloneSameFlags)} ms)`,
+    cold <= 150,
+  ],
 ];
 const layout = pinned.layout.pinned ? `wrk on core ${pinned.layout.generatorCore}, every server (the upstream included) on core ${pinned.layout.serverCore} (taskset)` : `NOT pinned (${pinned.layout.reason}): generator and servers share the cores`;
 

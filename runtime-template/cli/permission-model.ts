@@ -3,7 +3,6 @@
 // and the state), writes limited to the audit and state paths, child processes only when the
 // configuration has exec tools, and code generation from strings disabled.
 
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -99,7 +98,7 @@ export function relaunchSandboxed(config: CompiledConfig, moduleUrl: string, arg
   const watch = ["--allow-worker", ...(process.allowedNodeEnvironmentFlags.has("--disable-warning") ? ["--disable-warning=SecurityWarning"] : [])];
   // The credentials go through a pipe: the server's environment, readable in /proc, never holds one.
   const { env, handed } = splitEnvironment(process.env, credentialNames(config.secrets));
-  const child = spawn(process.execPath, [...process.execArgv, ...flags, ...watch, fileURLToPath(moduleUrl), ...argv], {
+  const child = process.getBuiltinModule("node:child_process").spawn(process.execPath, [...process.execArgv, ...flags, ...watch, fileURLToPath(moduleUrl), ...argv], {
     stdio: [...HANDOVER_STDIO],
     env: { ...env, [LAUNCHER_PID_ENV]: String(process.pid) },
   });

@@ -16,6 +16,7 @@ import { poolRefusal, runWorkerPool } from "../process/worker-pool.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
 import { err, FlagValueError, runtimePolicyOptions, type Flags } from "./flags.js";
 import { ContextError } from "../core/deployment-context.js";
+import { preloadEgress } from "../egress/egress.js";
 
 export async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
   const workers = flags.number("workers");
@@ -164,6 +165,8 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
   const shown = typeof address === "object" && address !== null ? address : { address: host, port };
   if (worker) announceListening(shown.address, shown.port);
   else process.stdout.write(`keyrunner listening on http://${shown.address.includes(":") ? `[${shown.address}]` : shown.address}:${shown.port}\n`);
+  // undici is compiled once the server is ready rather than before (its lazy chunk), or by the first call.
+  if ([...config.tools.values()].some((tool) => tool.egress !== undefined)) setImmediate(preloadEgress);
   const drainTimeoutMs = flags.number("drain-timeout");
   return new Promise<number>((resolve) => {
     const drain = () => {

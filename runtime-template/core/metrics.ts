@@ -3,7 +3,7 @@
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class Metrics {
-  /** tool → outcome → count; labels are escaped when rendered, not on every request. */
+  /** tool -> outcome -> count; labels are escaped when rendered, not on every request. */
   readonly #requests = new Map<string, Map<string, number>>();
   readonly #latency = new Map<string, { buckets: number[]; sum: number; count: number }>();
   /** `build --shadow`: disagreements by their labels, already escaped. */
@@ -14,7 +14,7 @@ export class Metrics {
     this.#shadow.set(labels, (this.#shadow.get(labels) ?? 0) + 1);
   }
 
-  /** tool → credential-shaped strings replaced by `output.redact_credentials`. */
+  /** tool -> credential-shaped strings replaced by `output.redact_credentials`. */
   readonly #credentialsRedacted = new Map<string, number>();
 
   countCredentialsRedacted(tool: string, count: number): void {

@@ -1,7 +1,6 @@
 // An upstream body made fit for the agent: decoded only from encodings on the allow-list, parsed as JSON
 // within a nesting limit, redacted, then `output` applied — or a typed problem, never the body unfiltered.
 
-import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
 import type { ToolModule } from "../contract/tool-module.js";
 import { applyOutput } from "./output-filter.js";
 import { redactCredentialJson, redactCredentialText } from "./redact-credentials.js";
@@ -47,6 +46,8 @@ export function contentCodings(header: string | string[] | undefined): string[] 
 
 function decompress(bytes: Buffer, coding: string, maxOutputLength: number): Buffer {
   const limit = { maxOutputLength };
+  // node:zlib is loaded by the first compressed answer, not at every start.
+  const { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } = process.getBuiltinModule("node:zlib");
   if (coding === "gzip" || coding === "x-gzip") return gunzipSync(bytes, limit);
   if (coding === "br") return brotliDecompressSync(bytes, limit);
   // "deflate" is zlib-wrapped by the standard; some servers send it raw.

@@ -4,7 +4,7 @@
 // hosts are checked before connecting. Redirects are never followed.
 /// <reference path="./undici-agent.d.ts" />
 
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import type { LookupAddress } from "node:dns";
 import type { Dispatcher, Pool } from "undici";
 import { classifyAddress, isIpLiteral } from "./ip-address.js";
 import { ACCEPT_ENCODING, DECODABLE_ENCODINGS } from "../core/upstream-body.js";
@@ -18,13 +18,19 @@ import type { EgressBinding, HttpRequestPlan } from "../contract/tool-module.js"
  */
 let poolClass: Promise<typeof Pool> | undefined;
 const loadPoolClass = () => (poolClass ??= import("undici/lib/dispatcher/pool.js").then((m) => m.default));
+
+/** Loads undici (in the bundle: compiles its chunk) ahead of the first outbound call; `serve` does it once ready. */
+export function preloadEgress(): void {
+  void loadPoolClass();
+}
 /** undici's timeout errors, by their stable codes. */
 const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"]);
 
 export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
 
+/** The system's resolver; node:dns is loaded by the first name looked up, not at start-up. */
 export const systemResolver: Resolver = (hostname) =>
-  new Promise((resolve, reject) => dnsLookup(hostname, { all: true, verbatim: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))));
+  new Promise((resolve, reject) => process.getBuiltinModule("node:dns").lookup(hostname, { all: true, verbatim: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))));
 
 export class EgressRefused extends Error {}
 export class UpstreamTimeout extends Error {}

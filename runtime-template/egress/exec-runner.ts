@@ -8,7 +8,7 @@
 // command's argv ("$@", never parsed by the shell) in its place, so the command keeps the pid, the exit
 // code and the signal that the runner reports.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import type { ExecPlan } from "../contract/tool-module.js";
 
 export interface ExecResult {
@@ -48,7 +48,7 @@ export function runExec(plan: ExecPlan): Promise<ExecResult> {
     } as const;
     let child: ChildProcess;
     try {
-      child = spawn(SUPERVISOR_SHELL, ["-c", supervisorFor(plan.env), "keyrunner-exec", ...plan.argv], { ...options, stdio: ["pipe", "pipe", "pipe", "pipe"] });
+      child = process.getBuiltinModule("node:child_process").spawn(SUPERVISOR_SHELL, ["-c", supervisorFor(plan.env), "keyrunner-exec", ...plan.argv], { ...options, stdio: ["pipe", "pipe", "pipe", "pipe"] });
     } catch (error) {
       return reject(error);
     }

@@ -4,7 +4,6 @@
 // (absolute-form targets, which browsers never send) carry the upstream's Host, so only Origin applies.
 
 import type { IncomingMessage } from "node:http";
-import { networkInterfaces } from "node:os";
 import { HttpError } from "./respond.js";
 
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1"];
@@ -14,7 +13,7 @@ const WILDCARDS = new Set(["0.0.0.0", "::", ""]);
 export function answeringHosts(host: string, extra: readonly string[] = []): Set<string> {
   const hosts = new Set(LOOPBACK_NAMES);
   if (WILDCARDS.has(host)) {
-    for (const list of Object.values(networkInterfaces())) for (const entry of list ?? []) hosts.add(entry.address.toLowerCase());
+    for (const list of Object.values(process.getBuiltinModule("node:os").networkInterfaces())) for (const entry of list ?? []) hosts.add(entry.address.toLowerCase());
   } else hosts.add(bareHost(host));
   for (const name of extra) hosts.add(bareHost(name));
   return hosts;

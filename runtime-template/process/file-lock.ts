@@ -8,7 +8,6 @@ import { createHash } from "node:crypto";
 import { unlinkSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 import { resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { holderStatus, type HolderStatus } from "./lifecycle-status.js";
 
 /** sun_path holds 108 bytes with its terminating NUL; a longer path would be cut short silently. */
@@ -88,7 +87,7 @@ export class FileLock {
         const who = last === undefined ? "another process" : `a running keyrunner (pid ${last.pid})`;
         throw new LockHeld(absolute, last, `the ${options.what} is in use by ${who}; ${options.hint}`);
       }
-      await sleep(RETRY_MS);
+      await new Promise((resolveSleep) => setTimeout(resolveSleep, RETRY_MS));
     }
   }
 

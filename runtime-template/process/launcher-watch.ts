@@ -2,7 +2,7 @@
 // worker thread (its own event loop) polls the parent pid; once the launcher is gone (the server was
 // re-parented), it SIGKILLs the whole process, so no orphan keeps serving or holding the locks.
 
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 
 /** How often the watch looks; a dead launcher's server is gone within about this long. */
 export const LAUNCHER_POLL_MS = 50;
@@ -18,7 +18,8 @@ setInterval(() => {
 
 /** Starts the watch; the worker does not keep a drained server alive. */
 export function watchLauncher(launcherPid: number = process.ppid): Worker {
-  const worker = new Worker(WATCH_SOURCE, { eval: true, workerData: { launcher: launcherPid, pollMs: LAUNCHER_POLL_MS }, stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 } });
+  const { Worker: WatchThread } = process.getBuiltinModule("node:worker_threads");
+  const worker = new WatchThread(WATCH_SOURCE, { eval: true, workerData: { launcher: launcherPid, pollMs: LAUNCHER_POLL_MS }, stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 } });
   worker.unref();
   return worker;
 }

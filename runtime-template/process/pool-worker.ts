@@ -2,7 +2,7 @@
 // primary over the cluster's IPC pipe (never its environment, readable in /proc), its ready line told to
 // the primary instead of printed, and death with the primary (a re-parented worker kills itself).
 
-import cluster from "node:cluster";
+import type { Cluster } from "node:cluster";
 import { extname } from "node:path";
 import { watchLauncher } from "./launcher-watch.js";
 
@@ -11,7 +11,8 @@ export const POOL_SLOT_ENV = "KEYRUNNER_POOL_SLOT";
 
 /** Whether this process is a worker of a pool (then its primary owns the port and the lifecycle). */
 export function isPoolWorker(): boolean {
-  return cluster.isWorker && process.env[POOL_SLOT_ENV] !== undefined;
+  // node:cluster is loaded only where the slot says this may be a worker (it costs a start without workers).
+  return process.env[POOL_SLOT_ENV] !== undefined && (process.getBuiltinModule("node:cluster") as unknown as Cluster).isWorker;
 }
 
 export function poolSlot(): number {

@@ -3,7 +3,7 @@
 // that dies (kill -9 included) in the same slot, and on SIGTERM/SIGINT drains them all and exits 0.
 // State shared across workers must be Redis: the local state store has one owner (see docs/runtime.md).
 
-import cluster, { type Worker } from "node:cluster";
+import type { Cluster, Worker } from "node:cluster";
 import type { CompiledConfig } from "../contract/tool-module.js";
 import { isRedisUrl } from "../state/state-store.js";
 import { markDraining } from "./lifecycle-status.js";
@@ -55,7 +55,7 @@ export function runWorkerPool(config: CompiledConfig, options: PoolOptions): Pro
       for (const worker of slots.values()) worker.process.kill(signal);
     };
     const fork = (slot: number) => {
-      const worker = cluster.fork({ [POOL_SLOT_ENV]: String(slot) });
+      const worker = (process.getBuiltinModule("node:cluster") as unknown as Cluster).fork({ [POOL_SLOT_ENV]: String(slot) });
       slots.set(slot, worker);
       worker.on("message", (message: PoolMessage) => {
         if (message?.type === "credentials?") return void worker.send({ type: "credentials", values: credentials } satisfies PoolMessage);

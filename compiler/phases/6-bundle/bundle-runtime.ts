@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 import { RUNTIME } from "../5-generate/runtime-path.js";
+import { chunkEntry, formatMismatches, LAZY_CHUNKS, lazyChunkPlugin, type LazyChunk } from "./lazy-chunks.js";
 
 /** runtime-template/ of this package, next to compiler/ (also when running from lib/). */
 export const runtimeTemplateDir = fileURLToPath(new URL(import.meta.url.includes("/lib/compiler/") ? "../../../../runtime-template/" : "../../../runtime-template/", import.meta.url));
@@ -13,7 +14,8 @@ export const packageRoot = join(runtimeTemplateDir, "..");
 
 const BANNER = [
   "#!/usr/bin/env node",
-  "// KeyRunner bundle: generated handlers and runtime in one file. Built by `keyrunner build` — do not edit.",
+  // ASCII only: one non-ASCII character would make V8 hold (and scan) the whole 1 MB as a two-byte string.
+  "// KeyRunner bundle: generated handlers and runtime in one file. Built by `keyrunner build`; do not edit.",
   'import { createRequire as __keyrunnerCreateRequire } from "node:module";',
   "const require = __keyrunnerCreateRequire(import.meta.url);",
 ].join("\n");
@@ -55,6 +57,65 @@ export interface Bundle {
   readonly sha256: string;
 }
 
+type Esbuild = typeof import("esbuild");
+
+/** Third-party modules' fixes, in whichever build (the main one or a lazy chunk's) reaches them. */
+function thirdPartyHooks(build: import("esbuild").PluginBuild): void {
+  // The MCP SDK's server imports an ajv-based validator it only uses for elicitation, which
+  // KeyRunner never requests: keep ajv's code-generating compiler out of the bundle.
+  build.onResolve({ filter: /validation\/ajv-provider\.js$/ }, (args) =>
+    args.importer.includes("@modelcontextprotocol") ? { path: join(runtimeTemplateDir, "mcp", "mcp-validator-stub.ts") } : undefined,
+  );
+  // @hono/node-server (the MCP SDK's HTTP transport, run on first use) is an ES module: its
+  // `import ... from "node:http2"` would be hoisted to the chunk's top and load node:http2 with it
+  // (~6-13 ms here). Taken where its body runs instead, when a request needs it.
+  build.onLoad({ filter: /@hono[\\/]node-server[\\/]dist[\\/].*\.mjs$/ }, async (args) => {
+    const text = await readFile(args.path, "utf8");
+    return {
+      contents: text.replace(/^import \{([^}]*)\} from "node:http2";$/gm, (_m, names: string) => `const {${names.replace(/\s+as\s+/g, ": ")}} = process.getBuiltinModule("node:http2");`),
+      loader: "js",
+    };
+  });
+}
+
+interface ChunkBuild {
+  readonly code: string;
+  readonly inputs: readonly string[];
+}
+
+/** Built once per process: the chunks depend only on node_modules. */
+const chunkBuilds = new Map<string, Promise<ChunkBuild>>();
+
+/** A lazy chunk as CommonJS text (node's built-ins its only imports), and the files it holds. */
+function buildChunk(esbuild: Esbuild, chunk: LazyChunk): Promise<ChunkBuild> {
+  let built = chunkBuilds.get(chunk.name);
+  if (built === undefined) {
+    built = esbuild
+      .build({
+        stdin: { contents: chunkEntry(chunk), resolveDir: packageRoot, sourcefile: `lazy-chunk-${chunk.name}.js`, loader: "js" },
+        absWorkingDir: packageRoot,
+        bundle: true,
+        platform: "node",
+        format: "cjs",
+        target: "node20",
+        write: false,
+        legalComments: "none",
+        metafile: true,
+        charset: "ascii",
+        minifyWhitespace: true,
+        logLevel: "silent",
+        plugins: [{ name: "keyrunner-third-party", setup: thirdPartyHooks }],
+      })
+      .then((result) => {
+        const wrong = formatMismatches(chunk, result.metafile);
+        if (wrong.length > 0) throw new Error(`lazy chunk ${chunk.name} is declared ${chunk.format}, but ${wrong.join(", ")} (compiler/phases/6-bundle/lazy-chunks.ts)`);
+        return { code: result.outputFiles[0]!.text, inputs: Object.keys(result.metafile.inputs) };
+      });
+    chunkBuilds.set(chunk.name, built);
+  }
+  return built;
+}
+
 /**
  * Bundles the generated files (path → text, as under dist/generated/) from memory, under a fixed
  * virtual folder `generated/`, so that the bundle's bytes do not depend on where it is written.
@@ -62,6 +123,8 @@ export interface Bundle {
 export async function bundleRuntime(files: ReadonlyMap<string, string>): Promise<Bundle> {
   const esbuild = await import("esbuild");
   const prefix = `${RUNTIME}/`;
+  const chunks = await Promise.all(LAZY_CHUNKS.map((chunk) => buildChunk(esbuild, chunk)));
+  const sources = new Map(LAZY_CHUNKS.map((chunk, i) => [chunk.name, chunks[i]!.code]));
   const result = await esbuild.build({
     entryPoints: ["generated/main.ts"],
     absWorkingDir: packageRoot,
@@ -74,27 +137,14 @@ export async function bundleRuntime(files: ReadonlyMap<string, string>): Promise
     banner: { js: BANNER },
     legalComments: "none",
     metafile: true,
-    charset: "utf8",
+    charset: "ascii",
     logLevel: "silent",
     plugins: [
+      lazyChunkPlugin(sources, join(runtimeTemplateDir, "process", "lazy-chunk.ts")),
       {
         name: "keyrunner-runtime",
         setup(build) {
-          // The MCP SDK's server imports an ajv-based validator it only uses for elicitation, which
-          // KeyRunner never requests: keep ajv's code-generating compiler out of the bundle.
-          build.onResolve({ filter: /validation\/ajv-provider\.js$/ }, (args) =>
-            args.importer.includes("@modelcontextprotocol") ? { path: join(runtimeTemplateDir, "mcp", "mcp-validator-stub.ts") } : undefined,
-          );
-          // @hono/node-server (the MCP SDK's HTTP transport, run on first use) is an ES module: its
-          // `import ... from "node:http2"` would be hoisted to the bundle's top and load node:http2 at
-          // every start (~6-13 ms here). Taken where its body runs instead, on first use of MCP.
-          build.onLoad({ filter: /@hono[\\/]node-server[\\/]dist[\\/].*\.mjs$/ }, async (args) => {
-            const text = await readFile(args.path, "utf8");
-            return {
-              contents: text.replace(/^import \{([^}]*)\} from "node:http2";$/gm, (_m, names: string) => `const {${names.replace(/\s+as\s+/g, ": ")}} = process.getBuiltinModule("node:http2");`),
-              loader: "js",
-            };
-          });
+          thirdPartyHooks(build);
           build.onResolve({ filter: /^@keyrunner\/runtime\/runtime-template\// }, (args) => ({
             path: join(runtimeTemplateDir, args.path.slice(prefix.length).replace(/\.js$/, ".ts")),
           }));
@@ -117,7 +167,7 @@ export async function bundleRuntime(files: ReadonlyMap<string, string>): Promise
   });
   const code = Buffer.from(result.outputFiles[0]!.contents);
   // Build-time code must never reach the bundle (SPEC section 1).
-  const inputs = Object.keys(result.metafile.inputs);
+  const inputs = [...Object.keys(result.metafile.inputs), ...chunks.flatMap((c) => c.inputs)];
   for (const forbidden of ["node_modules/ts-morph/", "node_modules/esbuild/", "node_modules/yaml/", "node_modules/ajv/", "node_modules/refa/", "node_modules/typescript/", "compiler/"]) {
     const found = inputs.find((i) => i.startsWith(forbidden));
     if (found !== undefined) throw new Error(`the bundle would contain build-time code: ${found}`);
