@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 import { RUNTIME } from "../5-generate/runtime-path.js";
-import { chunkEntry, formatMismatches, LAZY_CHUNKS, lazyChunkPlugin, type LazyChunk } from "./lazy-chunks.js";
+import { chunkEntry, embedChunks, formatMismatches, LAZY_CHUNKS, lazyChunkPlugin, type LazyChunk } from "./lazy-chunks.js";
 
 /** runtime-template/ of this package, next to compiler/ (also when running from lib/). */
 export const runtimeTemplateDir = fileURLToPath(new URL(import.meta.url.includes("/lib/compiler/") ? "../../../../runtime-template/" : "../../../runtime-template/", import.meta.url));
@@ -140,7 +140,7 @@ export async function bundleRuntime(files: ReadonlyMap<string, string>): Promise
     charset: "ascii",
     logLevel: "silent",
     plugins: [
-      lazyChunkPlugin(sources, join(runtimeTemplateDir, "process", "lazy-chunk.ts")),
+      lazyChunkPlugin(join(runtimeTemplateDir, "process", "lazy-chunk.ts")),
       {
         name: "keyrunner-runtime",
         setup(build) {
@@ -165,7 +165,7 @@ export async function bundleRuntime(files: ReadonlyMap<string, string>): Promise
       },
     ],
   });
-  const code = Buffer.from(result.outputFiles[0]!.contents);
+  const code = Buffer.from(embedChunks(result.outputFiles[0]!.text, sources));
   // Build-time code must never reach the bundle (SPEC section 1).
   const inputs = [...Object.keys(result.metafile.inputs), ...chunks.flatMap((c) => c.inputs)];
   for (const forbidden of ["node_modules/ts-morph/", "node_modules/esbuild/", "node_modules/yaml/", "node_modules/ajv/", "node_modules/refa/", "node_modules/typescript/", "compiler/"]) {

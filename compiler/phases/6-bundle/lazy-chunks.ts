@@ -1,11 +1,13 @@
 // The libraries only some servers use travel inside the one bundle file as source text, compiled on
 // first use (runtime-template/process/lazy-chunk.ts). V8 must parse every function of a script before it
-// runs any of it, and these three are two thirds of the bundle: parsing them cost ~55 ms of every start,
-// while a string literal of the same size is a scan of a few milliseconds (docs/performance.md, cold start).
+// runs any of it, and these three are two thirds of the bundle: parsing them cost ~55 ms of every start.
+// As the comment of a function they are skipped, not parsed: 1.9 MB as a string literal cost ~34 M
+// instructions of the start, as a comment ~10 M (docs/performance.md, cold start).
 // undici is one too: every server needs it, but only once a request goes out, so it compiles after the ready line.
 
 import { join } from "node:path";
 import type { Plugin, PluginBuild } from "esbuild";
+import { encodeChunkComment } from "../../../runtime-template/process/lazy-chunk.js";
 
 /** A group of packages compiled together on first use, and the module specifiers the runtime imports from it. */
 export interface LazyChunk {
@@ -68,9 +70,22 @@ export function formatMismatches(chunk: LazyChunk, metafile: import("esbuild").M
     .map((i) => `${i.original} is ${metafile.inputs[i.path]!.format}`);
 }
 
-/** A JavaScript string literal of pure ASCII (so the bundle stays a one-byte string for V8). */
-export function asciiStringLiteral(text: string): string {
-  return JSON.stringify(text).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+/** Where a chunk's text goes in the bundle: a free identifier esbuild leaves as it is, replaced after the build. */
+const placeholder = (name: string) => `__keyrunner_lazy_chunk_${name}__`;
+
+/**
+ * The bundle with each chunk's text in place: `function keyrunnerChunk_NAME() {/* text *\/}`. esbuild drops
+ * comments, so they go in after it. Each placeholder must occur exactly once, and the text be ASCII.
+ */
+export function embedChunks(bundle: string, sources: ReadonlyMap<string, string>): string {
+  let text = bundle;
+  for (const [name, code] of sources) {
+    const at = text.indexOf(placeholder(name));
+    if (at < 0 || text.indexOf(placeholder(name), at + 1) >= 0) throw new Error(`the bundle must hold the lazy chunk ${name}'s placeholder exactly once`);
+    if (/[^\x00-\x7f]/.test(code)) throw new Error(`the lazy chunk ${name} is not ASCII`);
+    text = `${text.slice(0, at)}function keyrunnerChunk_${name}() {/*${encodeChunkComment(code)}*/}${text.slice(at + placeholder(name).length)}`;
+  }
+  return text;
 }
 
 /**
@@ -78,7 +93,7 @@ export function asciiStringLiteral(text: string): string {
  * compiles its chunk and hands out the specifier's namespace. The stand-ins are CommonJS, so esbuild
  * evaluates them where they are first required — inside the lazily imported modules that use them.
  */
-export function lazyChunkPlugin(sources: ReadonlyMap<string, string>, loaderPath: string): Plugin {
+export function lazyChunkPlugin(loaderPath: string): Plugin {
   const owner = new Map<string, { chunk: LazyChunk; index: number }>();
   for (const chunk of LAZY_CHUNKS) chunk.specifiers.forEach((s, index) => owner.set(s, { chunk, index }));
   return {
@@ -92,7 +107,7 @@ export function lazyChunkPlugin(sources: ReadonlyMap<string, string>, loaderPath
       build.onLoad({ filter: /.*/, namespace: "keyrunner-lazy" }, (args) => {
         if (args.path.startsWith("keyrunner-chunk-source:")) {
           const name = args.path.slice("keyrunner-chunk-source:".length);
-          return { contents: `module.exports = ${asciiStringLiteral(sources.get(name)!)};\n`, loader: "js" };
+          return { contents: `module.exports = ${placeholder(name)};\n`, loader: "js" };
         }
         const { chunk, index } = owner.get(args.path)!;
         return {
