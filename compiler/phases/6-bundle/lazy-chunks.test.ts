@@ -3,6 +3,21 @@ import { chunkEntry, embedChunks, formatMismatches, LAZY_CHUNKS, lazyChunkPlugin
 import { decodeChunkComment } from "../../../runtime-template/process/lazy-chunk.js";
 import { packageRoot } from "./bundle-runtime.js";
 
+/** `contents` bundled by esbuild with only the lazy-chunk plugin: the output's text. */
+async function bundleThroughPlugin(contents: string): Promise<string> {
+  const esbuild = await import("esbuild");
+  const built = await esbuild.build({
+    stdin: { contents, resolveDir: packageRoot, loader: "js" },
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    write: false,
+    logLevel: "silent",
+    plugins: [lazyChunkPlugin(`${packageRoot}/runtime-template/process/lazy-chunk.ts`)],
+  });
+  return built.outputFiles[0]!.text;
+}
+
 describe("lazy chunks", () => {
   it("embeds a chunk as a function's comment that reads back exactly, comment ends and the escape included", () => {
     const code = 'a = "*/"; /* c */ b = /\\*\\//; d = "\u007f0 \u007f1 \u007f"; e = "/*"; f = 1 **/ 2; g = "*"';
@@ -48,31 +63,11 @@ describe("lazy chunks", () => {
   });
 
   it("fails the build on an import of a lazy package that no chunk lists, naming the table", async () => {
-    const esbuild = await import("esbuild");
-    const attempt = esbuild.build({
-      stdin: { contents: 'import { AsnParser } from "@peculiar/asn1-schema/build/es2015/parser.js"; console.log(AsnParser);', resolveDir: packageRoot, loader: "js" },
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      write: false,
-      logLevel: "silent",
-      plugins: [lazyChunkPlugin(`${packageRoot}/runtime-template/process/lazy-chunk.ts`)],
-    });
-    await expect(attempt).rejects.toThrow(/not listed in LAZY_CHUNKS/);
+    await expect(bundleThroughPlugin('import { AsnParser } from "@peculiar/asn1-schema/build/es2015/parser.js"; console.log(AsnParser);')).rejects.toThrow(/not listed in LAZY_CHUNKS/);
   });
 
   it("hands a listed import its chunk's module, compiled on first evaluation", async () => {
-    const esbuild = await import("esbuild");
-    const built = await esbuild.build({
-      stdin: { contents: 'import("@redis/client").then((m) => m.createClient);', resolveDir: packageRoot, loader: "js" },
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      write: false,
-      logLevel: "silent",
-      plugins: [lazyChunkPlugin(`${packageRoot}/runtime-template/process/lazy-chunk.ts`)],
-    });
-    const text = built.outputFiles[0]!.text;
+    const text = await bundleThroughPlugin('import("@redis/client").then((m) => m.createClient);');
     // node-redis itself is not in the output: only its stand-in and the place for the chunk's text.
     expect(text).toMatch(/loadChunk\d*\("redis"/);
     expect(text).not.toContain("node_modules/@redis");
