@@ -68,6 +68,26 @@ describe("file lock", () => {
     await lock.release();
   });
 
+  it("a draining holder that stops answering is not announced a second time as silent", async () => {
+    const path = lockPath();
+    // Says it is shutting down once, then accepts and never answers (as a holder closing its lock, or busy
+    // at its end, does), then dies: the socket file it leaves is stale and the waiter takes it.
+    const holder = spawn(
+      process.execPath,
+      [
+        "-e",
+        `let n = 0; require("node:net").createServer((s) => { if (n++ === 0) s.end(JSON.stringify({ pid: process.pid, draining: true, left_ms: 400 }) + "\\n"); }).listen(${JSON.stringify(path)}, () => console.log("bound")); setTimeout(() => process.kill(process.pid, "SIGKILL"), 1200);`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    await new Promise((resolve) => holder.stdout!.once("data", resolve));
+    const said: string[] = [];
+    const lock = await FileLock.acquire(path, { ...options, waitMs: 100, onWait: (m) => said.push(m) });
+    expect(lock.held).toBe(true);
+    expect(said).toEqual([`the state folder X is held by a keyrunner that is shutting down (pid ${holder.pid}, 1 s left at most); waiting for it`]);
+    await lock.release();
+  });
+
   it("a path too long for a socket is refused with the reason", async () => {
     const path = join(mkdtempSync(join(tmpdir(), "kr-lock-")), "x".repeat(120));
     await expect(FileLock.acquire(path, options)).rejects.toThrow(/longer than the 107 bytes a socket path may have; use a shorter path$/);

@@ -80,7 +80,9 @@ export class FileLock {
           deadline = Math.max(deadline, Date.now() + Math.min(probe.status.left_ms ?? 0, 3_600_000) + DRAIN_GRACE_MS);
           say(`the ${options.what} is held by a keyrunner that is shutting down (pid ${probe.status.pid}, ${Math.ceil((probe.status.left_ms ?? 0) / 1000)} s left at most); waiting for it`, `draining ${probe.status.pid}`);
         } else say(`the ${options.what} is held by a running keyrunner (pid ${probe.status.pid}); waiting up to ${Math.ceil((deadline - Date.now()) / 1000)} s`, `serving ${probe.status.pid}`);
-      } else if (probe.kind === "silent") {
+      } else if (probe.kind === "silent" && last?.draining !== true) {
+        // A holder that said it is shutting down and then stops answering is closing its lock, as it
+        // said it would: not news. Only a holder silent from the start is reported as such.
         say(`the ${options.what} is held by a process that does not answer (busy or dying); waiting up to ${Math.ceil((deadline - Date.now()) / 1000)} s`, "silent");
       }
       if (Date.now() >= deadline) {
