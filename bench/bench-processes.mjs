@@ -22,7 +22,8 @@ export function startServer(args, env = {}, { stderr = "pipe", prefix = [] } = {
     child.stdout.on("data", (c) => {
       out += c;
       const m = /listening (?:on http:\/\/[^:]+:)?(\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
+      // output(): everything the server has printed so far (bench:profile --gc reads V8's GC trace from it).
+      if (m) resolve({ child, port: Number(m[1]), output: () => out });
     });
     child.on("exit", (code) => reject(new Error(`${args.join(" ")} exited ${code}`)));
   });

@@ -1,5 +1,8 @@
-// `node bench/profile-hot-path.mjs [keyrunner|floor] [--concurrency C] [--requests N] [--cpu-prof] [--audit FILE]
+// `node bench/profile-hot-path.mjs [keyrunner|floor] [--concurrency C] [--requests N] [--cpu-prof] [--gc] [--audit FILE]
 //   [--audit-commit-delay MS] [--bundle FILE] [--pinned] [--agents] [-- NODE_FLAGS...]`
+// --gc adds V8's --trace-gc-nvp and sums its lines over the measured requests: scavenges and their
+// pauses, bytes promoted out of the young generation per request (objects that outlive a request by
+// two scavenges: what made KeyRunner's GC cost 6x the floor's, docs/performance.md), full collections.
 // --pinned runs the proxy and the upstream on core 1 and the load generator on core 0 (taskset), as the
 // pinned benchmark does (bench/pinned-bench.mjs); with --cpu-prof, the busy time is also attributed to
 // the stages of a request (parse, validation, decision, request building, undici, redaction, audit, answer, GC).
@@ -33,7 +36,8 @@ const upstream = await startServer([join(root, "bench", "upstream-server.mjs"), 
 const dir = mkdtempSync(join(tmpdir(), "kr-profile-"));
 const profileDir = join(dir, "profile");
 mkdirSync(profileDir);
-const profFlags = profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+const gcTrace = args.includes("--gc");
+const profFlags = [...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), ...(gcTrace ? ["--trace-gc-nvp"] : [])];
 let proxy;
 const loadHeaders = {};
 let path = "/v1/refunds";
@@ -81,10 +85,14 @@ function threadSeconds(pid) {
 load(2000); // warm the JIT before measuring
 const threadsBefore = threadSeconds(proxy.child.pid);
 const before = cpuSeconds(proxy.child.pid);
+const gcFrom = proxy.output().length;
 const run = load(requests);
 const after = cpuSeconds(proxy.child.pid);
 const threadsAfter = threadSeconds(proxy.child.pid);
 const counted = requests + concurrency * 20;
+// The trace is written by the server's main thread: give it a moment to reach the pipe.
+if (gcTrace) await new Promise((r) => setTimeout(r, 200));
+const gcLines = gcTrace ? proxy.output().slice(gcFrom).split("\n").filter((l) => / gc=/.test(l)) : [];
 const perRequest = (s) => (s / counted) * 1e6;
 console.log(
   `${target} at concurrency ${concurrency}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50.toFixed(2)} ms, ` +
@@ -100,6 +108,17 @@ console.log(
       .map(([name, u, s]) => `${name} ${perRequest(u).toFixed(1)} + ${perRequest(s).toFixed(1)}`)
       .join(", "),
 );
+if (gcTrace) {
+  const field = (line, name) => Number(new RegExp(` ${name}=([0-9.]+)`).exec(line)?.[1] ?? 0);
+  const young = gcLines.filter((l) => / gc=s /.test(l));
+  const full = gcLines.filter((l) => !/ gc=s /.test(l));
+  const sum = (lines, name) => lines.reduce((total, l) => total + field(l, name), 0);
+  console.log(
+    `GC over the measured requests: ${young.length} scavenges, ${sum(young, "pause").toFixed(1)} ms paused (${((sum(young, "pause") * 1000) / counted).toFixed(1)} µs/request), ` +
+      `${(sum(young, "promoted") / counted).toFixed(0)} bytes/request promoted, ${(sum(young, "new_space_survived") / counted).toFixed(0)} bytes/request surviving a scavenge; ` +
+      `${full.length} full collections, ${sum(full, "pause").toFixed(1)} ms paused`,
+  );
+}
 if (profile) {
   proxy.child.kill("SIGTERM");
   await new Promise((r) => proxy.child.on("exit", r));

@@ -6,6 +6,7 @@ import { AgentsFileError, loadAgentsFile, type Principal } from "../credentials/
 import { answeringHosts } from "../http/guards.js";
 import { createMetricsServer } from "../http/metrics-server.js";
 import { createHttpServer, interceptionOf, type ServerOptions } from "../http/server.js";
+import { owedAnswers } from "../http/owed-answers.js";
 import { createRuntime } from "../runtime.js";
 import { MissingSecretsError, WeakSecretsError } from "../credentials/secrets.js";
 import { StateUnavailable } from "../state/state-store.js";
@@ -121,12 +122,19 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
     }
     metricsServer.unref();
   }
-  // Around the server's own handler, for the drain: requests in flight, by connection in the order they
-  // came (a client may pipeline several), and the connections whose last answer says `Connection: close`.
-  const inFlight = new Set<ServerResponse>();
-  const pipelines = new Map<Socket, ServerResponse[]>();
+  // Around the server's own handler, for the drain: the connections served, with the answers each still
+  // owes in the order its requests came (owedAnswers: kept per connection by the HTTP server, as a client
+  // may pipeline several), and the connections whose last answer says `Connection: close`. The set holds
+  // connections, changed once per connection: a collection of responses changed on every request made
+  // V8 promote each request's objects (http/owed-answers.ts).
+  const connections = new Set<Socket>();
   const closing = new WeakSet<Socket>();
   let draining = false;
+  const inFlight = (): number => {
+    let owed = 0;
+    for (const socket of connections) owed += owedAnswers(socket).length;
+    return owed;
+  };
   /** The connection closes after this answer; false when its headers are already out. */
   const closeAfter = (socket: Socket, res: ServerResponse): boolean => {
     if (res.headersSent) return false;
@@ -140,16 +148,10 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
     const socket = req.socket;
     // Pipelined behind an answer that closes the connection: it is never answered, so it never runs.
     if (closing.has(socket)) return;
-    let queue = pipelines.get(socket);
-    if (queue === undefined) pipelines.set(socket, (queue = []));
-    queue.push(res);
-    inFlight.add(res);
-    res.on("close", () => {
-      inFlight.delete(res);
-      const rest = pipelines.get(socket)?.filter((r) => r !== res) ?? [];
-      if (rest.length === 0) pipelines.delete(socket);
-      else pipelines.set(socket, rest);
-    });
+    if (!connections.has(socket)) {
+      connections.add(socket);
+      socket.once("close", () => connections.delete(socket));
+    }
     // While draining, a busy connection's newest request is its last: its answer closes it.
     if (draining) closeAfter(socket, res);
     for (const handler of handlers) handler.call(server, req, res);
@@ -179,14 +181,17 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
       tunnels?.drain();
       // Only the newest answer of each busy connection says `Connection: close`: an earlier one would
       // close the connection under the answers pipelined behind it, whose requests already ran.
-      for (const [socket, queue] of pipelines) closeAfter(socket, queue.at(-1)!);
+      for (const socket of connections) {
+        const owed = owedAnswers(socket);
+        if (owed.length > 0) closeAfter(socket, owed.at(-1)!);
+      }
       let done = false;
       const finish = () => {
         if (done) return;
         done = true;
         clearTimeout(deadline);
         clearInterval(poll);
-        const cutting = inFlight.size > 0;
+        const cutting = inFlight() > 0;
         // Whatever still runs past the deadline loses its connection; the closed audit and state
         // refuse its writes, and nothing is written once the locks are released.
         server.closeAllConnections();
@@ -206,10 +211,10 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
         setTimeout(() => process.exit(code), 50).unref();
       };
       const deadline = setTimeout(() => {
-        if (inFlight.size + (tunnels?.inFlight ?? 0) > 0) err(`drain timeout: ${inFlight.size + (tunnels?.inFlight ?? 0)} request(s) still in flight after ${drainTimeoutMs} ms are cut off`);
+        if (inFlight() + (tunnels?.inFlight ?? 0) > 0) err(`drain timeout: ${inFlight() + (tunnels?.inFlight ?? 0)} request(s) still in flight after ${drainTimeoutMs} ms are cut off`);
         finish();
       }, drainTimeoutMs);
-      const poll = setInterval(() => inFlight.size === 0 && (tunnels?.inFlight ?? 0) === 0 && finish(), 10);
+      const poll = setInterval(() => inFlight() === 0 && (tunnels?.inFlight ?? 0) === 0 && finish(), 10);
     };
     process.once("SIGTERM", drain);
     process.once("SIGINT", drain);

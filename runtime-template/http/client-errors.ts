@@ -5,13 +5,9 @@
 // reading; the answers in flight are written, then the connection closes. With nothing in flight the
 // client gets Node's own answer (400, 408 or 431) and the connection closes, as before.
 
-import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { STATUS_CODES, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-
-/** The requests of each connection whose answers are not written yet. */
-const answersOwed = new WeakMap<Duplex, Map<IncomingMessage, ServerResponse>>();
-/** Sockets whose parser failed while answers were owed: closed once the last one is written. */
-const closeWhenAnswered = new WeakSet<Duplex>();
+import { owedAnswers, trackOwedAnswers } from "./owed-answers.js";
 
 function statusFor(error: NodeJS.ErrnoException): number {
   if (error.code === "HPE_HEADER_OVERFLOW") return 431;
@@ -20,29 +16,25 @@ function statusFor(error: NodeJS.ErrnoException): number {
   return 400;
 }
 
+/** The connection closes once its last owed answer is written (owed-answers removes each as it closes, first). */
+function closeWhenAnswered(socket: Duplex, owed: readonly ServerResponse[]): void {
+  for (const res of owed) res.once("close", () => owedAnswers(socket).length === 0 && socket.end());
+}
+
 export function keepAnswersOnClientError(server: Server): void {
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    const socket = req.socket;
-    let owed = answersOwed.get(socket);
-    if (owed === undefined) answersOwed.set(socket, (owed = new Map()));
-    owed.set(req, res);
-    res.once("close", () => {
-      owed.delete(req);
-      if (owed.size === 0 && closeWhenAnswered.has(socket)) socket.end();
-    });
-  });
+  trackOwedAnswers(server);
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
-    const owed = answersOwed.get(socket);
+    const owed = owedAnswers(socket);
     // Every request owed an answer was read whole: the error is in bytes after them. Nothing more is read
     // from this connection; the answers are still written, then it closes.
-    if (owed !== undefined && owed.size > 0 && [...owed.keys()].every((req) => req.complete)) {
-      closeWhenAnswered.add(socket);
+    if (owed.length > 0 && owed.every((res) => res.req.complete)) {
+      closeWhenAnswered(socket, owed);
       socket.pause();
       return;
     }
     // Otherwise (a request cut off mid-body, a timeout, nothing in flight): as Node answers by default, an
     // error status unless an answer has begun, and the connection closes.
-    const answering = owed !== undefined && [...owed.values()].some((res) => res.headersSent);
+    const answering = owed.some((res) => res.headersSent);
     if (error.code === "ECONNRESET" || !socket.writable || answering) return void socket.destroy();
     const status = statusFor(error);
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);

@@ -63,7 +63,8 @@ function hostHeaderTarget(header: string): { host: string; port: string } | unde
 export class Interception {
   readonly server: Server;
   readonly #targets = new WeakMap<object, TunnelTarget>();
-  readonly #inFlight = new Set<ServerResponse>();
+  /** Answers not yet closed: a count, not a set of responses changed per request (http/owed-answers.ts says why). */
+  #inFlight = 0;
   #draining = false;
 
   constructor(
@@ -88,7 +89,7 @@ export class Interception {
 
   /** Requests being served inside tunnels (the drain waits for them). */
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#inFlight;
   }
 
   /** From now on each answer closes its tunnel; idle tunnels close now. */
@@ -145,8 +146,8 @@ export class Interception {
   #request(req: IncomingMessage, res: ServerResponse): void {
     const target = this.#targets.get(req.socket);
     if (target === undefined) return void req.socket.destroy();
-    this.#inFlight.add(res);
-    res.on("close", () => this.#inFlight.delete(res));
+    this.#inFlight++;
+    res.once("close", () => this.#inFlight--);
     if (this.#draining) res.setHeader("connection", "close");
     this.#serve(req, res, target).catch((error: unknown) => {
       if (error instanceof HttpError) return send(res, error.status, error.body, "application/json", error.headers);

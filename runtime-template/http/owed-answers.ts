@@ -1,0 +1,34 @@
+// The answers each connection still owes, oldest first: read by the rule for bytes that fail to parse
+// (client-errors.ts) and by the drain (cli/serve.ts).
+//
+// One array per connection, found through a WeakMap written once per connection — not a Set or Map of
+// responses that every request adds to and deletes from. Such churn on a long-lived collection made V8
+// promote nearly every request's objects (request, response, headers, closures) out of the young
+// generation: at 64 clients, 1.5-3 MB promoted per scavenge and scavenges of 7-15 ms, against none and
+// ~1.5 ms with the arrays (`--trace-gc-nvp`; docs/performance.md, "The promotion leak").
+
+import type { ServerResponse, Server } from "node:http";
+import type { Duplex } from "node:stream";
+
+const owedByConnection = new WeakMap<Duplex, ServerResponse[]>();
+const NONE: readonly ServerResponse[] = Object.freeze([]);
+
+/** From now on, every request this server gets is owed by its connection until its answer closes. */
+export function trackOwedAnswers(server: Server): void {
+  server.on("request", (req, res: ServerResponse) => {
+    const socket = req.socket;
+    let owed = owedByConnection.get(socket);
+    if (owed === undefined) owedByConnection.set(socket, (owed = []));
+    owed.push(res);
+    res.once("close", () => {
+      // Answers close in order, so this is almost always the first.
+      const at = owed.indexOf(res);
+      if (at !== -1) owed.splice(at, 1);
+    });
+  });
+}
+
+/** The answers this connection still owes, oldest first (none for a connection never tracked). */
+export function owedAnswers(socket: Duplex): readonly ServerResponse[] {
+  return owedByConnection.get(socket) ?? NONE;
+}
