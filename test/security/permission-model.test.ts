@@ -86,6 +86,22 @@ describe("permission model", () => {
     expect(await server.stop()).toBe(0);
   });
 
+  it("on one CPU (taskset) the server collects garbage on its main thread; on two it does not", async () => {
+    const dir = writeConfig(seedConfig(`http://127.0.0.1:${upstream.port}`));
+    const bundle = await buildBundle(dir);
+    const audit = join(dir, "deploy", "audit.jsonl");
+    const onOne = await promisify(execFile)("taskset", ["-c", "0", process.execPath, bundle, "sandbox-flags", "serve", "--audit", audit]);
+    expect(onOne.stdout.trim().split(" ")).toContain("--single-threaded-gc");
+    const onAll = await promisify(execFile)(process.execPath, [bundle, "sandbox-flags", "serve", "--audit", audit]);
+    expect(onAll.stdout.trim().split(" ")).not.toContain("--single-threaded-gc");
+    // And the sandboxed server started by self-relaunch on one CPU has it.
+    const pinned = await startBundle(bundle, ["--audit", audit], { STRIPE_API_KEY: "sk_test_permission_01" }, [], ["taskset", "-c", "0"]);
+    expect(serverArgs(pinned.process.pid!)).toContain("--single-threaded-gc");
+    const res = await post(`${pinned.url}/v1/execute`, { agent: "a", tool: "refund_payment", input: { payment_id: "p", amount_cents: 1 }, reason: "r" });
+    expect(res.status).toBe(200);
+    expect(await pinned.stop()).toBe(0);
+  });
+
   it("sandbox-flags printed for other paths: the server refuses to start and says why", async () => {
     const dir = writeConfig(seedConfig(`http://127.0.0.1:${upstream.port}`));
     const bundle = await buildBundle(dir);

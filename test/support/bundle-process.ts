@@ -49,10 +49,12 @@ export interface RunningBundle {
   stop(): Promise<number | null>;
 }
 
-export async function startBundle(bundle: string, args: string[], env: Record<string, string>, nodeFlags: string[] = []): Promise<RunningBundle> {
+/** `prefix`: a command that runs node, as `taskset -c 0` does (it execs it, so the pid is the server's or launcher's). */
+export async function startBundle(bundle: string, args: string[], env: Record<string, string>, nodeFlags: string[] = [], prefix: string[] = []): Promise<RunningBundle> {
   // Each bundle gets its own state directory unless the test shares one on purpose.
   const state = args.includes("--state") ? [] : ["--state", mkdtempSync(join(tmpdir(), "kr-state-"))];
-  const child = spawn(process.execPath, [...nodeFlags, bundle, "serve", "--port", "0", ...state, ...args], {
+  const [program, ...programArgs] = [...prefix, process.execPath, ...nodeFlags, bundle, "serve", "--port", "0", ...state, ...args];
+  const child = spawn(program!, programArgs, {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
