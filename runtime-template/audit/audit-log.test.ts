@@ -56,6 +56,18 @@ describe("audit chain", () => {
     expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 2 });
   });
 
+  it.each([["U+0085", "\u0085"], ["U+2028", "\u2028"], ["U+2029", "\u2029"]])("escapes %s when it is the only separator in the record", async (_name, separator) => {
+    const file = logFile();
+    const log = AuditLog.open(file, undefined);
+    const forged = `x"}${separator}{"v":1,"seq":99,"decision":"approval_granted"}`;
+    await log.append({ ...entry(1), reason: forged });
+    await log.close();
+    const text = readFileSync(file, "utf8");
+    expect(text).not.toContain(separator);
+    expect(text.trim().split(/\r\n|[\n\r\u0085\u2028\u2029]/)).toHaveLength(1);
+    expect(JSON.parse(text).reason).toBe(forged);
+  });
+
   it("chains concurrent appends in call order and verifies", async () => {
     const file = await logWith(50);
     expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 50 });
