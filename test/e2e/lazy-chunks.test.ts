@@ -57,6 +57,17 @@ describe("lazy chunks", () => {
     expect(compiled(server)).toEqual(["undici"]);
   });
 
+  it("its imports of Node's built-ins are lookups: what only a module's namespace would load is not loaded at start", async () => {
+    // compiler/phases/6-bundle/builtin-imports.ts: an ES module import of node:util, node:net or node:fs reads
+    // every export, running lazy getters that load util's MIMEType, net's BlockList and SocketAddress, fs's streams.
+    expect(/^import \{[^}]*\} from "node:.*$/m.exec(readFileSync(bundle, "latin1"))?.[0]).toBeUndefined();
+    const server = await serve("builtins");
+    const line = /built-ins at ready: (.*)/.exec(server.stderr())?.[1] ?? "";
+    const loaded = line.split(" ");
+    expect(loaded).toContain("http");
+    for (const unused of ["internal/mime", "internal/blocklist", "internal/socketaddress", "internal/fs/streams"]) expect(loaded).not.toContain(unused);
+  });
+
   it("the MCP SDK is compiled by the first MCP request, once, and answers from inside the bundle", async () => {
     const server = await serve("mcp");
     expect(await eventually(() => compiled(server), (names) => names.length > 0)).toEqual(["undici"]);

@@ -8,3 +8,13 @@ vm.compileFunction = function observedCompile(code, params, options) {
   if (name !== null) process.stderr.write(`lazy chunk compiled: ${name[1]}\n`);
   return compile.call(this, code, params, options);
 };
+
+// And, when the server prints its ready line, the built-in modules loaded by then (one line on stderr).
+const write = process.stdout.write;
+process.stdout.write = function observedWrite(chunk, ...rest) {
+  if (/listening on/.test(String(chunk))) {
+    const builtins = process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice("NativeModule ".length));
+    process.stderr.write(`built-ins at ready: ${builtins.join(" ")}\n`);
+  }
+  return write.call(this, chunk, ...rest);
+};

@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 import { RUNTIME } from "../5-generate/runtime-path.js";
+import { builtinImportsAsLookups } from "./builtin-imports.js";
 import { chunkEntry, embedChunks, formatMismatches, LAZY_CHUNKS, lazyChunkPlugin, type LazyChunk } from "./lazy-chunks.js";
 
 /** runtime-template/ of this package, next to compiler/ (also when running from lib/). */
@@ -72,7 +73,7 @@ function thirdPartyHooks(build: import("esbuild").PluginBuild): void {
   build.onLoad({ filter: /@hono[\\/]node-server[\\/]dist[\\/].*\.mjs$/ }, async (args) => {
     const text = await readFile(args.path, "utf8");
     return {
-      contents: text.replace(/^import \{([^}]*)\} from "node:http2";$/gm, (_m, names: string) => `const {${names.replace(/\s+as\s+/g, ": ")}} = process.getBuiltinModule("node:http2");`),
+      contents: builtinImportsAsLookups(text, (module) => module === "http2"),
       loader: "js",
     };
   });
@@ -165,7 +166,8 @@ export async function bundleRuntime(files: ReadonlyMap<string, string>): Promise
       },
     ],
   });
-  const code = Buffer.from(embedChunks(result.outputFiles[0]!.text, sources));
+  // The runtime's own imports of built-ins are lookups too (builtin-imports.ts: a start without their namespaces).
+  const code = Buffer.from(embedChunks(builtinImportsAsLookups(result.outputFiles[0]!.text), sources));
   // Build-time code must never reach the bundle (SPEC section 1).
   const inputs = [...Object.keys(result.metafile.inputs), ...chunks.flatMap((c) => c.inputs)];
   for (const forbidden of ["node_modules/ts-morph/", "node_modules/esbuild/", "node_modules/yaml/", "node_modules/ajv/", "node_modules/refa/", "node_modules/typescript/", "compiler/"]) {
