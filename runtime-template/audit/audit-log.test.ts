@@ -191,6 +191,22 @@ describe("audit chain", () => {
     expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 3 });
   });
 
+  it("records appended by callbacks of one event-loop turn share one durable write, whatever ran between them", async () => {
+    const file = logFile();
+    const log = AuditLog.open(file, undefined);
+    // Two timers due together run in one timers phase with a microtask checkpoint between them — as two
+    // requests read in one poll are. A write that started after the first's microtasks would hold only it.
+    const written = await new Promise<Array<Promise<void>>>((resolve) => {
+      const appends: Array<Promise<void>> = [];
+      setTimeout(() => appends.push(log.append(entry(1))), 1);
+      setTimeout(() => resolve([...appends, log.append(entry(2))]), 1);
+    });
+    expect(written[1]).toBe(written[0]);
+    await Promise.all(written);
+    expect(readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l).id)).toEqual(["id-1", "id-2"]);
+    await log.close();
+  });
+
   describe("commit delay", () => {
     const fileSize = (file: string) => readFileSync(file).length;
 
