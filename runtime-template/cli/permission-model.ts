@@ -8,7 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { auditLockPath } from "../audit/audit-lock.js";
 import { poolAuditFile } from "../process/pool-worker.js";
-import { watchLauncher } from "../process/launcher-watch.js";
+import { LIFELINE_FD, LIFELINE_STDIO, watchLifeline } from "../process/launcher-watch.js";
 import { credentialNames, handOver, HANDOVER_STDIO, splitEnvironment } from "../process/secret-handover.js";
 import { isRedisUrl } from "../state/state-store.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
@@ -107,8 +107,9 @@ export function relaunchSandboxed(config: CompiledConfig, moduleUrl: string, arg
   // The credentials go through a pipe: the server's environment, readable in /proc, never holds one.
   const { env, handed } = splitEnvironment(process.env, credentialNames(config.secrets));
   const child = process.getBuiltinModule("node:child_process").spawn(process.execPath, [...process.execArgv, ...flags, ...watch, fileURLToPath(moduleUrl), ...argv], {
-    stdio: [...HANDOVER_STDIO],
-    env: { ...env, [LAUNCHER_PID_ENV]: String(process.pid) },
+    // fd 3 the hand-over, fd 4 the lifeline: this process holds its other end, open until it dies.
+    stdio: [...HANDOVER_STDIO, LIFELINE_STDIO],
+    env: { ...env, [LIFELINE_ENV]: String(LIFELINE_FD) },
   });
   handOver(child, handed);
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => child.kill(signal));
@@ -120,18 +121,19 @@ export function shellWord(flag: string): string {
   return /^[A-Za-z0-9_/.,:=@%+-]+$/.test(flag) ? flag : `'${flag.replace(/'/g, "'\\''")}'`;
 }
 
-/** Names the launcher's pid to the sandboxed server it starts. */
-const LAUNCHER_PID_ENV = "KEYRUNNER_LAUNCHER_PID";
+/** Tells the sandboxed server that its launcher holds a lifeline to it, and at which descriptor. */
+const LIFELINE_ENV = "KEYRUNNER_LIFELINE_FD";
 
 /**
- * In the sandboxed server: if the launcher dies (even by SIGKILL), die with it — watched from a worker
- * thread, so a blocked event loop cannot keep an orphan serving (an IPC `disconnect` event once did).
+ * In the sandboxed server: if the launcher dies (even by SIGKILL), die with it — watched on the
+ * lifeline from a worker thread, so a blocked event loop cannot keep an orphan serving (an IPC
+ * `disconnect` event once did). A server started by hand (`sandbox-flags`) has no launcher to watch.
  */
 export function dieWithLauncher(): void {
-  const launcher = Number(process.env[LAUNCHER_PID_ENV]);
-  delete process.env[LAUNCHER_PID_ENV];
-  if (!Number.isInteger(launcher) || launcher <= 0) return;
-  watchLauncher(launcher);
+  const named = process.env[LIFELINE_ENV];
+  delete process.env[LIFELINE_ENV];
+  if (named !== String(LIFELINE_FD)) return;
+  watchLifeline(LIFELINE_FD);
 }
 
 export const defaultStateDir = (audit: string): string => join(dirname(resolve(audit)), "keyrunner-state");

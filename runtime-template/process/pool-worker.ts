@@ -1,10 +1,10 @@
 // One worker of `serve --workers N` (Node cluster): its own audit file, the credentials received from the
 // primary over the cluster's IPC pipe (never its environment, readable in /proc), its ready line told to
-// the primary instead of printed, and death with the primary (a re-parented worker kills itself).
+// the primary instead of printed, and death with the primary (its lifeline, launcher-watch.ts).
 
 import type { Cluster } from "node:cluster";
 import { extname } from "node:path";
-import { watchLauncher } from "./launcher-watch.js";
+import { watchLifeline } from "./launcher-watch.js";
 
 /** Names the worker's slot (1…N) to it; a restarted worker takes the slot, and so the audit file, of the one it replaces. */
 export const POOL_SLOT_ENV = "KEYRUNNER_POOL_SLOT";
@@ -35,7 +35,7 @@ export type PoolMessage = { type: "credentials?" } | { type: "credentials"; valu
  * not pushed: a message sent before this process listens for it would be lost).
  */
 export function receiveCredentials(): Promise<void> {
-  watchLauncher(process.ppid);
+  watchLifeline();
   return new Promise((resolve) => {
     const take = (message: PoolMessage) => {
       if (message?.type !== "credentials") return;

@@ -6,6 +6,7 @@
 import type { Cluster, Worker } from "node:cluster";
 import type { CompiledConfig } from "../contract/tool-module.js";
 import { isRedisUrl } from "../state/state-store.js";
+import { LIFELINE_STDIO } from "./launcher-watch.js";
 import { markDraining } from "./lifecycle-status.js";
 import { POOL_SLOT_ENV, type PoolMessage } from "./pool-worker.js";
 import { credentialNames } from "./secret-handover.js";
@@ -54,8 +55,11 @@ export function runWorkerPool(config: CompiledConfig, options: PoolOptions): Pro
     const stopAll = (signal: NodeJS.Signals) => {
       for (const worker of slots.values()) worker.process.kill(signal);
     };
+    const cluster = process.getBuiltinModule("node:cluster") as unknown as Cluster;
+    // fd 3 the cluster's IPC, fd 4 each worker's lifeline to this process (launcher-watch.ts).
+    cluster.setupPrimary({ stdio: ["inherit", "inherit", "inherit", "ipc", LIFELINE_STDIO] });
     const fork = (slot: number) => {
-      const worker = (process.getBuiltinModule("node:cluster") as unknown as Cluster).fork({ [POOL_SLOT_ENV]: String(slot) });
+      const worker = cluster.fork({ [POOL_SLOT_ENV]: String(slot) });
       slots.set(slot, worker);
       worker.on("message", (message: PoolMessage) => {
         if (message?.type === "credentials?") return void worker.send({ type: "credentials", values: credentials } satisfies PoolMessage);

@@ -3,7 +3,7 @@
 // is blocked — and starts on folders whose old pid-file lock names a live, unrelated process.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -91,6 +91,31 @@ describe("restart after kill -9", () => {
     expect(await next.stop()).toBe(0);
     await stuck;
   }, 60_000);
+});
+
+describe("the launcher watch", () => {
+  /** Voluntary context switches of every thread of a process: each one a wake-up after waiting. */
+  function wakeUps(pid: number): number {
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) total += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8"))?.[1] ?? 0);
+    return total;
+  }
+
+  it("costs an idle server nothing: its threads wake fewer than 10 times in 2 s (a 50 ms poll of the parent pid woke 40 times)", async () => {
+    const server = await startBundle(bundle, ["--audit", join(dir, "idle-audit.jsonl"), "--state", join(dir, "idle-state")], env);
+    const child = serverPid(server.process.pid!);
+    seen.push(child);
+    expect((await post(`${server.url}/v1/execute`, refund("pi_idle"))).status).toBe(200);
+    // The answered request's outcome record goes out within LAZY_FLUSH_MS; after that, nothing is due.
+    await sleep(500);
+    const before = wakeUps(child);
+    await sleep(2000);
+    expect(wakeUps(child) - before).toBeLessThan(10);
+    // And the watch still watches: kill -9 of the launcher ends the server.
+    process.kill(server.process.pid!, "SIGKILL");
+    for (let i = 0; i < 100 && running(child); i++) await sleep(20);
+    expect(running(child)).toBe(false);
+  }, 30_000);
 });
 
 describe("locks that name no holder", () => {
