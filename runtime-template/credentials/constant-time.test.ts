@@ -1,7 +1,8 @@
 // Token comparison in constant time: a near miss takes as long as a token sharing nothing.
 import { describe, expect, it } from "vitest";
 import { authenticate, type Principal } from "./agents-file.js";
-import { sha256Hex } from "./constant-time.js";
+import { createHash } from "node:crypto";
+import { digestMatches, sha256Hex, tokenDigest } from "./constant-time.js";
 
 const secret = "kr_the_real_token_abcdefghijklmnopqrstuvwxyz";
 const principals: Principal[] = Array.from({ length: 8 }, (_, i) => ({ name: `agent-${i}`, tokenSha256: sha256Hex(i === 3 ? secret : `kr_other_${i}`), role: "agent" as const }));
@@ -21,6 +22,17 @@ function medianNs(tokens: readonly string[]): number[] {
   }
   return samples.map((s) => s.sort((a, b) => a - b)[30]!);
 }
+
+describe("the presented token's digest", () => {
+  it("is the sha256 of the token's UTF-8 bytes, 32 bytes, for any text (a latin1 round trip loses nothing)", () => {
+    for (const token of [secret, "", "ÿ\u00ff\u0100", "kr_\u{1f600}_é", "\u0000\ud800", "x".repeat(5000)]) {
+      const expected = createHash("sha256").update(token).digest();
+      expect(tokenDigest(token)).toEqual(expected);
+      expect(digestMatches(tokenDigest(token), expected.toString("hex"))).toBe(true);
+      expect(digestMatches(tokenDigest(`${token}!`), expected.toString("hex"))).toBe(false);
+    }
+  });
+});
 
 describe("token comparison timing", () => {
   it("takes about as long for a near-miss as for a token sharing nothing, and for the right one", () => {
