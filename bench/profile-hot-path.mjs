@@ -82,13 +82,20 @@ function threadSeconds(pid) {
   }
   return out;
 }
+/** Write-type system calls (write, writev, pwrite: sockets and files) the server process has made, all threads. */
+function writeCalls(pid) {
+  const server = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number)[0] ?? pid;
+  return Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${server}/io`, "utf8"))?.[1] ?? NaN);
+}
 load(2000); // warm the JIT before measuring
+const writesBefore = writeCalls(proxy.child.pid);
 const threadsBefore = threadSeconds(proxy.child.pid);
 const before = cpuSeconds(proxy.child.pid);
 const gcFrom = proxy.output().length;
 const run = load(requests);
 const after = cpuSeconds(proxy.child.pid);
 const threadsAfter = threadSeconds(proxy.child.pid);
+const writesAfter = writeCalls(proxy.child.pid);
 const counted = requests + concurrency * 20;
 // The trace is written by the server's main thread: give it a moment to reach the pipe.
 if (gcTrace) await new Promise((r) => setTimeout(r, 200));
@@ -97,7 +104,8 @@ const perRequest = (s) => (s / counted) * 1e6;
 console.log(
   `${target} at concurrency ${concurrency}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50.toFixed(2)} ms, ` +
     `CPU ${perRequest(after.user - before.user + after.system - before.system).toFixed(1)} µs/request ` +
-    `(${perRequest(after.user - before.user).toFixed(1)} user + ${perRequest(after.system - before.system).toFixed(1)} system), ${((after.faults - before.faults) / counted).toFixed(2)} page faults/request, errors ${run.errors}`,
+    `(${perRequest(after.user - before.user).toFixed(1)} user + ${perRequest(after.system - before.system).toFixed(1)} system), ${((after.faults - before.faults) / counted).toFixed(2)} page faults/request, ` +
+    `${((writesAfter - writesBefore) / counted).toFixed(2)} write system calls/request, errors ${run.errors}`,
 );
 
 console.log(

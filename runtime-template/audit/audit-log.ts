@@ -49,8 +49,12 @@ export function logTail(path: string): { lastLine: string | undefined; wholeByte
   }
 }
 
-/** Resolves in the check phase of the event loop's current turn: after the I/O callbacks of its poll. */
-const endOfTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/**
+ * Resolves in the check phase of the event loop's current turn: after the I/O callbacks of its poll. A
+ * group commit started there takes every change the requests read in that poll made (the audit's and
+ * the local state store's journal).
+ */
+export const endOfTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The longest a record appended with `soon` waits for a write to join. */
 const LAZY_FLUSH_MS = 10;

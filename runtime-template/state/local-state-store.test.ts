@@ -89,6 +89,25 @@ describe("local state store", () => {
     await store.close();
   });
 
+  it("changes made by callbacks of one event-loop turn share one durable write, whatever ran between them", async () => {
+    const store = await LocalStateStore.open(folder());
+    // Two timers due together run in one timers phase with a microtask checkpoint between them — as two
+    // requests read in one poll are. A write that started after the first's microtasks would hold only
+    // its change; the second's would need a write of its own, done no sooner than a later turn.
+    const [first, second] = await new Promise<Array<Promise<unknown>>>((resolve) => {
+      const changes: Array<Promise<unknown>> = [];
+      setTimeout(() => changes.push(store.reserve([{ ...limit[0]!, key: "one" }], Date.now())), 1);
+      setTimeout(() => resolve([...changes, store.reserve([{ ...limit[0]!, key: "two" }], Date.now())]), 1);
+    });
+    let secondDone = false;
+    void second!.then(() => (secondDone = true));
+    await first;
+    // Settled by the same write: the second is done within the turn in which the first was.
+    await new Promise((r) => setImmediate(r));
+    expect(secondDone).toBe(true);
+    await store.close();
+  });
+
   it("once closed (its lock released), the store refuses every write", async () => {
     const store = await LocalStateStore.open(folder());
     await store.createApproval(approval("apr_1"));

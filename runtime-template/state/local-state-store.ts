@@ -11,7 +11,7 @@
 import { closeSync, constants, existsSync, ftruncateSync, fstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, write, writeSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { openDurable } from "../audit/audit-log.js";
+import { endOfTurn, openDurable } from "../audit/audit-log.js";
 import { FileLock, type AcquireOptions } from "../process/file-lock.js";
 import { ApprovalLimitReached, effectiveStatus, StateUnavailable, windowOf, type Approval, type ApprovalStatus, type Reservation, type ReserveResult, type StateStore } from "./state-store.js";
 
@@ -217,9 +217,11 @@ export class LocalStateStore implements StateStore {
   }
 
   async #flush(): Promise<void> {
-    // Changes made in the same turn share the write.
-    await Promise.resolve();
-    while (this.#next !== undefined) {
+    // Changes made in the same turn of the event loop share the write: it starts in the turn's check
+    // phase, once every request read in the same poll has made its change (as the audit's group commit).
+    for (;;) {
+      await endOfTurn();
+      if (this.#next === undefined) break;
       const batch = this.#next;
       this.#next = undefined;
       const bytes = Buffer.from(`${batch.lines.join("\n")}\n`, "utf8");
