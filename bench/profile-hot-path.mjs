@@ -69,9 +69,11 @@ if (target === "floor") {
 }
 
 const load = (n) => runLoad(proxy.port, path, concurrency, n, body, loadHeaders, pinned.generator);
+/** The process that serves: the sandboxed child of a launcher, or the process itself. */
+const serverPid = (pid) => readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number)[0] ?? pid;
 /** CPU seconds of each thread of the proxy's server process, by thread name (main, libuv workers, V8 helpers). */
 function threadSeconds(pid) {
-  const server = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number)[0] ?? pid;
+  const server = serverPid(pid);
   const out = new Map();
   for (const tid of readdirSync(`/proc/${server}/task`)) {
     const stat = readFileSync(`/proc/${server}/task/${tid}/stat`, "utf8");
@@ -84,8 +86,7 @@ function threadSeconds(pid) {
 }
 /** Write-type system calls (write, writev, pwrite: sockets and files) the server process has made, all threads. */
 function writeCalls(pid) {
-  const server = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number)[0] ?? pid;
-  return Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${server}/io`, "utf8"))?.[1] ?? NaN);
+  return Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${serverPid(pid)}/io`, "utf8"))?.[1] ?? NaN);
 }
 load(2000); // warm the JIT before measuring
 const writesBefore = writeCalls(proxy.child.pid);
