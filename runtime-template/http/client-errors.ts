@@ -7,7 +7,9 @@
 
 import { STATUS_CODES, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import type { Socket } from "node:net";
 import { owedAnswers, trackOwedAnswers } from "./owed-answers.js";
+import { stopReading } from "./pipelining.js";
 
 function statusFor(error: NodeJS.ErrnoException): number {
   if (error.code === "HPE_HEADER_OVERFLOW") return 431;
@@ -29,7 +31,7 @@ export function keepAnswersOnClientError(server: Server): void {
     // from this connection; the answers are still written, then it closes.
     if (owed.length > 0 && owed.every((res) => res.req.complete)) {
       closeWhenAnswered(socket, owed);
-      socket.pause();
+      stopReading(socket as Socket);
       return;
     }
     // Otherwise (a request cut off mid-body, a timeout, nothing in flight): as Node answers by default, an

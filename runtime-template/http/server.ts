@@ -9,6 +9,7 @@ import type { Engine } from "../core/engine.js";
 import type { RouteContext } from "./context.js";
 import { answeringHosts, guardRefusal } from "./guards.js";
 import { bearerToken } from "./identity.js";
+import { inTurn } from "./pipelining.js";
 import { HttpError, notFound, pathPart, send } from "./respond.js";
 import { approvalsRoute } from "./routes/approvals.js";
 import { connectRoute } from "./routes/connect.js";
@@ -90,6 +91,16 @@ export function createHttpServer(options: ServerOptions): Server {
     if (!res.headersSent) send(res, 500, { status: "error", message: "internal error" });
   };
 
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    let routed: Promise<void> | void;
+    try {
+      routed = route(req, res);
+    } catch (error) {
+      return failed(req, res, error);
+    }
+    routed?.catch((error: unknown) => failed(req, res, error));
+  };
+
   const server = createServer(
     {
       maxHeaderSize: options.headerLimitBytes ?? SERVER_LIMIT_DEFAULTS.headerLimitBytes,
@@ -98,15 +109,8 @@ export function createHttpServer(options: ServerOptions): Server {
       // How often Node looks for requests past their timeout (its default, 30 s, would let a short timeout slip).
       connectionsCheckingInterval: Math.min(1000, requestTimeout),
     },
-    (req, res) => {
-      let routed: Promise<void> | void;
-      try {
-        routed = route(req, res);
-      } catch (error) {
-        return failed(req, res, error);
-      }
-      routed?.catch((error: unknown) => failed(req, res, error));
-    },
+    // A connection's pipelined requests take turns (pipelining.ts): a few run at once, the rest wait.
+    (req, res) => inTurn(req, res, handle),
   );
   const interception =
     options.interception === undefined

@@ -12,6 +12,7 @@ import type { LeafCache } from "../interception/leaf-cache.js";
 import type { RouteContext } from "./context.js";
 import { keepAnswersOnClientError } from "./client-errors.js";
 import { guardRefusal } from "./guards.js";
+import { inTurn } from "./pipelining.js";
 import { HttpError, send } from "./respond.js";
 import { forwardAs, refuseHostMismatch, sendForwardError } from "./routes/forward.js";
 
@@ -79,7 +80,8 @@ export class Interception {
         connectionsCheckingInterval: Math.min(1000, options.requestTimeoutMs),
         keepAliveTimeout: options.idleTimeoutMs,
       },
-      (req, res) => this.#request(req, res),
+      // A tunnel's pipelined requests take turns, as on the server's own connections (pipelining.ts).
+      (req, res) => inTurn(req, res, this.#request),
     );
     keepAnswersOnClientError(this.server);
     // This server never listens (tunnels are handed to it); Node starts the checks behind headersTimeout
@@ -143,7 +145,7 @@ export class Interception {
     });
   }
 
-  #request(req: IncomingMessage, res: ServerResponse): void {
+  readonly #request = (req: IncomingMessage, res: ServerResponse): void => {
     const target = this.#targets.get(req.socket);
     if (target === undefined) return void req.socket.destroy();
     this.#inFlight++;
@@ -154,7 +156,7 @@ export class Interception {
       this.options.log?.(this.ctx.engine.redactor.text(`internal error in a tunnel to ${authorityOf(target)}: ${(error as Error).message ?? "unknown"}`));
       if (!res.headersSent) send(res, 500, { status: "error", message: "internal error" });
     });
-  }
+  };
 
   async #serve(req: IncomingMessage, res: ServerResponse, target: TunnelTarget): Promise<void> {
     const { engine } = this.ctx;
