@@ -7,6 +7,7 @@ import { answeringHosts } from "../http/guards.js";
 import { createMetricsServer } from "../http/metrics-server.js";
 import { createHttpServer, interceptionOf, type ServerOptions } from "../http/server.js";
 import { owedAnswers } from "../http/owed-answers.js";
+import { closeAfterRunning } from "../http/drain-connection.js";
 import { createRuntime } from "../runtime.js";
 import { MissingSecretsError, WeakSecretsError } from "../credentials/secrets.js";
 import { StateUnavailable } from "../state/state-store.js";
@@ -179,12 +180,8 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
       server.close();
       server.closeIdleConnections();
       tunnels?.drain();
-      // Only the newest answer of each busy connection says `Connection: close`: an earlier one would
-      // close the connection under the answers pipelined behind it, whose requests already ran.
-      for (const socket of connections) {
-        const owed = owedAnswers(socket);
-        if (owed.length > 0) closeAfter(socket, owed.at(-1)!);
-      }
+      // Each busy connection: what runs is answered, the newest answer closes it, what waits never runs.
+      for (const socket of connections) closeAfterRunning(socket, closing);
       let done = false;
       const finish = () => {
         if (done) return;

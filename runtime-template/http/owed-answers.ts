@@ -32,3 +32,10 @@ export function trackOwedAnswers(server: Server): void {
 export function owedAnswers(socket: Duplex): readonly ServerResponse[] {
   return owedByConnection.get(socket) ?? NONE;
 }
+
+/** An answer this connection no longer owes: its request never ran and is never answered (the drain). */
+export function forgetOwed(socket: Duplex, res: ServerResponse): void {
+  const owed = owedByConnection.get(socket);
+  const at = owed === undefined ? -1 : owed.indexOf(res);
+  if (at !== -1) owed!.splice(at, 1);
+}

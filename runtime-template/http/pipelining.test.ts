@@ -33,8 +33,8 @@ async function holdingServer() {
     port,
     held,
     counts: () => ({ parsed, handled, mostRunning }),
-    release: () => {
-      for (const res of held.splice(0)) res.end(`${res.req.url}\n`);
+    release: (pad = "") => {
+      for (const res of held.splice(0)) res.end(`${res.req.url}\n${pad}`);
     },
   };
 }
@@ -68,6 +68,29 @@ describe("pipelined requests take turns", () => {
     expect(order).toEqual(Array.from({ length: n }, (_, i) => i));
     socket.destroy();
   }, 60_000);
+
+  it("keeps the connection unread while requests wait, also after large answers back up and drain (Node resumes it then)", async () => {
+    const s = await holdingServer();
+    const socket = connect(s.port, "127.0.0.1");
+    let answered = 0;
+    socket.on("data", (c: Buffer) => (answered += c.toString("latin1").split("HTTP/1.1 200").length - 1));
+    const n = 20_000;
+    socket.write(Array.from({ length: n }, (_, i) => request(i)).join(""));
+    await sleep(200);
+    // Answers of 64 KB each fill the socket's buffer past its mark, and its 'drain' is where Node's own
+    // backpressure resumes reading: what it read then would join the queue, one read's worth per drain.
+    const pad = "x".repeat(64 * 1024);
+    let mostWaiting = 0;
+    for (let round = 0; round < 60; round++) {
+      s.release(pad);
+      await sleep(10);
+      mostWaiting = Math.max(mostWaiting, s.counts().parsed - s.counts().handled);
+    }
+    expect(answered).toBeGreaterThan(100);
+    // One read's worth (64 KB, ~1,100 of these requests) may be parsed ahead; never a read per drain.
+    expect(mostWaiting).toBeLessThan(2_000);
+    socket.destroy();
+  }, 30_000);
 
   it("runs nothing that waited once its connection is closed (the drain's timeout closes them all)", async () => {
     const s = await holdingServer();

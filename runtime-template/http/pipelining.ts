@@ -7,8 +7,11 @@
 //
 // The pause is Node's own: `socket._paused`, which its HTTP server sets when the answers back up, keeps it
 // from resuming the socket when a request's body is read, and makes it pause the parser once the bytes
-// already read are parsed (so a request parsed from them waits here; none is lost). One record per
-// connection, found through a WeakMap written once per connection (http/owed-answers.ts says why).
+// already read are parsed (so a request parsed from them waits here; none is lost). Node also lifts that
+// pause on its own, when answers that backed up drain (its 'drain' listener resumes any socket it finds
+// paused); this module's listener runs after Node's and pauses it again while requests wait, or it would
+// read one more buffer of requests into the queue at every drain. One record per connection, found
+// through a WeakMap written once per connection (http/owed-answers.ts says why).
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -17,7 +20,7 @@ import type { Socket } from "node:net";
 export const PIPELINED_IN_FLIGHT = 8;
 
 /** A socket as Node's HTTP server sees it: its `_paused` flag and its parser. */
-type ServedSocket = Socket & { _paused?: boolean; parser?: { resume(): void } | null };
+type ServedSocket = Socket & { _paused?: boolean; parser?: { pause(): void; resume(): void } | null };
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -35,8 +38,20 @@ const turnsBySocket = new WeakMap<Socket, Turns>();
 
 function turnsOf(socket: Socket): Turns {
   let turns = turnsBySocket.get(socket);
-  if (turns === undefined) turnsBySocket.set(socket, (turns = { running: 0, waiting: [], paused: false, stopped: false }));
+  if (turns === undefined) {
+    turnsBySocket.set(socket, (turns = { running: 0, waiting: [], paused: false, stopped: false }));
+    socket.on("drain", keepPaused);
+  }
   return turns;
+}
+
+/** After Node's own 'drain' listener: a connection this module paused, or stopped, stays unread. */
+function keepPaused(this: ServedSocket): void {
+  const turns = turnsBySocket.get(this);
+  if (turns === undefined || !(turns.paused || turns.stopped) || this._paused === true) return;
+  this._paused = true;
+  this.parser?.pause();
+  this.pause();
 }
 
 /** Hands the request to `handle` now, or once fewer than PIPELINED_IN_FLIGHT requests of its connection are unanswered. */
@@ -62,8 +77,9 @@ function answered(this: ServerResponse): void {
   const turns = turnsBySocket.get(socket);
   if (turns === undefined) return;
   turns.running--;
-  // A connection that is gone runs nothing more: what waited was never started, so nothing of it ran.
-  if (socket.destroyed) {
+  // A connection that is gone, or that the server ended (an answer closed it), runs nothing more: what
+  // waited was never started, so nothing of it ran, and no answer could reach its client.
+  if (socket.destroyed || socket.writableEnded) {
     turns.waiting.length = 0;
     return;
   }
@@ -82,6 +98,20 @@ function resume(socket: ServedSocket, turns: Turns): void {
   socket._paused = false;
   socket.parser?.resume();
   socket.resume();
+}
+
+/**
+ * The requests of this connection that wait their turn are never run (the drain: they have not started,
+ * so nothing of them ran), and nothing more is read from it. Returns their responses, which are never
+ * answered: the connection is to close after the answers of the requests already running (whose bodies
+ * were read whole, as a request waits only once those before it are parsed).
+ */
+export function dropWaiting(socket: Socket): ServerResponse[] {
+  const turns = turnsBySocket.get(socket);
+  // Nothing waits: a running request may still be reading its body, so the connection is left as it is.
+  if (turns === undefined || turns.waiting.length === 0) return [];
+  stopReading(socket);
+  return turns.waiting.splice(0).map(([, res]) => res);
 }
 
 /** Nothing more is read from this connection (its answers are still written). */

@@ -9,6 +9,7 @@ import type { Engine } from "../core/engine.js";
 import type { RouteContext } from "./context.js";
 import { answeringHosts, guardRefusal } from "./guards.js";
 import { bearerToken } from "./identity.js";
+import { answerAfterHalfClose } from "./half-close.js";
 import { inTurn } from "./pipelining.js";
 import { HttpError, notFound, pathPart, send } from "./respond.js";
 import { approvalsRoute } from "./routes/approvals.js";
@@ -117,6 +118,7 @@ export function createHttpServer(options: ServerOptions): Server {
       ? undefined
       : new Interception(ctx, { ...options.interception, headerLimitBytes: options.headerLimitBytes ?? SERVER_LIMIT_DEFAULTS.headerLimitBytes, requestTimeoutMs: requestTimeout, ...(options.log ? { log: options.log } : {}) });
   if (interception !== undefined) interceptions.set(server, interception);
+  answerAfterHalfClose(server);
   server.on("connect", (req, socket, head) => connectRoute(ctx, req, socket, head, interception));
   keepAnswersOnClientError(server);
   return server;

@@ -12,7 +12,9 @@ import type { LeafCache } from "../interception/leaf-cache.js";
 import type { RouteContext } from "./context.js";
 import { keepAnswersOnClientError } from "./client-errors.js";
 import { guardRefusal } from "./guards.js";
+import { answerAfterHalfClose } from "./half-close.js";
 import { inTurn } from "./pipelining.js";
+import { closeAfterRunning } from "./drain-connection.js";
 import { HttpError, send } from "./respond.js";
 import { forwardAs, refuseHostMismatch, sendForwardError } from "./routes/forward.js";
 
@@ -67,6 +69,10 @@ export class Interception {
   /** Answers not yet closed: a count, not a set of responses changed per request (http/owed-answers.ts says why). */
   #inFlight = 0;
   #draining = false;
+  /** The tunnels open now (changed once per tunnel), for the drain. */
+  readonly #tunnels = new Set<TlsSocket>();
+  /** Tunnels whose newest answer closes them: nothing parsed after it runs. */
+  readonly #closing = new WeakSet<object>();
 
   constructor(
     private readonly ctx: RouteContext,
@@ -81,9 +87,14 @@ export class Interception {
         keepAliveTimeout: options.idleTimeoutMs,
       },
       // A tunnel's pipelined requests take turns, as on the server's own connections (pipelining.ts).
-      (req, res) => inTurn(req, res, this.#request),
+      (req, res) => {
+        // Pipelined behind an answer that closes the tunnel: never answered, so it never runs.
+        if (this.#closing.has(req.socket)) return;
+        inTurn(req, res, this.#request);
+      },
     );
     keepAnswersOnClientError(this.server);
+    answerAfterHalfClose(this.server);
     // This server never listens (tunnels are handed to it); Node starts the checks behind headersTimeout
     // and requestTimeout on 'listening', so that is announced here, or a slowloris would never be cut.
     this.server.emit("listening");
@@ -94,10 +105,14 @@ export class Interception {
     return this.#inFlight;
   }
 
-  /** From now on each answer closes its tunnel; idle tunnels close now. */
+  /**
+   * Idle tunnels close now; on a busy one what runs is answered, the newest answer closes it and what
+   * waits its turn never runs (drain-connection.ts); a request read from then on closes its tunnel.
+   */
   drain(): void {
     this.#draining = true;
     this.server.closeIdleConnections();
+    for (const tls of this.#tunnels) closeAfterRunning(tls, this.#closing);
   }
 
   closeAll(): void {
@@ -134,6 +149,7 @@ export class Interception {
     socket.on("error", () => tls.destroy());
     tls.on("close", () => {
       clearTimeout(handshake);
+      this.#tunnels.delete(tls);
       socket.destroy();
     });
     tls.once("secure", () => {
@@ -141,6 +157,7 @@ export class Interception {
       // ALPN offers only http/1.1; a client that asked for h2 alone is refused rather than read as HTTP/1.1.
       if (tls.alpnProtocol !== false && tls.alpnProtocol !== "http/1.1") return void tls.destroy();
       this.#targets.set(tls, target);
+      this.#tunnels.add(tls);
       this.server.emit("connection", tls);
     });
   }
@@ -150,7 +167,10 @@ export class Interception {
     if (target === undefined) return void req.socket.destroy();
     this.#inFlight++;
     res.once("close", () => this.#inFlight--);
-    if (this.#draining) res.setHeader("connection", "close");
+    if (this.#draining && !res.headersSent) {
+      res.setHeader("connection", "close");
+      this.#closing.add(req.socket);
+    }
     this.#serve(req, res, target).catch((error: unknown) => {
       if (error instanceof HttpError) return send(res, error.status, error.body, "application/json", error.headers);
       this.options.log?.(this.ctx.engine.redactor.text(`internal error in a tunnel to ${authorityOf(target)}: ${(error as Error).message ?? "unknown"}`));

@@ -124,6 +124,40 @@ describe("drain and handover", () => {
     expect(records.filter((r) => r.approval_id === id && r.decision === "allow")).toHaveLength(1);
   }, 60_000);
 
+  it("at SIGTERM, pipelined requests still waiting their turn never run: the running ones are answered, the newest closing the connection", async () => {
+    // 20 requests on one connection, each answered by the upstream after 1.5 s: 8 run at once (http/
+    // pipelining.ts), 12 wait. Starting the waiting ones during the drain would run them past the point
+    // where their answers can be written (two more rounds here; with a slow upstream, cut off at
+    // --drain-timeout after they executed).
+    const audit = join(dir, "waiting-audit.jsonl");
+    const a = await startBundle(bundle, ["--audit", audit, "--state", join(dir, "waiting-state"), "--agents", join(dir, "agents.yaml"), "--drain-timeout", "8000"], { STRIPE_API_KEY: SECRET });
+    const before = refundsOf(1);
+    const { host } = new URL(a.url);
+    const text = JSON.stringify(refund(1));
+    const one = `POST /v1/execute HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${AGENT}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
+    const socket = connect(Number(new URL(a.url).port), "127.0.0.1");
+    let answers = "";
+    socket.on("data", (c: Buffer) => (answers += c.toString()));
+    const closed = new Promise((resolve) => socket.on("close", resolve));
+    socket.write(one.repeat(20));
+    await sleep(400);
+    const signalled = Date.now();
+    a.process.kill("SIGTERM");
+    await closed;
+    expect(await a.exited).toBe(0);
+    const heads = answers.split(/(?=HTTP\/1\.1 \d{3} )/).map((h) => h.toLowerCase());
+    expect(heads.map((h) => Number(/^http\/1\.1 (\d{3})/.exec(h)?.[1]))).toEqual(Array(8).fill(200));
+    expect(heads.slice(0, 7).some((h) => h.includes("connection: close"))).toBe(false);
+    expect(heads[7]).toContain("connection: close");
+    expect(refundsOf(1) - before).toBe(8);
+    const records = readFileSync(audit, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { decision: string });
+    expect(records.filter((r) => r.decision === "allow")).toHaveLength(8);
+    expect(records.filter((r) => r.decision === "outcome")).toHaveLength(8);
+    expect(verifyAuditFile(audit, undefined)).toMatchObject({ ok: true });
+    // One round of the upstream (1.5 s), not three, and well inside the drain timeout.
+    expect(Date.now() - signalled).toBeLessThan(6000);
+  }, 60_000);
+
   it("requests pipelined on a busy connection across the SIGTERM are all answered by A; the approval executes once across A and B", async () => {
     const audit = join(dir, "pipelined-audit.jsonl");
     const state = join(dir, "pipelined-state");

@@ -173,6 +173,34 @@ describe("malformed and hostile HTTP", () => {
     }
   }, 60_000);
 
+  it("requests followed by the client's half-close are all answered, then the connection closes; a bare half-close closes it at once", async () => {
+    // `printf '…' | nc` or `socket.end(requests)`: the client ends its side after sending. Node's default
+    // ended the server's side too when it read that end, so the running request — its upstream called —
+    // was never answered (3 executed, 0 answers).
+    const mark = upstream.received.length;
+    const one = (i: number) => {
+      const body = JSON.stringify({ agent: "support-agent", tool: "refund_payment", input: { payment_id: `pi_half_${i}`, amount_cents: 100 }, reason: "r" });
+      return `POST /v1/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    };
+    const exchange = async (text: string) => {
+      const socket = connect(Number(new URL(server.url).port), "127.0.0.1");
+      let answers = "";
+      socket.on("data", (c: Buffer) => (answers += c.toString()));
+      const closed = new Promise<boolean>((resolve) => socket.on("close", () => resolve(true)));
+      socket.end(text);
+      const inTime = await Promise.race([closed, new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+      socket.destroy();
+      return { inTime, answers };
+    };
+    const sent = await exchange([0, 1, 2].map(one).join(""));
+    expect(sent.inTime).toBe(true);
+    expect([...sent.answers.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1])).toEqual(["200", "200", "200"]);
+    expect([...sent.answers.matchAll(/"audit_id":"[0-9a-f-]{36}"/g)]).toHaveLength(3);
+    expect(upstream.since(mark)).toHaveLength(3);
+    const bare = await exchange("");
+    expect(bare).toEqual({ inTime: true, answers: "" });
+  }, 30_000);
+
   it("a deeply nested input is a clean 400 and is cut in the audit", async () => {
     const deep = `${"[".repeat(50_000)}${"]".repeat(50_000)}`;
     const res = await post(`${server.url}/v1/execute`, `{"agent":"a","tool":"refund_payment","input":{"payment_id":${deep},"amount_cents":1},"reason":"r"}`);
