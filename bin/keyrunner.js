@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // The `keyrunner` command: a shim over the compiled CLI (lib/ is built by `npm install` via `prepare`).
 import { run } from "../lib/compiler/cli.js";
+import { closeInheritedDescriptors } from "../lib/runtime-template/process/inherited-descriptors.js";
+
+// `keyrunner run` executes tools in this process: what its starter left open must not reach one.
+closeInheritedDescriptors(process.argv.slice(2));
 
 // A reader that stops early (`keyrunner check | head`) is not an error.
 process.stdout.on("error", (error) => {

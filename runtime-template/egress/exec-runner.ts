@@ -10,6 +10,7 @@
 
 import type { ChildProcess } from "node:child_process";
 import type { ExecPlan } from "../contract/tool-module.js";
+import { coverForExec } from "../process/inherited-descriptors.js";
 
 export interface ExecResult {
   exitCode: number | null;
@@ -38,6 +39,9 @@ export const SUPERVISOR_SHELL = "/bin/sh";
 
 export class CommandNotStarted extends Error {}
 
+/** Descriptors the command line names (`--secrets-file /dev/fd/63`) stay open here: each command gets them covered. */
+let covered: Array<"ignore" | "pipe"> | undefined;
+
 export function runExec(plan: ExecPlan): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const options = {
@@ -47,11 +51,13 @@ export function runExec(plan: ExecPlan): Promise<ExecResult> {
       shell: false,
     } as const;
     let child: ChildProcess;
+    covered ??= coverForExec(process.argv);
     try {
-      child = process.getBuiltinModule("node:child_process").spawn(SUPERVISOR_SHELL, ["-c", supervisorFor(plan.env), "keyrunner-exec", ...plan.argv], { ...options, stdio: ["pipe", "pipe", "pipe", "pipe"] });
+      child = process.getBuiltinModule("node:child_process").spawn(SUPERVISOR_SHELL, ["-c", supervisorFor(plan.env), "keyrunner-exec", ...plan.argv], { ...options, stdio: ["pipe", "pipe", "pipe", "pipe", ...covered] });
     } catch (error) {
       return reject(error);
     }
+    for (let fd = 4; fd < child.stdio.length; fd++) child.stdio[fd]?.destroy();
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let size = 0;

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
 
 /** The file descriptor of the pipe in the sandboxed server; the variable names it, never a value. */
-const HANDOVER_FD = 3;
+export const HANDOVER_FD = 3;
 const HANDOVER_ENV = "KEYRUNNER_SECRETS_FD";
 
 /** The variables that hold credentials: the configuration's secrets, the audit key and an agent's token. */

@@ -1,0 +1,23 @@
+import { describe, expect, it } from "vitest";
+import { coverForExec, namedDescriptors } from "./inherited-descriptors.js";
+
+describe("namedDescriptors", () => {
+  it("finds /dev/fd/N, /proc/self/fd/N and /proc/PID/fd/N as a value or after =, above 2 only", () => {
+    expect(namedDescriptors(["serve", "--secrets-file", "/dev/fd/63", "--agents=/proc/self/fd/7", "--ca", "/proc/123/fd/12", "--audit", "/dev/fd/1"])).toEqual([7, 12, 63]);
+  });
+
+  it("ignores paths that only contain such a name", () => {
+    expect(namedDescriptors(["--audit", "/tmp/dev/fd/9.jsonl", "--agents", "x/dev/fd/9", "/dev/fd/63/x", "/dev/fd/"])).toEqual([]);
+  });
+});
+
+describe("coverForExec", () => {
+  it("is empty without named descriptors above 4 (3 and 4 the supervisor replaces itself)", () => {
+    expect(coverForExec(["--secrets-file", "/dev/fd/4"])).toEqual([]);
+  });
+
+  it("puts a pipe at each named descriptor and leaves the gaps alone, from fd 4 on", () => {
+    const entries = coverForExec(["--secrets-file", "/dev/fd/8", "--agents", "/dev/fd/6"]);
+    expect(entries).toEqual(["ignore", "ignore", "pipe", "ignore", "pipe"]);
+  });
+});
