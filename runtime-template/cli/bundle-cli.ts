@@ -10,7 +10,7 @@ import { bridgeMcpStdio } from "./mcp-bridge.js";
 import { serveMcpStdio } from "./mcp-stdio.js";
 import { defaultStateDir, dieWithLauncher, prepareSandbox, relaunchSandboxed, sandboxed, shellWord, type SandboxPaths } from "./permission-model.js";
 import { serve } from "./serve.js";
-import { closeInheritedDescriptors, namedDescriptors } from "../process/inherited-descriptors.js";
+import { closeInheritedDescriptors, namedDescriptorProblem } from "../process/inherited-descriptors.js";
 import { LIFELINE_FD } from "../process/launcher-watch.js";
 import { HANDOVER_FD, receiveHandover } from "../process/secret-handover.js";
 
@@ -79,17 +79,19 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
       delete process.env.KEYRUNNER_TOKEN;
       return bridgeMcpStdio({ url: flags.string("url")!, token, agent: process.env.KEYRUNNER_AGENT, log: err });
     }
+    const relaunch = moduleUrl !== undefined && !sandboxed() && !flags.boolean("no-permission-model");
     if (!sandboxed()) {
-      // Before anything starts: what the starter left open without close-on-exec must not reach an exec tool.
-      closeInheritedDescriptors(argv);
-    }
-    if (moduleUrl !== undefined && !sandboxed() && !flags.boolean("no-permission-model")) {
-      const taken = namedDescriptors(argv).find((fd) => fd === HANDOVER_FD || fd === LIFELINE_FD);
-      if (taken !== undefined) {
-        err(`descriptor ${taken} is KeyRunner's own in the sandboxed server (3 receives the secrets, 4 watches this process): pass the file at 5 or above (5<FILE and /dev/fd/5)`);
+      const problem = namedDescriptorProblem(argv, relaunch || (target === "serve" && (flags.number("workers") ?? 1) > 1));
+      if (problem !== undefined) {
+        err(problem);
         return 1;
       }
-      const relaunched = relaunchSandboxed(config, moduleUrl, argv, sandboxPaths(flags, target));
+    }
+    // Before anything starts: what the starter left open without close-on-exec must not reach an exec tool.
+    // A sandboxed server was started with 3 and 4 as KeyRunner's own, or directly (`sandbox-flags`).
+    closeInheritedDescriptors(argv, sandboxed() ? [HANDOVER_FD, LIFELINE_FD] : []);
+    if (relaunch) {
+      const relaunched = relaunchSandboxed(config, moduleUrl!, argv, sandboxPaths(flags, target));
       if (relaunched !== undefined) return relaunched;
     }
     if (sandboxed()) {

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { auditLockPath } from "../audit/audit-lock.js";
 import { poolAuditFile } from "../process/pool-worker.js";
+import { handOnNamed } from "../process/inherited-descriptors.js";
 import { LIFELINE_FD, LIFELINE_STDIO, watchLifeline } from "../process/launcher-watch.js";
 import { credentialNames, handOver, HANDOVER_STDIO, splitEnvironment } from "../process/secret-handover.js";
 import { isRedisUrl } from "../state/state-store.js";
@@ -23,6 +24,8 @@ export interface SandboxPaths {
   /** `serve --workers N`: the primary forks N workers, each writing its own audit file. */
   readonly workers?: number;
 }
+
+const OWN_FDINFO = "/proc/self/fdinfo";
 
 const permissionFlag = (): string | undefined =>
   process.allowedNodeEnvironmentFlags.has("--permission") ? "--permission" : process.allowedNodeEnvironmentFlags.has("--experimental-permission") ? "--experimental-permission" : undefined;
@@ -55,6 +58,8 @@ export function sandboxFlags(config: CompiledConfig, bundle: string, paths: Sand
     writes.add(file).add(auditLockPath(file));
   }
   for (const file of [paths.agents, paths.secretsFile, paths.ca]) if (file !== undefined) reads.add(resolve(file));
+  // To find the descriptors its starter left open (inherited-descriptors.ts): flags and position only.
+  reads.add(OWN_FDINFO);
   if (paths.state !== undefined) {
     reads.add(resolve(paths.state));
     writes.add(resolve(paths.state));
@@ -107,8 +112,9 @@ export function relaunchSandboxed(config: CompiledConfig, moduleUrl: string, arg
   // The credentials go through a pipe: the server's environment, readable in /proc, never holds one.
   const { env, handed } = splitEnvironment(process.env, credentialNames(config.secrets));
   const child = process.getBuiltinModule("node:child_process").spawn(process.execPath, [...process.execArgv, ...flags, ...watch, fileURLToPath(moduleUrl), ...argv], {
-    // fd 3 the hand-over, fd 4 the lifeline: this process holds its other end, open until it dies.
-    stdio: [...HANDOVER_STDIO, LIFELINE_STDIO],
+    // fd 3 the hand-over, fd 4 the lifeline: this process holds its other end, open until it dies; then
+    // the descriptors the command line names, each at its own number.
+    stdio: [...HANDOVER_STDIO, LIFELINE_STDIO, ...handOnNamed(argv)],
     env: { ...env, [LIFELINE_ENV]: String(LIFELINE_FD) },
   });
   handOver(child, handed);

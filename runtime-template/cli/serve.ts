@@ -103,7 +103,8 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
       err(`cannot start: the permission model denies ${(error as { resource?: string }).resource ?? "a file it needs"}; start with the flags \`sandbox-flags serve\` prints for the same options`);
       return 1;
     }
-    err(`cannot start: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    const { code, path } = error as NodeJS.ErrnoException;
+    err(`cannot start: ${code ?? (error as Error).message}${path === undefined ? "" : ` (${path})`}`);
     return 1;
   }
   const allowedHosts = answeringHosts(host, flags.strings("allowed-host"));

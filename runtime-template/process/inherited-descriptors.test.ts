@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { coverForExec, namedDescriptors } from "./inherited-descriptors.js";
+import { coverForExec, handOnNamed, namedDescriptorProblem, namedDescriptors } from "./inherited-descriptors.js";
 
 describe("namedDescriptors", () => {
   it("finds /dev/fd/N, /proc/self/fd/N and /proc/PID/fd/N as a value or after =, above 2 only", () => {
@@ -13,11 +13,31 @@ describe("namedDescriptors", () => {
 
 describe("coverForExec", () => {
   it("is empty without named descriptors above 4 (3 and 4 the supervisor replaces itself)", () => {
-    expect(coverForExec(["--secrets-file", "/dev/fd/4"])).toEqual([]);
+    expect(coverForExec(["--secrets-file", "/dev/fd/4"], 3)).toEqual([]);
   });
 
   it("puts a pipe at each named descriptor and leaves the gaps alone, from fd 4 on", () => {
-    const entries = coverForExec(["--secrets-file", "/dev/fd/8", "--agents", "/dev/fd/6"]);
+    const entries = coverForExec(["--secrets-file", "/dev/fd/8", "--agents", "/dev/fd/6"], undefined);
     expect(entries).toEqual(["ignore", "ignore", "pipe", "ignore", "pipe"]);
+  });
+
+  it("covers Node's IPC channel too", () => {
+    expect(coverForExec([], 7)).toEqual(["ignore", "ignore", "ignore", "pipe"]);
+  });
+});
+
+describe("handOnNamed", () => {
+  it("hands each named descriptor above 4 on at its own number", () => {
+    expect(handOnNamed(["--secrets-file", "/dev/fd/7", "--agents", "/dev/fd/3"])).toEqual(["ignore", "ignore", 7]);
+    expect(handOnNamed(["--audit", "a.jsonl"])).toEqual([]);
+  });
+});
+
+describe("namedDescriptorProblem", () => {
+  it("refuses 3 and 4 where the children use them, and descriptors above 1023", () => {
+    expect(namedDescriptorProblem(["--secrets-file", "/dev/fd/3"], true)).toMatch(/descriptor 3 is KeyRunner's own/);
+    expect(namedDescriptorProblem(["--secrets-file", "/dev/fd/3"], false)).toBeUndefined();
+    expect(namedDescriptorProblem(["--secrets-file", "/dev/fd/1024"], false)).toMatch(/above 1023/);
+    expect(namedDescriptorProblem(["--secrets-file", "/dev/fd/63"], true)).toBeUndefined();
   });
 });

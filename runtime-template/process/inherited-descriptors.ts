@@ -3,15 +3,20 @@
 // cannot name a descriptor above 9 to close it. A shell's pipe at fd 251 once reached an `ls` tool that
 // way, through the launcher and the server.
 //
-// So the first KeyRunner process closes them before it starts anything: every descriptor above 2 that
-// lacks close-on-exec, read from /proc/self/fdinfo — Node and libuv open all of their own with it, and
-// Node marks the low inherited ones itself. Kept: the descriptors that the command line names as a file
-// (`--secrets-file <(…)` is /dev/fd/63), which the server reads at start-up, and Node's IPC channel. A
-// named descriptor then stays open in the server, so each exec tool gets it covered (coverForExec).
+// So each KeyRunner process closes them before it starts anything: every descriptor above 2 that lacks
+// close-on-exec, read from /proc/self/fdinfo. Node and libuv open their own with close-on-exec, and at
+// start Node marks the run of open descriptors from 0 up to the first gap close-on-exec itself (those
+// stay open in the process but never pass an exec). Kept: the descriptors that the command line names as
+// a file (`--secrets-file <(…)` is /dev/fd/63), which the server reads at start-up, and Node's IPC
+// channel. A named descriptor is handed on to the sandboxed server and its workers at its own number
+// (handOnNamed), and each exec tool gets it covered (coverForExec).
 
-import { closeSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readSync } from "node:fs";
 
 const O_CLOEXEC = 0o2000000;
+
+/** Above this a named descriptor is refused: every exec would carry a stdio table this long. */
+export const MAX_NAMED_DESCRIPTOR = 1023;
 
 /** The descriptors above 2 that an argument names as a file: /dev/fd/N, /proc/self/fd/N, /proc/<pid>/fd/N. */
 export function namedDescriptors(argv: readonly string[]): number[] {
@@ -23,25 +28,33 @@ export function namedDescriptors(argv: readonly string[]): number[] {
   return [...named].sort((a, b) => a - b);
 }
 
-/** Whether this descriptor survives an exec: its flags (octal in fdinfo) lack O_CLOEXEC. */
+/** Whether this descriptor survives an exec: its flags (octal, fdinfo's second line) lack O_CLOEXEC. */
+const fdinfo = Buffer.alloc(64);
 const inheritable = (fd: string): boolean => {
+  let length: number;
   try {
-    const flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "latin1"));
-    return flags !== null && (Number.parseInt(flags[1]!, 8) & O_CLOEXEC) === 0;
+    const info = openSync(`/proc/self/fdinfo/${fd}`, "r");
+    try {
+      length = readSync(info, fdinfo, 0, fdinfo.length, 0);
+    } finally {
+      closeSync(info);
+    }
   } catch {
     return false; // gone already (the directory listing's own descriptor)
   }
+  const flags = /\nflags:\s*([0-7]+)/.exec(fdinfo.toString("latin1", 0, length));
+  return flags !== null && (Number.parseInt(flags[1]!, 8) & O_CLOEXEC) === 0;
 };
 
 /**
  * Closes every descriptor above 2 that this process inherited without close-on-exec, except those the
- * command line names and Node's IPC channel; returns the closed ones. Where /proc cannot be read (not
- * Linux, or under the permission model) nothing is closed: the launcher has done it, or the starter must.
+ * command line names, Node's IPC channel and `alsoKeep`; returns the closed ones. Where /proc cannot be
+ * read (not Linux, or a permission model without the /proc/self/fdinfo grant) nothing is closed.
  */
-export function closeInheritedDescriptors(argv: readonly string[]): number[] {
-  const keep = new Set<number>(namedDescriptors(argv));
-  const channel = process.env.NODE_CHANNEL_FD;
-  if (channel !== undefined && /^\d+$/.test(channel)) keep.add(Number(channel));
+export function closeInheritedDescriptors(argv: readonly string[], alsoKeep: readonly number[] = []): number[] {
+  const keep = new Set<number>([...namedDescriptors(argv), ...alsoKeep]);
+  const channel = channelDescriptor();
+  if (channel !== undefined) keep.add(channel);
   let listed: string[];
   try {
     listed = readdirSync("/proc/self/fdinfo");
@@ -62,15 +75,48 @@ export function closeInheritedDescriptors(argv: readonly string[]): number[] {
   return closed.sort((a, b) => a - b);
 }
 
+/** Node's IPC channel's descriptor, when a parent gave this process one (Node has taken NODE_CHANNEL_FD out of the environment). */
+export const channelDescriptor = (): number | undefined => {
+  const fd = (process as { channel?: { fd?: unknown } }).channel?.fd;
+  return typeof fd === "number" ? fd : undefined;
+};
+
 /**
- * The stdio entries past fd 3 that cover, in an exec tool, each descriptor that this process's command
- * line names above 4 (fds 3 and 4 the supervisor replaces itself): a socket at that number, whose other
- * end the runner closes at once, instead of the operator's file. Empty when nothing is named.
+ * The stdio entries past fd 3 that cover, in an exec tool, each descriptor kept open here on purpose —
+ * those this process's command line names, and Node's IPC channel — above 4 (fds 3 and 4 the supervisor
+ * replaces itself): a socket at that number, whose other end the runner closes at once. Empty when there
+ * is none.
  */
-export function coverForExec(argv: readonly string[]): Array<"ignore" | "pipe"> {
-  const named = namedDescriptors(argv).filter((fd) => fd > 4);
-  if (named.length === 0) return [];
+export function coverForExec(argv: readonly string[], channel = channelDescriptor()): Array<"ignore" | "pipe"> {
+  const kept = [...namedDescriptors(argv), ...(channel === undefined ? [] : [channel])].filter((fd) => fd > 4);
+  if (kept.length === 0) return [];
   const entries: Array<"ignore" | "pipe"> = [];
-  for (let fd = 4; fd <= named[named.length - 1]!; fd++) entries.push(named.includes(fd) ? "pipe" : "ignore");
+  for (let fd = 4; fd <= Math.max(...kept); fd++) entries.push(kept.includes(fd) ? "pipe" : "ignore");
+  return entries;
+}
+
+/**
+ * Why the command line's named descriptors cannot be used, or undefined. `ownLow`: this process starts
+ * children that use 3 and 4 themselves (the sandboxed server: the hand-over and the lifeline; pool
+ * workers: the cluster's channel and the lifeline).
+ */
+export function namedDescriptorProblem(argv: readonly string[], ownLow: boolean): string | undefined {
+  const named = namedDescriptors(argv);
+  const taken = named.find((fd) => ownLow && (fd === 3 || fd === 4));
+  if (taken !== undefined) return `descriptor ${taken} is KeyRunner's own in the server it starts (3 and 4 carry the secrets hand-over, the worker channel and the lifeline): pass the file at 5 or above (5<FILE and /dev/fd/5)`;
+  const high = named.find((fd) => fd > MAX_NAMED_DESCRIPTOR);
+  if (high !== undefined) return `descriptor ${high} is above ${MAX_NAMED_DESCRIPTOR}: pass the file at a lower descriptor (63<FILE and /dev/fd/63)`;
+  return undefined;
+}
+
+/**
+ * The stdio entries from fd 5 on that hand each named descriptor to a child at its own number. Inheritance
+ * alone would not do: Node marks a low run of descriptors close-on-exec at start, so without this the
+ * child's /dev/fd/5 would be one of its own.
+ */
+export function handOnNamed(argv: readonly string[]): Array<"ignore" | number> {
+  const named = namedDescriptors(argv).filter((fd) => fd > 4);
+  const entries: Array<"ignore" | number> = [];
+  for (let fd = 5; named.length > 0 && fd <= named[named.length - 1]!; fd++) entries.push(named.includes(fd) ? fd : "ignore");
   return entries;
 }

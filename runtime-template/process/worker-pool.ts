@@ -6,6 +6,7 @@
 import type { Cluster, Worker } from "node:cluster";
 import type { CompiledConfig } from "../contract/tool-module.js";
 import { isRedisUrl } from "../state/state-store.js";
+import { handOnNamed } from "./inherited-descriptors.js";
 import { LIFELINE_STDIO } from "./launcher-watch.js";
 import { markDraining } from "./lifecycle-status.js";
 import { POOL_SLOT_ENV, type PoolMessage } from "./pool-worker.js";
@@ -56,8 +57,9 @@ export function runWorkerPool(config: CompiledConfig, options: PoolOptions): Pro
       for (const worker of slots.values()) worker.process.kill(signal);
     };
     const cluster = process.getBuiltinModule("node:cluster") as unknown as Cluster;
-    // fd 3 the cluster's IPC, fd 4 each worker's lifeline to this process (launcher-watch.ts).
-    cluster.setupPrimary({ stdio: ["inherit", "inherit", "inherit", "ipc", LIFELINE_STDIO] });
+    // fd 3 the cluster's IPC, fd 4 each worker's lifeline to this process (launcher-watch.ts), then the
+    // descriptors the command line names, each at its own number (inherited-descriptors.ts).
+    cluster.setupPrimary({ stdio: ["inherit", "inherit", "inherit", "ipc", LIFELINE_STDIO, ...handOnNamed(process.argv)] });
     const fork = (slot: number) => {
       const worker = cluster.fork({ [POOL_SLOT_ENV]: String(slot) });
       slots.set(slot, worker);

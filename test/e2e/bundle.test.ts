@@ -405,6 +405,11 @@ describe("lifecycle", () => {
     );
   });
 
+  it("a secrets file that cannot be read is named in the refusal", async () => {
+    const missing = join(dir, "no-such-secrets.env");
+    await expect(startBundle(bundlePath, ["--audit", join(dir, "other.jsonl"), "--secrets-file", missing], {})).rejects.toThrow(`cannot start: ENOENT (${missing})`);
+  });
+
   it("fails closed when the audit cannot be written: 503 unavailable (not a policy denial), and the upstream receives nothing", async () => {
     const full = await startBundle(bundlePath, ["--audit", "/dev/full", "--agents", join(dir, "agents.yaml")], { STRIPE_API_KEY: SECRET, OTHER_SECRET });
     const mark = upstream.received.length;

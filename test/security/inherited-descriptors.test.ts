@@ -2,13 +2,14 @@
 // the real bundle is started by a bash that opens two of them (one above dash's limit of 9) and names a
 // third on the command line as the secrets file; an exec tool lists what it holds.
 
-import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle, post, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
 import { repoRoot } from "../support/cli.js";
+import { describeWithRedis, startRedis, type RedisProcess } from "../support/redis-server.js";
 
 let dir: string;
 let bundle: string;
@@ -17,20 +18,23 @@ let secrets: string;
 const started: RunningBundle[] = [];
 
 /** bash opens fd 40 and 251 on a file without close-on-exec, fd 63 on the secrets file, then runs the command. */
-const opener = (): string[] => ["/bin/bash", "-c", `exec 40<'${leaked}' 251<'${leaked}' 63<'${secrets}'; exec "$@"`, "bash"];
+const opener = (named = 63): string[] => ["/bin/bash", "-c", `exec 40<'${leaked}' 251<'${leaked}' ${named}<'${secrets}'; exec "$@"`, "bash"];
 
 /** The `N -> target` lines of `ls -l /proc/self/fd`, minus ls's own listing of that folder. */
 function descriptors(stdout: string): Array<{ fd: number; target: string }> {
   return [...stdout.matchAll(/ (\d+) -> (.*)$/gm)].map((m) => ({ fd: Number(m[1]), target: m[2]! })).filter((d) => !/^\/proc\/\d+\/fd$/.test(d.target));
 }
 
-function expectOnlyStdio(stdout: string): void {
+function expectOnlyStdio(stdout: string, named = 63): void {
   const held = descriptors(stdout);
+  expect(held.map((d) => d.fd)).toEqual(expect.arrayContaining([0, 1, 2]));
   expect(held.filter((d) => d.target === leaked || d.target === secrets)).toEqual([]);
-  expect(held.map((d) => d.fd).filter((fd) => fd > 2 && fd !== 63)).toEqual([]);
+  expect(held.map((d) => d.fd).filter((fd) => fd > 2 && fd !== named)).toEqual([]);
   // The named descriptor is covered by a socket whose other end is already closed, not the operator's file.
-  for (const d of held.filter((d) => d.fd === 63)) expect(d.target).toMatch(/^socket:/);
+  for (const d of held.filter((d) => d.fd === named)) expect(d.target).toMatch(/^socket:/);
 }
+
+const execute = (server: RunningBundle) => post(`${server.url}/v1/execute`, { agent: "ops", tool: "list_fds", input: {} });
 
 beforeAll(async () => {
   dir = writeConfig({
@@ -50,17 +54,61 @@ afterAll(() => {
 
 describe("descriptors inherited from KeyRunner's starter (real bundle)", () => {
   it.each([
-    ["under the permission model (launcher and sandboxed server)", []],
-    ["with --no-permission-model (one process)", ["--no-permission-model"]],
-  ])("%s: an exec tool holds only stdin, stdout and stderr; the named secrets file was still read", async (_name, extra) => {
-    // Without the secret the server would refuse to start: it read /dev/fd/63.
-    const server = await startBundle(bundle, ["--audit", join(dir, `audit-${started.length}.jsonl`), "--secrets-file", "/dev/fd/63", ...extra], {}, [], opener());
+    ["under the permission model (launcher and sandboxed server)", [], 63],
+    ["with --no-permission-model (one process)", ["--no-permission-model"], 63],
+    // Node marks the run of open descriptors from 0 close-on-exec at start: a low one is handed on by number.
+    ["under the permission model, the secrets file at a low descriptor", [], 9],
+  ] as const)("%s: an exec tool holds only stdin, stdout and stderr; the named secrets file was still read", async (_name, extra, named) => {
+    // Without the secret the server would refuse to start: it read the named descriptor.
+    const server = await startBundle(bundle, ["--audit", join(dir, `audit-${started.length}.jsonl`), "--secrets-file", `/dev/fd/${named}`, ...extra], {}, [], opener(named));
     started.push(server);
-    const res = await post(`${server.url}/v1/execute`, { agent: "ops", tool: "list_fds", input: {} });
+    const res = await execute(server);
     expect(res.status).toBe(200);
-    expect(descriptors(res.body.result.stdout).map((d) => d.fd)).toEqual(expect.arrayContaining([0, 1, 2]));
-    expectOnlyStdio(res.body.result.stdout);
+    expectOnlyStdio(res.body.result.stdout, named);
     expect(res.text).not.toContain("fd-secret-value");
+  });
+
+  it("a server started directly with the sandbox-flags line closes them itself", async () => {
+    const audit = join(dir, "direct.jsonl");
+    const flags = execFileSync(process.execPath, [bundle, "sandbox-flags", "serve", "--audit", audit, "--secrets-file", "/dev/fd/63", "--state", join(dir, "direct-state")], { encoding: "utf8" }).trim().split(" ");
+    const server = await startBundle(bundle, ["--audit", audit, "--secrets-file", "/dev/fd/63", "--state", join(dir, "direct-state")], {}, flags, opener());
+    started.push(server);
+    const res = await execute(server);
+    expect(res.status).toBe(200);
+    expectOnlyStdio(res.body.result.stdout);
+    // What lets it: the line grants reading its own descriptors' flags.
+    expect(flags).toContain("--allow-fs-read=/proc/self/fdinfo");
+  });
+
+  it("a Node parent's IPC channel above the first gap stays open and working (closing it hung every exec)", async () => {
+    // Node takes NODE_CHANNEL_FD out of the environment before KeyRunner runs: the channel must be found by its handle.
+    const stdio = ["ignore", "pipe", "pipe", ...Array<"ignore">(21).fill("ignore"), "ipc"] as const;
+    const child = spawn(process.execPath, [bundle, "serve", "--port", "0", "--no-permission-model", "--audit", join(dir, "ipc.jsonl"), "--state", join(dir, "ipc-state"), "--secrets-file", secrets], { stdio: [...stdio] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout!.on("data", (c: Buffer) => {
+          out += c.toString();
+          const match = /keyrunner listening on (http:\/\/\S+)/.exec(out);
+          if (match) resolve(match[1]!);
+        });
+        child.on("exit", (code) => reject(new Error(`exited ${code}`)));
+      });
+      for (let i = 0; i < 3; i++) {
+        const res = await post(`${url}/v1/execute`, { agent: "ops", tool: "list_fds", input: {} });
+        expect(res.status).toBe(200);
+        // The tool's fd 24 is the cover, not the server's end of the channel.
+        const channel = readlinkSync(`/proc/${child.pid}/fd/24`);
+        expect(channel).toMatch(/^socket:/);
+        const held = descriptors(res.body.result.stdout).filter((d) => d.fd > 2);
+        expect(held.map((d) => d.fd)).toEqual([24]);
+        expect(held[0]!.target).toMatch(/^socket:/);
+        expect(held[0]!.target).not.toBe(channel);
+      }
+      expect(child.connected).toBe(true);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 
   it("`keyrunner run` (tools executed in the command's own process) closes them as well", async () => {
@@ -76,7 +124,25 @@ describe("descriptors inherited from KeyRunner's starter (real bundle)", () => {
       (error: { code: number; stderr: string }) => error,
     );
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("descriptor 3 is KeyRunner's own in the sandboxed server");
+    expect(result.stderr).toContain("descriptor 3 is KeyRunner's own in the server it starts");
     expect(result.stderr).toContain("5 or above");
+  });
+});
+
+describeWithRedis("descriptors and serve --workers", ["redis-server"], () => {
+  let redis: RedisProcess;
+  beforeAll(async () => {
+    redis = await startRedis();
+  }, 30_000);
+  afterAll(async () => redis?.stop());
+
+  it("each worker reads the secrets file at a low named descriptor, and its exec tools hold only stdio", async () => {
+    const server = await startBundle(bundle, ["--audit", join(dir, "pool.jsonl"), "--state", redis.url, "--workers", "2", "--secrets-file", "/dev/fd/9"], {}, [], opener(9));
+    started.push(server);
+    for (let i = 0; i < 4; i++) {
+      const res = await execute(server);
+      expect(res.status).toBe(200);
+      expectOnlyStdio(res.body.result.stdout, 9);
+    }
   });
 });

@@ -33,7 +33,8 @@ describe("permission model", () => {
     expect(args).not.toContain("--allow-child-process");
     const reads = args.filter((a) => a.startsWith("--allow-fs-read=")).map((a) => a.slice("--allow-fs-read=".length)).sort();
     const writes = args.filter((a) => a.startsWith("--allow-fs-write=")).map((a) => a.slice("--allow-fs-write=".length)).sort();
-    expect(reads).toEqual([bundle, audit, join(dir, "state")].sort());
+    // Beside its files, the flags of its own descriptors (test/security/inherited-descriptors).
+    expect(reads).toEqual([bundle, audit, join(dir, "state"), "/proc/self/fdinfo"].sort());
     // The audit's lock socket beside it: a stale one is removed, which needs a write grant.
     expect(writes).toEqual([audit, `${audit}.lock`, join(dir, "state")].sort());
     // The launcher watch runs in a worker thread, so that a blocked event loop cannot outlive the launcher.
@@ -69,7 +70,7 @@ describe("permission model", () => {
     const flags = printed.stdout.trim().split(" ");
     expect(flags).toEqual([
       "--experimental-permission",
-      ...[bundle, audit, state].sort().map((p) => `--allow-fs-read=${p}`),
+      ...[bundle, audit, state, "/proc/self/fdinfo"].sort().map((p) => `--allow-fs-read=${p}`),
       ...[audit, `${audit}.lock`, state].sort().map((p) => `--allow-fs-write=${p}`),
       "--disallow-code-generation-from-strings",
       "--disable-warning=ExperimentalWarning",
