@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { auditVerify, tokenText } from "../runtime-template/cli/bundle-cli.js";
 import { flagsOf } from "../runtime-template/cli/flags.js";
+import { handOnNamed } from "../runtime-template/process/inherited-descriptors.js";
 import { RUNTIME_VERSION } from "../runtime-template/version.js";
 import { displaySafe } from "../runtime-template/core/display-text.js";
 import { describeFailures, explainRequest } from "../runtime-template/core/explain.js";
@@ -197,7 +198,9 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
         if (value === true) args.push(`--${f.name}`);
         else for (const one of Array.isArray(value) ? value : [value]) args.push(`--${f.name}`, one);
       }
-      const child = spawn(process.execPath, [built.bundlePath, ...args], { stdio: "inherit" });
+      // A descriptor the flags name (--secrets-file /dev/fd/5) goes to the bundle at its own number: Node has
+      // marked a low one close-on-exec in this process (runtime-template/process/inherited-descriptors.ts).
+      const child = spawn(process.execPath, [built.bundlePath, ...args], { stdio: ["inherit", "inherit", "inherit", "ignore", "ignore", ...handOnNamed(args)] });
       for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => child.kill(signal));
       exitCode = await new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
     });

@@ -118,6 +118,15 @@ describe("descriptors inherited from KeyRunner's starter (real bundle)", () => {
     expectOnlyStdio(outcome.result.stdout);
   });
 
+  it("`keyrunner serve` (compile, then start the bundle) hands a low named descriptor on to it", async () => {
+    // The command line is `keyrunner serve --port 0 --state S DIR …`: the config folder as its argument.
+    const server = await startBundle(join(repoRoot, "bin", "keyrunner.js"), [dir, "--audit", join(dir, "cli-serve.jsonl"), "--secrets-file", "/dev/fd/9"], { PATH: process.env.PATH ?? "" }, [], opener(9));
+    started.push(server);
+    const res = await execute(server);
+    expect(res.status).toBe(200);
+    expectOnlyStdio(res.body.result.stdout, 9);
+  });
+
   it("a secrets file named at descriptor 3 or 4, which the sandboxed server uses itself, is refused with a hint", async () => {
     const result = await promisify(execFile)("/bin/bash", ["-c", `exec 3<'${secrets}'; exec "$@"`, "bash", process.execPath, bundle, "serve", "--port", "0", "--audit", join(dir, "refused.jsonl"), "--secrets-file", "/dev/fd/3"]).then(
       () => ({ code: 0, stderr: "" }),
