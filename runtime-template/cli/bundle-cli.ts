@@ -12,6 +12,7 @@ import { defaultStateDir, dieWithLauncher, prepareSandbox, relaunchSandboxed, sa
 import { serve } from "./serve.js";
 import { closeInheritedDescriptors, namedDescriptorProblem } from "../process/inherited-descriptors.js";
 import { LIFELINE_FD } from "../process/launcher-watch.js";
+import { isPoolWorker } from "../process/pool-worker.js";
 import { HANDOVER_FD, receiveHandover } from "../process/secret-handover.js";
 
 export type TokenRole = "agent" | "approver";
@@ -80,16 +81,18 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
       return bridgeMcpStdio({ url: flags.string("url")!, token, agent: process.env.KEYRUNNER_AGENT, log: err });
     }
     const relaunch = moduleUrl !== undefined && !sandboxed() && !flags.boolean("no-permission-model");
-    if (!sandboxed()) {
-      const problem = namedDescriptorProblem(argv, relaunch || (target === "serve" && (flags.number("workers") ?? 1) > 1));
-      if (problem !== undefined) {
-        err(problem);
-        return 1;
-      }
+    const workers = target === "serve" ? (flags.number("workers") ?? 1) : 1;
+    const problem = namedDescriptorProblem(argv, relaunch || workers > 1, workers);
+    if (problem !== undefined) {
+      err(problem);
+      return 1;
     }
     // Before anything starts: what the starter left open without close-on-exec must not reach an exec tool.
     // A sandboxed server was started with 3 and 4 as KeyRunner's own, or directly (`sandbox-flags`).
-    closeInheritedDescriptors(argv, sandboxed() ? [HANDOVER_FD, LIFELINE_FD] : []);
+    const closed = closeInheritedDescriptors(argv, sandboxed() ? [HANDOVER_FD, LIFELINE_FD] : []);
+    if (closed === undefined && sandboxed() && [...config.tools.values()].some((tool) => tool.egress === undefined)) {
+      err("warning: cannot read /proc/self/fdinfo, so descriptors this process's starter left open reach exec tools: start it with the flags `sandbox-flags` prints");
+    }
     if (relaunch) {
       const relaunched = relaunchSandboxed(config, moduleUrl!, argv, sandboxPaths(flags, target));
       if (relaunched !== undefined) return relaunched;
@@ -98,7 +101,11 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
       dieWithLauncher();
       receiveHandover();
     }
-    return target === "serve" ? serve(config, flags) : serveMcpStdio(config, flags);
+    const code = target === "serve" ? await serve(config, flags) : await serveMcpStdio(config, flags);
+    // A pool worker that could not start exits: its channel to the primary would keep it alive, and the
+    // primary waits for its exit to stop the start.
+    if (code !== 0 && isPoolWorker()) process.exit(code);
+    return code;
   }
   if (command === "audit") {
     const parsed = parseFlags([], rest);

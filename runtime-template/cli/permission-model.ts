@@ -60,6 +60,9 @@ export function sandboxFlags(config: CompiledConfig, bundle: string, paths: Sand
   for (const file of [paths.agents, paths.secretsFile, paths.ca]) if (file !== undefined) reads.add(resolve(file));
   // To find the descriptors its starter left open (inherited-descriptors.ts): flags and position only.
   reads.add(OWN_FDINFO);
+  const hasExec = [...config.tools.values()].some((t) => t.egress === undefined);
+  // What an exec tool gets in place of a descriptor kept open on purpose (exec-runner.ts).
+  if (hasExec) reads.add("/dev/null");
   if (paths.state !== undefined) {
     reads.add(resolve(paths.state));
     writes.add(resolve(paths.state));
@@ -68,7 +71,6 @@ export function sandboxFlags(config: CompiledConfig, bundle: string, paths: Sand
   for (let i = 0; i < process.execArgv.length; i++) {
     if (process.execArgv[i] === "--import" || process.execArgv[i] === "--require") reads.add(resolve(process.execArgv[i + 1] ?? ""));
   }
-  const hasExec = [...config.tools.values()].some((t) => t.egress === undefined);
   return [
     flag,
     ...minimalGrants(reads).map((p) => `--allow-fs-read=${p}`),

@@ -9,6 +9,7 @@
 // code and the signal that the runner reports.
 
 import type { ChildProcess } from "node:child_process";
+import { openSync } from "node:fs";
 import type { ExecPlan } from "../contract/tool-module.js";
 import { coverForExec } from "../process/inherited-descriptors.js";
 
@@ -39,8 +40,23 @@ export const SUPERVISOR_SHELL = "/bin/sh";
 
 export class CommandNotStarted extends Error {}
 
-/** Descriptors the command line names (`--secrets-file /dev/fd/63`) stay open here: each command gets them covered. */
-let covered: Array<"ignore" | "pipe"> | undefined;
+/**
+ * Descriptors kept open here on purpose (`--secrets-file /dev/fd/63`, a Node parent's channel): each command
+ * gets this process's /dev/null at their numbers (a pipe, closed at once here, where /dev/null cannot be
+ * opened: a permission model without its grant).
+ */
+let covered: Array<"ignore" | number | "pipe"> | undefined;
+const coverEntries = (): Array<"ignore" | number | "pipe"> => {
+  const entries = coverForExec<"cover">(process.argv, "cover");
+  if (entries.length === 0) return [];
+  let devNull: number | "pipe";
+  try {
+    devNull = openSync("/dev/null", "r");
+  } catch {
+    devNull = "pipe";
+  }
+  return entries.map((entry) => (entry === "cover" ? devNull : entry));
+};
 
 export function runExec(plan: ExecPlan): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
@@ -51,7 +67,7 @@ export function runExec(plan: ExecPlan): Promise<ExecResult> {
       shell: false,
     } as const;
     let child: ChildProcess;
-    covered ??= coverForExec(process.argv);
+    covered ??= coverEntries();
     try {
       child = process.getBuiltinModule("node:child_process").spawn(SUPERVISOR_SHELL, ["-c", supervisorFor(plan.env), "keyrunner-exec", ...plan.argv], { ...options, stdio: ["pipe", "pipe", "pipe", "pipe", ...covered] });
     } catch (error) {

@@ -9,9 +9,9 @@
 // stay open in the process but never pass an exec). Kept: the descriptors that the command line names as
 // a file (`--secrets-file <(…)` is /dev/fd/63), which the server reads at start-up, and Node's IPC
 // channel. A named descriptor is handed on to the sandboxed server and its workers at its own number
-// (handOnNamed), and each exec tool gets it covered (coverForExec).
+// (handOnNamed), and each exec tool gets /dev/null in its place (coverForExec).
 
-import { closeSync, openSync, readdirSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
 
 const O_CLOEXEC = 0o2000000;
 
@@ -48,10 +48,10 @@ const inheritable = (fd: string): boolean => {
 
 /**
  * Closes every descriptor above 2 that this process inherited without close-on-exec, except those the
- * command line names, Node's IPC channel and `alsoKeep`; returns the closed ones. Where /proc cannot be
- * read (not Linux, or a permission model without the /proc/self/fdinfo grant) nothing is closed.
+ * command line names, Node's IPC channel and `alsoKeep`; returns the closed ones, or undefined where
+ * /proc cannot be read (not Linux, or a permission model without the /proc/self/fdinfo grant).
  */
-export function closeInheritedDescriptors(argv: readonly string[], alsoKeep: readonly number[] = []): number[] {
+export function closeInheritedDescriptors(argv: readonly string[], alsoKeep: readonly number[] = []): number[] | undefined {
   const keep = new Set<number>([...namedDescriptors(argv), ...alsoKeep]);
   const channel = channelDescriptor();
   if (channel !== undefined) keep.add(channel);
@@ -59,7 +59,7 @@ export function closeInheritedDescriptors(argv: readonly string[], alsoKeep: rea
   try {
     listed = readdirSync("/proc/self/fdinfo");
   } catch {
-    return [];
+    return undefined;
   }
   const closed: number[] = [];
   for (const name of listed) {
@@ -84,30 +84,63 @@ export const channelDescriptor = (): number | undefined => {
 /**
  * The stdio entries past fd 3 that cover, in an exec tool, each descriptor kept open here on purpose —
  * those this process's command line names, and Node's IPC channel — above 4 (fds 3 and 4 the supervisor
- * replaces itself): a socket at that number, whose other end the runner closes at once. Empty when there
- * is none.
+ * replaces itself): `cover` at that number, this process's /dev/null (read-only: reads end at once,
+ * writes fail). Empty when there is none.
  */
-export function coverForExec(argv: readonly string[], channel = channelDescriptor()): Array<"ignore" | "pipe"> {
+export function coverForExec<Cover>(argv: readonly string[], cover: Cover, channel = channelDescriptor()): Array<"ignore" | Cover> {
   const kept = [...namedDescriptors(argv), ...(channel === undefined ? [] : [channel])].filter((fd) => fd > 4);
   if (kept.length === 0) return [];
-  const entries: Array<"ignore" | "pipe"> = [];
-  for (let fd = 4; fd <= Math.max(...kept); fd++) entries.push(kept.includes(fd) ? "pipe" : "ignore");
+  const entries: Array<"ignore" | Cover> = [];
+  for (let fd = 4; fd <= Math.max(...kept); fd++) entries.push(kept.includes(fd) ? cover : "ignore");
   return entries;
 }
 
 /**
  * Why the command line's named descriptors cannot be used, or undefined. `ownLow`: this process starts
  * children that use 3 and 4 themselves (the sandboxed server: the hand-over and the lifeline; pool
- * workers: the cluster's channel and the lifeline).
+ * workers: the cluster's channel and the lifeline). `workers`: how many processes each read the files.
  */
-export function namedDescriptorProblem(argv: readonly string[], ownLow: boolean): string | undefined {
+export function namedDescriptorProblem(argv: readonly string[], ownLow: boolean, workers = 1): string | undefined {
   const named = namedDescriptors(argv);
   const taken = named.find((fd) => ownLow && (fd === 3 || fd === 4));
   if (taken !== undefined) return `descriptor ${taken} is KeyRunner's own in the server it starts (3 and 4 carry the secrets hand-over, the worker channel and the lifeline): pass the file at 5 or above (5<FILE and /dev/fd/5)`;
   const high = named.find((fd) => fd > MAX_NAMED_DESCRIPTOR);
   if (high !== undefined) return `descriptor ${high} is above ${MAX_NAMED_DESCRIPTOR}: pass the file at a lower descriptor (63<FILE and /dev/fd/63)`;
+  for (const fd of named) {
+    let stat;
+    try {
+      stat = fstatSync(fd);
+    } catch {
+      return `descriptor ${fd} is not open: the command line names /dev/fd/${fd}, but nothing was passed there (${fd}<FILE)`;
+    }
+    if (nodeOwn(fd)) return `descriptor ${fd} is not a file passed to KeyRunner but one of Node's own: pass the file at another number (63<FILE and /dev/fd/63)`;
+    if (workers > 1 && (stat.isFIFO() || stat.isSocket())) return `descriptor ${fd} is a pipe, which only one of the ${workers} workers could read: pass a file (${fd}<FILE), or the secrets in the environment`;
+  }
   return undefined;
 }
+
+/**
+ * Whether this descriptor is Node's: an anonymous inode (epoll, eventfd) or a pipe whose other end this
+ * process holds too (libuv's signal pipes). Unknown (false) where /proc/self/fd cannot be read.
+ */
+function nodeOwn(fd: number): boolean {
+  try {
+    const target = readlinkSync(`/proc/self/fd/${fd}`);
+    if (target.startsWith("anon_inode:")) return true;
+    if (!target.startsWith("pipe:")) return false;
+    return readdirSync("/proc/self/fd").some((other) => Number(other) !== fd && readlinkOr(`/proc/self/fd/${other}`) === target);
+  } catch {
+    return false;
+  }
+}
+
+const readlinkOr = (path: string): string | undefined => {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+};
 
 /**
  * The stdio entries from fd 5 on that hand each named descriptor to a child at its own number. Inheritance

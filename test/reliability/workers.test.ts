@@ -88,6 +88,16 @@ describeWithRedis("serve --workers on Redis", ["redis-server"], () => {
   }, 30_000);
   afterAll(async () => redis?.stop());
 
+  it.each([
+    ["under the permission model", []],
+    ["with --no-permission-model", ["--no-permission-model"]],
+  ])("a worker that cannot start (a secret missing) stops the pool %s: exit 1, named, no process left", async (_name, extra) => {
+    const started = Date.now();
+    // Without the secret every worker refuses to start; its channel to the primary once kept it (and the pool) alive.
+    await expect(startBundle(bundle, ["--audit", join(dir, `no-secret-${extra.length}.jsonl`), "--state", redis.url, "--workers", "2", ...extra], {})).rejects.toThrow(/bundle exited 1: [\s\S]*missing secrets: STRIPE_API_KEY[\s\S]*before listening; stopping/);
+    expect(Date.now() - started).toBeLessThan(8000);
+  });
+
   it("two workers share the port: fresh connections reach both, each writes its own chain, a denial reaches no upstream, no worker's environment holds the secret", async () => {
     const { server, audit, workers } = await startPool("spread");
     expect(workers).toHaveLength(2);

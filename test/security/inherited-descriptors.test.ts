@@ -30,8 +30,8 @@ function expectOnlyStdio(stdout: string, named = 63): void {
   expect(held.map((d) => d.fd)).toEqual(expect.arrayContaining([0, 1, 2]));
   expect(held.filter((d) => d.target === leaked || d.target === secrets)).toEqual([]);
   expect(held.map((d) => d.fd).filter((fd) => fd > 2 && fd !== named)).toEqual([]);
-  // The named descriptor is covered by a socket whose other end is already closed, not the operator's file.
-  for (const d of held.filter((d) => d.fd === named)) expect(d.target).toMatch(/^socket:/);
+  // In place of the named descriptor: the server's /dev/null, not the operator's file.
+  for (const d of held.filter((d) => d.fd === named)) expect(d.target).toBe("/dev/null");
 }
 
 const execute = (server: RunningBundle) => post(`${server.url}/v1/execute`, { agent: "ops", tool: "list_fds", input: {} });
@@ -97,13 +97,10 @@ describe("descriptors inherited from KeyRunner's starter (real bundle)", () => {
       for (let i = 0; i < 3; i++) {
         const res = await post(`${url}/v1/execute`, { agent: "ops", tool: "list_fds", input: {} });
         expect(res.status).toBe(200);
-        // The tool's fd 24 is the cover, not the server's end of the channel.
-        const channel = readlinkSync(`/proc/${child.pid}/fd/24`);
-        expect(channel).toMatch(/^socket:/);
+        // The tool's fd 24 is /dev/null, not the server's end of the channel.
+        expect(readlinkSync(`/proc/${child.pid}/fd/24`)).toMatch(/^socket:/);
         const held = descriptors(res.body.result.stdout).filter((d) => d.fd > 2);
-        expect(held.map((d) => d.fd)).toEqual([24]);
-        expect(held[0]!.target).toMatch(/^socket:/);
-        expect(held[0]!.target).not.toBe(channel);
+        expect(held).toEqual([{ fd: 24, target: "/dev/null" }]);
       }
       expect(child.connected).toBe(true);
     } finally {
@@ -127,6 +124,23 @@ describe("descriptors inherited from KeyRunner's starter (real bundle)", () => {
     expectOnlyStdio(res.body.result.stdout, 9);
   });
 
+  it.each([
+    ["a descriptor nothing was passed at", 30, "descriptor 30 is not open: the command line names /dev/fd/30"],
+    // Reading one of libuv's own pipes would block the start for ever.
+    ["one of Node's own descriptors", 5, "descriptor 5 is not a file passed to KeyRunner but one of Node's own"],
+  ])("naming %s is refused in one line, before anything starts", async (_name, fd, message) => {
+    for (const mode of [[], ["--no-permission-model"]]) {
+      const result = await promisify(execFile)(process.execPath, [bundle, "serve", "--port", "0", "--audit", join(dir, "typo.jsonl"), "--secrets-file", `/dev/fd/${fd}`, ...mode], { timeout: 10_000 }).then(
+        () => ({ code: 0, stderr: "" }),
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(result.code).toBe(1);
+      const lines = result.stderr.trim().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`keyrunner: ${message}`);
+    }
+  });
+
   it("a secrets file named at descriptor 3 or 4, which the sandboxed server uses itself, is refused with a hint", async () => {
     const result = await promisify(execFile)("/bin/bash", ["-c", `exec 3<'${secrets}'; exec "$@"`, "bash", process.execPath, bundle, "serve", "--port", "0", "--audit", join(dir, "refused.jsonl"), "--secrets-file", "/dev/fd/3"]).then(
       () => ({ code: 0, stderr: "" }),
@@ -144,6 +158,15 @@ describeWithRedis("descriptors and serve --workers", ["redis-server"], () => {
     redis = await startRedis();
   }, 30_000);
   afterAll(async () => redis?.stop());
+
+  it("a pipe as the secrets file is refused: only one of the workers could read it", async () => {
+    const result = await promisify(execFile)("/bin/bash", ["-c", `exec "$@" 63< <(printf 'FD_SECRET=fd-secret-value\\n')`, "bash", process.execPath, bundle, "serve", "--port", "0", "--audit", join(dir, "pipe.jsonl"), "--state", redis.url, "--workers", "2", "--secrets-file", "/dev/fd/63"], { timeout: 10_000 }).then(
+      () => ({ code: 0, stderr: "" }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("descriptor 63 is a pipe, which only one of the 2 workers could read");
+  });
 
   it("each worker reads the secrets file at a low named descriptor, and its exec tools hold only stdio", async () => {
     const server = await startBundle(bundle, ["--audit", join(dir, "pool.jsonl"), "--state", redis.url, "--workers", "2", "--secrets-file", "/dev/fd/9"], {}, [], opener(9));
