@@ -11,7 +11,7 @@
 // channel. A named descriptor is handed on to the sandboxed server and its workers at its own number
 // (handOnNamed), and each exec tool gets /dev/null in its place (coverForExec).
 
-import { closeSync, fstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
 
 const O_CLOEXEC = 0o2000000;
 
@@ -114,25 +114,50 @@ export function namedDescriptorProblem(argv: readonly string[], ownLow: boolean,
       return `descriptor ${fd} is not open: the command line names /dev/fd/${fd}, but nothing was passed there (${fd}<FILE)`;
     }
     if (nodeOwn(fd)) return `descriptor ${fd} is not a file passed to KeyRunner but one of Node's own: pass the file at another number (63<FILE and /dev/fd/63)`;
-    if (workers > 1 && (stat.isFIFO() || stat.isSocket())) return `descriptor ${fd} is a pipe, which only one of the ${workers} workers could read: pass a file (${fd}<FILE), or the secrets in the environment`;
+    if (workers > 1 && (stat.isFIFO() || stat.isSocket())) return pipeForWorkers(fd, workers);
+  }
+  // stdin too: `… | keyrunner serve --secrets-file /dev/stdin --workers 2`.
+  if (workers > 1 && argv.some((arg) => /(?:^|=)\/dev\/(?:stdin|fd\/0)$/.test(arg))) {
+    try {
+      const stat = fstatSync(0);
+      if (stat.isFIFO() || stat.isSocket()) return pipeForWorkers(0, workers);
+    } catch {
+      // stdin closed: reading it fails with its own error
+    }
   }
   return undefined;
 }
 
+const pipeForWorkers = (fd: number, workers: number): string =>
+  `descriptor ${fd} is a pipe, which only one of the ${workers} workers could read: pass a file (${fd === 0 ? "63" : fd}<FILE), or the secrets in the environment`;
+
 /**
  * Whether this descriptor is Node's: an anonymous inode (epoll, eventfd) or a pipe whose other end this
- * process holds too (libuv's signal pipes). Unknown (false) where /proc/self/fd cannot be read.
+ * process holds too (libuv's signal pipes: one end read-only, the other write-only; a shell may leave two
+ * read ends of one pipe, `5< <(…)` beside its 63, which is the operator's). Unknown (false) where /proc
+ * cannot be read.
  */
 function nodeOwn(fd: number): boolean {
   try {
     const target = readlinkSync(`/proc/self/fd/${fd}`);
     if (target.startsWith("anon_inode:")) return true;
     if (!target.startsWith("pipe:")) return false;
-    return readdirSync("/proc/self/fd").some((other) => Number(other) !== fd && readlinkOr(`/proc/self/fd/${other}`) === target);
+    const mode = accessMode(fd);
+    return readdirSync("/proc/self/fd").some((other) => Number(other) !== fd && readlinkOr(`/proc/self/fd/${other}`) === target && accessMode(Number(other)) !== mode);
   } catch {
     return false;
   }
 }
+
+/** O_RDONLY, O_WRONLY or O_RDWR, from fdinfo's flags. */
+const accessMode = (fd: number): number | undefined => {
+  try {
+    const flags = /\nflags:\s*([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "latin1"));
+    return flags === null ? undefined : Number.parseInt(flags[1]!, 8) & 3;
+  } catch {
+    return undefined;
+  }
+};
 
 const readlinkOr = (path: string): string | undefined => {
   try {

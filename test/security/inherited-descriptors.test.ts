@@ -68,6 +68,15 @@ describe("descriptors inherited from KeyRunner's starter (real bundle)", () => {
     expect(res.text).not.toContain("fd-secret-value");
   });
 
+  it("a process substitution at a low descriptor is the operator's pipe (bash leaves a second read end of it at 63), not Node's", async () => {
+    const prefix = ["/bin/bash", "-c", `exec "$@" 5< <(cat '${secrets}')`, "bash"];
+    const server = await startBundle(bundle, ["--audit", join(dir, "substituted.jsonl"), "--secrets-file", "/dev/fd/5"], {}, [], prefix);
+    started.push(server);
+    const res = await execute(server);
+    expect(res.status).toBe(200);
+    expectOnlyStdio(res.body.result.stdout, 5);
+  });
+
   it("a server started directly with the sandbox-flags line closes them itself", async () => {
     const audit = join(dir, "direct.jsonl");
     const flags = execFileSync(process.execPath, [bundle, "sandbox-flags", "serve", "--audit", audit, "--secrets-file", "/dev/fd/63", "--state", join(dir, "direct-state")], { encoding: "utf8" }).trim().split(" ");
@@ -166,6 +175,15 @@ describeWithRedis("descriptors and serve --workers", ["redis-server"], () => {
     );
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("descriptor 63 is a pipe, which only one of the 2 workers could read");
+  });
+
+  it("so is stdin as the secrets file when it is a pipe", async () => {
+    const result = await promisify(execFile)("/bin/bash", ["-c", `printf 'FD_SECRET=fd-secret-value\\n' | "$@"`, "bash", process.execPath, bundle, "serve", "--port", "0", "--audit", join(dir, "stdin.jsonl"), "--state", redis.url, "--workers", "2", "--secrets-file", "/dev/stdin"], { timeout: 10_000 }).then(
+      () => ({ code: 0, stderr: "" }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("descriptor 0 is a pipe, which only one of the 2 workers could read");
   });
 
   it("each worker reads the secrets file at a low named descriptor, and its exec tools hold only stdio", async () => {
