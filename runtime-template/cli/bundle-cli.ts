@@ -8,7 +8,7 @@ import { RUNTIME_VERSION } from "../version.js";
 import { err, flagsOf, parseFlags, usage, type Flags } from "./flags.js";
 import { bridgeMcpStdio } from "./mcp-bridge.js";
 import { serveMcpStdio } from "./mcp-stdio.js";
-import { defaultStateDir, dieWithLauncher, prepareSandbox, relaunchSandboxed, sandboxed, shellWord, type SandboxPaths } from "./permission-model.js";
+import { defaultStateDir, dieWithLauncher, hasExecTools, prepareSandbox, relaunchSandboxed, sandboxed, shellWord, type SandboxPaths } from "./permission-model.js";
 import { serve } from "./serve.js";
 import { closeInheritedDescriptors, namedDescriptorProblem } from "../process/inherited-descriptors.js";
 import { LIFELINE_FD } from "../process/launcher-watch.js";
@@ -90,7 +90,7 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
     // Before anything starts: what the starter left open without close-on-exec must not reach an exec tool.
     // A sandboxed server was started with 3 and 4 as KeyRunner's own, or directly (`sandbox-flags`).
     const closed = closeInheritedDescriptors(argv, sandboxed() ? [HANDOVER_FD, LIFELINE_FD] : []);
-    if (closed === undefined && sandboxed() && [...config.tools.values()].some((tool) => tool.egress === undefined)) {
+    if (closed === undefined && sandboxed() && hasExecTools(config)) {
       err("warning: cannot read /proc/self/fdinfo, so descriptors this process's starter left open reach exec tools: start it with the flags `sandbox-flags` prints");
     }
     if (relaunch) {

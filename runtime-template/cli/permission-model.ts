@@ -39,6 +39,9 @@ export function minimalGrants(paths: Iterable<string>): string[] {
   return all.filter((p) => !all.some((q) => q !== p && p.startsWith(`${q}/`)));
 }
 
+/** Whether the configuration has exec tools (commands run here) beside its HTTP ones. */
+export const hasExecTools = (config: CompiledConfig): boolean => [...config.tools.values()].some((tool) => tool.egress === undefined);
+
 /** Whether this process already runs under the permission model (then it is the sandboxed server). */
 export function sandboxed(): boolean {
   return (process as { permission?: unknown }).permission !== undefined;
@@ -60,7 +63,7 @@ export function sandboxFlags(config: CompiledConfig, bundle: string, paths: Sand
   for (const file of [paths.agents, paths.secretsFile, paths.ca]) if (file !== undefined) reads.add(resolve(file));
   // To find the descriptors its starter left open (inherited-descriptors.ts): flags and position only.
   reads.add(OWN_FDINFO);
-  const hasExec = [...config.tools.values()].some((t) => t.egress === undefined);
+  const hasExec = hasExecTools(config);
   // What an exec tool gets in place of a descriptor kept open on purpose (exec-runner.ts).
   if (hasExec) reads.add("/dev/null");
   if (paths.state !== undefined) {

@@ -11,7 +11,7 @@
 // channel. A named descriptor is handed on to the sandboxed server and its workers at its own number
 // (handOnNamed), and each exec tool gets /dev/null in its place (coverForExec).
 
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
 
 const O_CLOEXEC = 0o2000000;
 
@@ -28,9 +28,9 @@ export function namedDescriptors(argv: readonly string[]): number[] {
   return [...named].sort((a, b) => a - b);
 }
 
-/** Whether this descriptor survives an exec: its flags (octal, fdinfo's second line) lack O_CLOEXEC. */
+/** A descriptor's open flags, from the `flags:` line (octal) of its fdinfo; undefined when it is gone. */
 const fdinfo = Buffer.alloc(64);
-const inheritable = (fd: string): boolean => {
+function descriptorFlags(fd: number | string): number | undefined {
   let length: number;
   try {
     const info = openSync(`/proc/self/fdinfo/${fd}`, "r");
@@ -40,11 +40,27 @@ const inheritable = (fd: string): boolean => {
       closeSync(info);
     }
   } catch {
-    return false; // gone already (the directory listing's own descriptor)
+    return undefined; // gone already (the directory listing's own descriptor)
   }
   const flags = /\nflags:\s*([0-7]+)/.exec(fdinfo.toString("latin1", 0, length));
-  return flags !== null && (Number.parseInt(flags[1]!, 8) & O_CLOEXEC) === 0;
+  return flags === null ? undefined : Number.parseInt(flags[1]!, 8);
+}
+
+/** Whether this descriptor survives an exec: its flags lack O_CLOEXEC. */
+const inheritable = (fd: string): boolean => {
+  const flags = descriptorFlags(fd);
+  return flags !== undefined && (flags & O_CLOEXEC) === 0;
 };
+
+/**
+ * The stdio table of a child from descriptor `from` on: `entry` at each of `numbers`, "ignore" in the gaps
+ * (libuv leaves a descriptor above 2 alone there); empty when `numbers` is.
+ */
+function stdioAt<Entry>(from: number, numbers: readonly number[], entry: (fd: number) => Entry): Array<"ignore" | Entry> {
+  const entries: Array<"ignore" | Entry> = [];
+  for (let fd = from; fd <= Math.max(from - 1, ...numbers); fd++) entries.push(numbers.includes(fd) ? entry(fd) : "ignore");
+  return entries;
+}
 
 /**
  * Closes every descriptor above 2 that this process inherited without close-on-exec, except those the
@@ -89,10 +105,7 @@ export const channelDescriptor = (): number | undefined => {
  */
 export function coverForExec<Cover>(argv: readonly string[], cover: Cover, channel = channelDescriptor()): Array<"ignore" | Cover> {
   const kept = [...namedDescriptors(argv), ...(channel === undefined ? [] : [channel])].filter((fd) => fd > 4);
-  if (kept.length === 0) return [];
-  const entries: Array<"ignore" | Cover> = [];
-  for (let fd = 4; fd <= Math.max(...kept); fd++) entries.push(kept.includes(fd) ? cover : "ignore");
-  return entries;
+  return stdioAt(4, kept, () => cover);
 }
 
 /**
@@ -149,14 +162,10 @@ function nodeOwn(fd: number): boolean {
   }
 }
 
-/** O_RDONLY, O_WRONLY or O_RDWR, from fdinfo's flags. */
+/** O_RDONLY, O_WRONLY or O_RDWR. */
 const accessMode = (fd: number): number | undefined => {
-  try {
-    const flags = /\nflags:\s*([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "latin1"));
-    return flags === null ? undefined : Number.parseInt(flags[1]!, 8) & 3;
-  } catch {
-    return undefined;
-  }
+  const flags = descriptorFlags(fd);
+  return flags === undefined ? undefined : flags & 3;
 };
 
 const readlinkOr = (path: string): string | undefined => {
@@ -173,8 +182,5 @@ const readlinkOr = (path: string): string | undefined => {
  * child's /dev/fd/5 would be one of its own.
  */
 export function handOnNamed(argv: readonly string[]): Array<"ignore" | number> {
-  const named = namedDescriptors(argv).filter((fd) => fd > 4);
-  const entries: Array<"ignore" | number> = [];
-  for (let fd = 5; named.length > 0 && fd <= named[named.length - 1]!; fd++) entries.push(named.includes(fd) ? fd : "ignore");
-  return entries;
+  return stdioAt(5, namedDescriptors(argv), (fd) => fd);
 }
