@@ -6,6 +6,8 @@ import { rootCertificates } from "node:tls";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { caPaths, writeAtomically, writeCaFiles } from "../runtime-template/interception/ca-files.js";
+import { PathError } from "../runtime-template/process/make-directory.js";
+import { systemErrorText } from "../runtime-template/process/system-error-text.js";
 import { packageRoot } from "./phases/6-bundle/bundle-runtime.js";
 import { check, type ConfigLocation } from "./index.js";
 
@@ -35,8 +37,8 @@ export async function initCa(dir: string, location: ConfigLocation, force: boole
   try {
     writeCaFiles(dir, ca, force);
   } catch (error) {
-    if (error instanceof CaExists) return { ok: false, message: error.message };
-    return { ok: false, message: `cannot write the CA into ${dir}: ${(error as NodeJS.ErrnoException).code ?? "error"}` };
+    if (error instanceof CaExists || error instanceof PathError) return { ok: false, message: error.message };
+    return { ok: false, message: `cannot write the CA into ${dir}: ${systemErrorText(error)}` };
   }
   const paths = caPaths(dir);
   return {

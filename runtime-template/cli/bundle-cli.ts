@@ -13,6 +13,8 @@ import { serve } from "./serve.js";
 import { closeInheritedDescriptors, namedDescriptorProblem } from "../process/inherited-descriptors.js";
 import { LIFELINE_FD } from "../process/launcher-watch.js";
 import { isPoolWorker } from "../process/pool-worker.js";
+import { PathError } from "../process/make-directory.js";
+import { systemErrorText } from "../process/system-error-text.js";
 import { HANDOVER_FD, receiveHandover } from "../process/secret-handover.js";
 
 export type TokenRole = "agent" | "approver";
@@ -66,7 +68,14 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
       if (moduleUrl === undefined) return fail("sandbox-flags needs the bundle file");
       // For deployments that start the sandboxed server directly (one Node start instead of two):
       // node $(node keyrunner.mjs sandbox-flags serve --audit A) keyrunner.mjs serve --audit A
-      const sandbox = prepareSandbox(config, moduleUrl, sandboxPaths(flags, target));
+      let sandbox: string[] | undefined;
+      try {
+        sandbox = prepareSandbox(config, moduleUrl, sandboxPaths(flags, target));
+      } catch (error) {
+        if (!(error instanceof PathError)) throw error;
+        err(`cannot start: ${error.message}`);
+        return 1;
+      }
       if (sandbox === undefined) {
         err(`Node ${process.version} has no permission model`);
         return 1;
@@ -94,7 +103,16 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
       err("warning: cannot read /proc/self/fdinfo, so descriptors this process's starter left open reach exec tools: start it with the flags `sandbox-flags` prints");
     }
     if (relaunch) {
-      const relaunched = relaunchSandboxed(config, moduleUrl!, argv, sandboxPaths(flags, target));
+      let relaunched: Promise<number> | undefined;
+      try {
+        relaunched = relaunchSandboxed(config, moduleUrl!, argv, sandboxPaths(flags, target));
+      } catch (error) {
+        // The audit's and the state's folders are made before the server starts; a path that cannot be
+        // one is said as such, before anything runs.
+        if (!(error instanceof PathError)) throw error;
+        err(`cannot start: ${error.message}`);
+        return 1;
+      }
       if (relaunched !== undefined) return relaunched;
     }
     if (sandboxed()) {
@@ -133,7 +151,7 @@ export function auditVerify(file: string): number {
     process.stdout.write(`audit broken at record ${result.brokenAt} (line ${result.brokenAt}): ${result.problem}\n`);
     return 1;
   } catch (error) {
-    err(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
+    err(`cannot read ${file}: ${systemErrorText(error)}`);
     return 1;
   }
 }

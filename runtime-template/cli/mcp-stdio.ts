@@ -3,10 +3,10 @@
 import { AGENT_NAME, AGENT_NAME_RULE, authenticate, loadAgentsFile } from "../credentials/agents-file.js";
 import { createRuntime } from "../runtime.js";
 import { runtimePolicyOptions } from "./flags.js";
-import { MissingSecretsError } from "../credentials/secrets.js";
 import { RUNTIME_VERSION } from "../version.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
 import { err, type Flags } from "./flags.js";
+import { agentsFileFailureText, startFailureText } from "./start-failure.js";
 
 /**
  * MCP over stdio: stdout carries the protocol, so everything else goes to stderr. The agent is the one
@@ -20,8 +20,8 @@ export async function serveMcpStdio(config: CompiledConfig, flags: Flags): Promi
     try {
       const found = token === undefined ? undefined : authenticate(loadAgentsFile(flags.string("agents")!), token);
       agent = found?.role === "agent" ? found.name : undefined;
-    } catch {
-      err(`cannot read the agents file ${flags.string("agents")}`);
+    } catch (error) {
+      err(agentsFileFailureText(flags.string("agents")!, error));
       return 1;
     }
     if (agent === undefined) {
@@ -44,7 +44,7 @@ export async function serveMcpStdio(config: CompiledConfig, flags: Flags): Promi
   try {
     runtime = await createRuntime(config, { auditFile: flags.string("audit"), secretsFile: flags.string("secrets-file"), state: flags.string("state"), maxPendingApprovals: flags.number("max-pending-approvals"), onLockWait: err, ...runtimePolicyOptions(flags) });
   } catch (error) {
-    err(error instanceof MissingSecretsError ? `missing secrets: ${error.missing.join(", ")}` : (error as Error).message);
+    err(startFailureText(error, "mcp"));
     return 1;
   }
   const [{ StdioServerTransport }, { CallsInFlight, createMcpServer }] = await Promise.all([import("@modelcontextprotocol/sdk/server/stdio.js"), import("../mcp/mcp-server.js")]);

@@ -3,12 +3,13 @@
 // and the state), writes limited to the audit and state paths, child processes only when the
 // configuration has exec tools, and code generation from strings disabled.
 
-import { existsSync, mkdirSync, realpathSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { auditLockPath } from "../audit/audit-lock.js";
 import { poolAuditFile } from "../process/pool-worker.js";
 import { handOnNamed } from "../process/inherited-descriptors.js";
+import { makeDirectory, PathError } from "../process/make-directory.js";
 import { LIFELINE_FD, LIFELINE_STDIO, watchLifeline } from "../process/launcher-watch.js";
 import { credentialNames, handOver, HANDOVER_STDIO, splitEnvironment } from "../process/secret-handover.js";
 import { isRedisUrl } from "../state/state-store.js";
@@ -100,8 +101,10 @@ const oneCpu = (): boolean => process.getBuiltinModule("node:os").availableParal
  */
 export function prepareSandbox(config: CompiledConfig, moduleUrl: string, paths: SandboxPaths): string[] | undefined {
   const redis = paths.state !== undefined && isRedisUrl(paths.state);
-  if (paths.state !== undefined && !redis) mkdirSync(paths.state, { recursive: true });
-  if (!existsSync(dirname(resolve(paths.audit)))) mkdirSync(dirname(resolve(paths.audit)), { recursive: true });
+  if (paths.state !== undefined && !redis) makeDirectory(paths.state);
+  makeDirectory(dirname(resolve(paths.audit)));
+  // The permission model would deny a directory named as the audit file before it could say what it is.
+  if (statSync(resolve(paths.audit), { throwIfNoEntry: false })?.isDirectory()) throw new PathError(paths.audit, `--audit ${paths.audit} is a directory; name a file, e.g. ${join(paths.audit, "audit.log")}`);
   return sandboxFlags(config, fileURLToPath(moduleUrl), { ...paths, state: redis ? undefined : paths.state });
 }
 

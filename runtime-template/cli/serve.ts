@@ -2,22 +2,20 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIP, type Socket } from "node:net";
-import { AgentsFileError, loadAgentsFile, type Principal } from "../credentials/agents-file.js";
+import { loadAgentsFile, type Principal } from "../credentials/agents-file.js";
 import { answeringHosts } from "../http/guards.js";
 import { createMetricsServer } from "../http/metrics-server.js";
 import { createHttpServer, interceptionOf, type ServerOptions } from "../http/server.js";
 import { owedAnswers } from "../http/owed-answers.js";
 import { closeAfterRunning } from "../http/drain-connection.js";
 import { createRuntime } from "../runtime.js";
-import { MissingSecretsError, WeakSecretsError } from "../credentials/secrets.js";
-import { StateUnavailable } from "../state/state-store.js";
-import { LockHeld } from "../process/file-lock.js";
+import { systemErrorText } from "../process/system-error-text.js";
 import { markDraining } from "../process/lifecycle-status.js";
 import { announceListening, isPoolWorker, poolAuditFile, poolSlot, receiveCredentials } from "../process/pool-worker.js";
 import { poolRefusal, runWorkerPool } from "../process/worker-pool.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
-import { err, FlagValueError, runtimePolicyOptions, type Flags } from "./flags.js";
-import { ContextError } from "../core/deployment-context.js";
+import { err, runtimePolicyOptions, type Flags } from "./flags.js";
+import { agentsFileFailureText, startFailureText } from "./start-failure.js";
 import { preloadEgress } from "../egress/egress.js";
 
 export async function serve(config: CompiledConfig, flags: Flags): Promise<number> {
@@ -49,7 +47,7 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
     try {
       principals = loadAgentsFile(flags.string("agents")!);
     } catch (error) {
-      err(error instanceof AgentsFileError ? `agents file: ${error.message}` : `cannot read the agents file ${flags.string("agents")}`);
+      err(agentsFileFailureText(flags.string("agents")!, error));
       return 1;
     }
   } else {
@@ -67,7 +65,7 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
       interception = { leaves: opened.leaves, idleTimeoutMs: flags.number("tunnel-idle-timeout") };
       if (opened.notAfter.getTime() - Date.now() < 30 * 86_400_000) err(`warning: the CA in ${flags.string("ca")} expires on ${opened.notAfter.toISOString()}`);
     } catch (error) {
-      err(error instanceof CaError ? `--ca: ${error.message}` : `--ca: cannot load the CA: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
+      err(error instanceof CaError ? `--ca: ${error.message}` : `--ca: cannot load the CA: ${systemErrorText(error)}`);
       return 1;
     }
   }
@@ -83,28 +81,7 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
       ...runtimePolicyOptions(flags),
     });
   } catch (error) {
-    if (error instanceof ContextError || error instanceof FlagValueError) {
-      err(error.message);
-      return 1;
-    }
-    if (error instanceof MissingSecretsError) {
-      err(`missing secrets: ${error.missing.join(", ")} (set them in the environment or in --secrets-file)`);
-      return 1;
-    }
-    if (error instanceof WeakSecretsError) {
-      err(`${error.message}; secrets are redacted by value, so they must be real credentials`);
-      return 1;
-    }
-    if (error instanceof StateUnavailable || error instanceof LockHeld) {
-      err(error.message);
-      return 1;
-    }
-    if ((error as NodeJS.ErrnoException).code === "ERR_ACCESS_DENIED") {
-      err(`cannot start: the permission model denies ${(error as { resource?: string }).resource ?? "a file it needs"}; start with the flags \`sandbox-flags serve\` prints for the same options`);
-      return 1;
-    }
-    const { code, path } = error as NodeJS.ErrnoException;
-    err(`cannot start: ${code ?? (error as Error).message}${path === undefined ? "" : ` (${path})`}`);
+    err(startFailureText(error, "serve"));
     return 1;
   }
   const allowedHosts = answeringHosts(host, flags.strings("allowed-host"));

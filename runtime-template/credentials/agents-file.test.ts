@@ -22,4 +22,27 @@ describe("the agents file", () => {
     const path = file(`agents:\n  ops-agent: { token_sha256: ${sha256Hex("a".repeat(40))} }\napprovers:\n  alice: { token_sha256: ${sha256Hex("b".repeat(40))} }\n`);
     expect(loadAgentsFile(path).map((p) => `${p.role}:${p.name}`)).toEqual(["agent:ops-agent", "approver:alice"]);
   });
+
+  // Each of these once left a server knowing fewer principals than its operator wrote, silently.
+  const digest = sha256Hex("a".repeat(40));
+  it.each([
+    ["a misspelt section", `agent:\n  bot: { token_sha256: ${digest} }\n`, "line 1: unknown section `agent`; an agents file has two sections, `agents:` and `approvers:`"],
+    ["an entry before any section", `  bot: { token_sha256: ${digest} }\n`, "line 1: an entry before any section"],
+    ["a name with no digest under it", `agents:\n  bot:\n  two: { token_sha256: ${digest} }\n`, "line 2: bot has no token_sha256 under it"],
+    ["a section that is neither a map nor empty", "agents: bot\n", "line 1: expected `<name>: { token_sha256: <64 hex digits> }`"],
+    ["an empty file", "", "names no agent, so every request would be refused"],
+    ["approvers only", `approvers:\n  alice: { token_sha256: ${digest} }\n`, "names no agent"],
+    ["an empty flow map", "agents: {}\n", "names no agent"],
+    ["JSON that does not parse", "{ agents", "not valid JSON"],
+    ["a JSON section misspelt", `{"agents":{"bot":{"token_sha256":"${digest}"}},"approver":{}}`, 'unknown section "approver"'],
+    ["a JSON section that is a list", `{"agents":["bot"]}`, "agents must be an object"],
+    ["a JSON name no policy could name", `{"agents":{"bot\\nx":{"token_sha256":"${digest}"}}}`, '"bot\\nx" must be an agent name'],
+  ])("refuses %s, saying where", (_case, text, message) => {
+    expect(() => loadAgentsFile(file(text))).toThrow(message);
+  });
+
+  it("reads agents in a flow map on the section's own line, as the docs show", () => {
+    const path = file(`agents: { bot: { token_sha256: ${digest} }, two: { token_sha256: "${sha256Hex("b".repeat(40))}" } }\n`);
+    expect(loadAgentsFile(path).map((p) => p.name)).toEqual(["bot", "two"]);
+  });
 });

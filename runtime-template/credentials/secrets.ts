@@ -61,7 +61,7 @@ export function parseSecretsFile(text: string): Map<string, string> {
  */
 export function loadSecrets(names: readonly string[], options: { env?: NodeJS.ProcessEnv; file?: string | undefined; lenient?: boolean } = {}): SecretStore {
   const env = options.env ?? process.env;
-  const fromFile = options.file === undefined ? new Map<string, string>() : parseSecretsFile(readFileSync(options.file, "utf8"));
+  const fromFile = options.file === undefined ? new Map<string, string>() : parseSecretsFile(readNamedFile(options.file));
   const values = new Map<string, string>();
   const missing: string[] = [];
   for (const name of names) {
@@ -83,4 +83,13 @@ export function loadSecrets(names: readonly string[], options: { env?: NodeJS.Pr
     values: () => [...values.values()],
     missing: (wanted) => wanted.filter((name) => unset.has(name)),
   };
+}
+
+/** The file's text; a failure carries the path (Node's read of a directory names none). */
+function readNamedFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw Object.assign(error as NodeJS.ErrnoException, { path });
+  }
 }

@@ -1,10 +1,12 @@
 // The CA's folder: DIR/ca.pem (the certificate agents trust) and DIR/ca-key.pem (the key, mode 0600).
 // Written atomically (a temporary file renamed into place), never over an existing CA without --force.
 
-import { chmodSync, existsSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, closeSync, fsyncSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, closeSync, fsyncSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { CaError, type CaPem } from "./local-ca.js";
+import { makeDirectory } from "../process/make-directory.js";
+import { systemErrorText } from "../process/system-error-text.js";
 
 export const CA_CERT_FILE = "ca.pem";
 export const CA_KEY_FILE = "ca-key.pem";
@@ -36,7 +38,7 @@ export class CaExists extends Error {}
 
 /** Writes a CA into `dir` (created 0700 if missing); refuses when either file exists, unless `force`. */
 export function writeCaFiles(dir: string, ca: CaPem, force: boolean): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirectory(dir, 0o700);
   const paths = caPaths(dir);
   const present = [paths.cert, paths.key].filter((p) => existsSync(p));
   if (present.length > 0 && !force) throw new CaExists(`${present.join(" and ")} already exist${present.length === 1 ? "s" : ""}; pass --force to replace the CA (agents must then trust the new ca.pem)`);
@@ -53,7 +55,7 @@ export function readCaFiles(dir: string): CaPem {
   try {
     certPem = readFileSync(paths.cert, "utf8");
   } catch (error) {
-    throw new CaError(`cannot read ${paths.cert}: ${(error as NodeJS.ErrnoException).code ?? "error"} (make a CA with \`keyrunner ca init ${dir}\`)`);
+    throw new CaError(`cannot read ${paths.cert}: ${systemErrorText(error)} (make a CA with \`keyrunner ca init ${dir}\`)`);
   }
   try {
     const mode = statSync(paths.key).mode & 0o077;
@@ -61,7 +63,7 @@ export function readCaFiles(dir: string): CaPem {
     keyPem = readFileSync(paths.key, "utf8");
   } catch (error) {
     if (error instanceof CaError) throw error;
-    throw new CaError(`cannot read ${paths.key}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
+    throw new CaError(`cannot read ${paths.key}: ${systemErrorText(error)}`);
   }
   return { certPem, keyPem };
 }

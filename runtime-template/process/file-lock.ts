@@ -113,7 +113,8 @@ function bind(path: string): Promise<Server | undefined> {
       socket.on("error", () => undefined);
       socket.end(`${JSON.stringify(holderStatus())}\n`);
     });
-    server.once("error", (error: NodeJS.ErrnoException) => (error.code === "EADDRINUSE" ? done(undefined) : fail(error)));
+    // A listen error names no path (the lock's is what a person needs to see).
+    server.once("error", (error: NodeJS.ErrnoException) => (error.code === "EADDRINUSE" ? done(undefined) : fail(Object.assign(error, { path }))));
     server.listen(path, () => {
       // The lock must not keep a drained process alive.
       server.unref();

@@ -8,11 +8,13 @@
 // (`state.lock`, process/file-lock.ts) keeps a second process out of the folder (use Redis for several
 // replicas), and once it is released — after close() — the store refuses every write.
 
-import { closeSync, constants, existsSync, ftruncateSync, fstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, write, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, ftruncateSync, fstatSync, readdirSync, readFileSync, renameSync, rmSync, write, writeSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { endOfTurn, openDurable } from "../audit/audit-log.js";
 import { FileLock, type AcquireOptions } from "../process/file-lock.js";
+import { makeDirectory } from "../process/make-directory.js";
+import { systemErrorText } from "../process/system-error-text.js";
 import { ApprovalLimitReached, effectiveStatus, StateUnavailable, windowOf, type Approval, type ApprovalStatus, type Reservation, type ReserveResult, type StateStore } from "./state-store.js";
 
 const writeAsync = promisify(write);
@@ -91,7 +93,7 @@ export class LocalStateStore implements StateStore {
   /** Takes the folder's lock (waiting, bounded, for a server that is shutting down), then loads it. */
   static async open(dir: string, options: LocalStateOptions = {}): Promise<LocalStateStore> {
     // Under the permission model a recursive mkdir would check the parents too: the launcher made it.
-    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+    if (!existsSync(dir)) makeDirectory(dir);
     const lock = await FileLock.acquire(join(dir, "state.lock"), {
       what: `state folder ${dir}`,
       hint: "give each server its own --state folder, or use --state redis://… to share state between replicas",
@@ -102,7 +104,7 @@ export class LocalStateStore implements StateStore {
       store.#load(Date.now());
     } catch (error) {
       await lock.release();
-      throw error instanceof StateUnavailable ? error : new StateUnavailable(`cannot read the state in ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw error instanceof StateUnavailable ? error : new StateUnavailable(`cannot read the state in ${dir}: ${systemErrorText(error)}`);
     }
     store.#lock = lock;
     store.#pruneTimer = setInterval(() => store.#prune(Date.now()), PRUNE_EVERY_MS).unref();
@@ -240,7 +242,7 @@ export class LocalStateStore implements StateStore {
         const later = this.#next as Batch | undefined;
         this.#next = undefined;
         for (const undo of [...(later?.undo ?? []), ...batch.undo].reverse()) undo();
-        const failed = new StateUnavailable(`cannot write the state in ${this.dir}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
+        const failed = new StateUnavailable(`cannot write the state in ${this.dir}: ${systemErrorText(error)}`);
         batch.settle(failed);
         later?.settle(failed);
       }

@@ -1,7 +1,7 @@
 // The real bundle as a process, a real upstream on 127.0.0.1, real HTTP clients. Each test asserts
 // what the upstream, the agent and the audit each received.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -407,7 +407,37 @@ describe("lifecycle", () => {
 
   it("a secrets file that cannot be read is named in the refusal", async () => {
     const missing = join(dir, "no-such-secrets.env");
-    await expect(startBundle(bundlePath, ["--audit", join(dir, "other.jsonl"), "--secrets-file", missing], {})).rejects.toThrow(`cannot start: ENOENT (${missing})`);
+    await expect(startBundle(bundlePath, ["--audit", join(dir, "other.jsonl"), "--secrets-file", missing], {})).rejects.toThrow(`cannot start: ${missing} does not exist (ENOENT)`);
+  });
+
+  // Each path an operator can get wrong is refused in one line that names it and says what it is: never
+  // a stack trace, never a start that hangs (Node's recursive mkdir under /proc loops for ever), never a
+  // server that starts knowing no agent.
+  describe("a path that cannot serve is refused in one line naming it", () => {
+    const refusal = async (args: string[], env: Record<string, string> = { STRIPE_API_KEY: SECRET, OTHER_SECRET }) => {
+      const { spawnSync } = await import("node:child_process");
+      const result = spawnSync(process.execPath, [bundlePath, "serve", "--port", "0", ...args], { encoding: "utf8", timeout: 10_000, env: { PATH: process.env.PATH ?? "", ...env } });
+      return { status: result.status, signal: result.signal, lines: result.stderr.trim().split("\n").filter((l) => !l.includes("warning:")) };
+    };
+    const plainFile = () => {
+      const path = join(dir, "a-plain-file");
+      writeFileSync(path, "x");
+      return path;
+    };
+    it.each([
+      ["a secrets file that is a directory", () => ["--audit", join(dir, "s.jsonl"), "--secrets-file", dir], (d: string) => `keyrunner: cannot start: ${d} is a directory, not a file (EISDIR)`],
+      ["an audit file under a plain file (once a stack trace)", () => ["--audit", join(plainFile(), "audit.jsonl")], () => `keyrunner: cannot start: cannot make the directory ${join(dir, "a-plain-file", "keyrunner-state")}: ${join(dir, "a-plain-file")} is not a directory (ENOTDIR)`],
+      ["a state folder where no folder can be made (once a hang)", () => ["--audit", join(dir, "s.jsonl"), "--state", "/proc/kr-state"], () => "keyrunner: cannot start: cannot make the directory /proc/kr-state: this file system does not allow one there (ENOENT)"],
+      ["an audit file that is a directory", () => ["--audit", dir], (d: string) => `keyrunner: cannot start: --audit ${d} is a directory; name a file, e.g. ${join(d, "audit.log")}`],
+      ["an audit file that is a directory, without the permission model", () => ["--audit", dir, "--no-permission-model"], (d: string) => `keyrunner: cannot start: ${d} is a directory, not a file (EISDIR)`],
+      ["an agents file that is a directory", () => ["--audit", join(dir, "s.jsonl"), "--agents", dir], (d: string) => `keyrunner: cannot read the agents file ${d}: it is a directory, not a file (EISDIR)`],
+      ["an agents file with no agent", () => ["--audit", join(dir, "s.jsonl"), "--agents", "/dev/null"], () => "keyrunner: agents file /dev/null: names no agent, so every request would be refused; add one under `agents:` (`keyrunner token NAME` prints its line)"],
+    ])("%s", async (_case, args, line) => {
+      const result = await refusal(args());
+      expect(result.signal).toBeNull();
+      expect(result.lines).toEqual([line(dir)]);
+      expect(result.status).toBe(1);
+    });
   });
 
   it("fails closed when the audit cannot be written: 503 unavailable (not a policy denial), and the upstream receives nothing", async () => {
