@@ -90,12 +90,12 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
   const tunnels = interceptionOf(server);
   if (metricsAddress !== undefined) {
     const metricsServer = createMetricsServer(runtime.engine.metrics, answeringHosts(metricsAddress.host, flags.strings("allowed-host")));
-    const listening = await new Promise<boolean>((resolve) => {
-      metricsServer.once("error", () => resolve(false));
-      metricsServer.listen(metricsAddress.port, metricsAddress.host, () => resolve(true));
+    const failed = await new Promise<Error | undefined>((resolve) => {
+      metricsServer.once("error", resolve);
+      metricsServer.listen(metricsAddress.port, metricsAddress.host, () => resolve(undefined));
     });
-    if (!listening) {
-      err(`cannot listen for metrics on ${metricsListen}`);
+    if (failed !== undefined) {
+      err(`cannot listen for metrics on ${metricsListen}: it ${systemErrorText(failed)}`);
       await runtime.close();
       return 1;
     }
@@ -139,7 +139,7 @@ export async function serve(config: CompiledConfig, flags: Flags): Promise<numbe
     server.once("error", reject);
     server.listen(port, host, resolve);
   }).catch((error: NodeJS.ErrnoException) => {
-    err(`cannot listen on ${host}:${port}: ${error.code}`);
+    err(`cannot listen on ${host}:${port}: it ${systemErrorText(error)}`);
     process.exit(1);
   });
   const address = server.address();

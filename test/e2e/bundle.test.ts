@@ -438,6 +438,23 @@ describe("lifecycle", () => {
       expect(result.lines).toEqual([line(dir)]);
       expect(result.status).toBe(1);
     });
+
+    it("a port or a metrics address another process holds, saying so", async () => {
+      const { createServer } = await import("node:net");
+      const holder = createServer();
+      await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+      const port = (holder.address() as { port: number }).port;
+      try {
+        const taken = await refusal(["--audit", join(dir, "s.jsonl"), "--agents", join(dir, "agents.yaml"), "--port", String(port)]);
+        expect(taken.lines).toEqual([`keyrunner: cannot listen on 127.0.0.1:${port}: it is taken by another process (EADDRINUSE)`]);
+        expect(taken.status).toBe(1);
+        const metrics = await refusal(["--audit", join(dir, "s.jsonl"), "--agents", join(dir, "agents.yaml"), "--metrics-listen", `127.0.0.1:${port}`]);
+        expect(metrics.lines).toEqual([`keyrunner: cannot listen for metrics on 127.0.0.1:${port}: it is taken by another process (EADDRINUSE)`]);
+        expect(metrics.status).toBe(1);
+      } finally {
+        holder.close();
+      }
+    });
   });
 
   it("fails closed when the audit cannot be written: 503 unavailable (not a policy denial), and the upstream receives nothing", async () => {
