@@ -1,6 +1,7 @@
 // Rule conditions as plain TypeScript expressions over `input`, `agent` and `reason`. Constants that
 // are not literals (sets, regular expressions) are hoisted to module scope and named once.
 
+import { inLineComment } from "./comment-text.js";
 import type { AnalysablePattern, Condition, InputField, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
 import { checkPattern, escapeLiteral } from "../3-resolve/regex-pattern.js";
 import { caselessLanguageSource } from "../4-analyze/constraints.js";
@@ -73,7 +74,7 @@ function contextExpression(c: Condition, constants: ModuleConstants): string {
 
 /** One DFA per pattern of the credential set, as one module constant. */
 function credentialConstant(c: Extract<Condition, { operator: "no_credentials" }>, constants: ModuleConstants): string {
-  const initializer = `[\n${c.value.map((check) => `  // ${check.id}: ${check.description}, \`${check.pattern.source}\`\n  ${dfaInitializer(check.pattern).replace(/\n/g, "\n  ")},`).join("\n")}\n]`;
+  const initializer = `[\n${c.value.map((check) => `  // ${inLineComment(`${check.id}: ${check.description}, \`${check.pattern.source}\``)}\n  ${dfaInitializer(check.pattern).replace(/\n/g, "\n  ")},`).join("\n")}\n]`;
   return constants.constant("CREDENTIALS", initializer, `The credential pattern set ${CREDENTIAL_PATTERN_SET_VERSION} (runtime-template/contract/credential-patterns.ts), each pattern as a minimal DFA.`);
 }
 

@@ -1,6 +1,7 @@
 // One tool's handler module: typed input, validator binding, the policy decision inlined as plain
 // conditions (each rule commented with its YAML file and line), and the request plan builder.
 
+import { inDocComment, inLineComment } from "./comment-text.js";
 import { VariableDeclarationKind, type Project } from "ts-morph";
 import type { InputField, ResolvedRule, ResolvedTool } from "../3-resolve/resolved-config.js";
 import { failureChecks, ModuleConstants, ruleExpression } from "./emit-conditions.js";
@@ -54,12 +55,12 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   file.addInterface({
     name: input,
     isExported: true,
-    docs: [`Input of \`${tool.name}\` (${tool.span.file}:${tool.span.line}).`],
+    docs: [inDocComment(`Input of \`${tool.name}\` (${tool.span.file}:${tool.span.line}).`)],
     properties: tool.fields.map((f) => ({
       name: f.name,
       type: tsType(f),
       hasQuestionToken: f.optional && f.default === undefined,
-      ...(f.description === undefined ? {} : { docs: [f.description] }),
+      ...(f.description === undefined ? {} : { docs: [inDocComment(f.description)] }),
     })),
   });
 
@@ -78,7 +79,7 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   for (const c of constants.declarations) {
     file.addVariableStatement({
       declarationKind: VariableDeclarationKind.Const,
-      ...(c.doc === undefined ? {} : { docs: [c.doc] }),
+      ...(c.doc === undefined ? {} : { docs: [inDocComment(c.doc)] }),
       declarations: [{ name: c.name, initializer: c.initializer }],
     });
   }
@@ -119,14 +120,14 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   file.addFunction({
     name: "decide",
     isExported: true,
-    docs: [`The policy for \`${tool.name}\`. The compiler proved these rules disjoint, so at most one matches and their order does not matter; anything else is denied.`],
+    docs: [inDocComment(`The policy for \`${tool.name}\`. The compiler proved these rules disjoint, so at most one matches and their order does not matter; anything else is denied.`)],
     parameters: decisionParameters,
     returnType: "Decision",
     statements: (writer) => {
       if (ruleBlocks.length === 0) writer.writeLine("void agent, input, reason;");
       if (!ruleBlocks.some((b) => /\benv\./.test(b.test))) writer.writeLine("void env;");
       for (const { rule, index, test } of ruleBlocks) {
-        writer.writeLine(`// ${rule.id} (${rule.span.file}:${rule.span.line}): ${rule.effect}, policy \`${rule.policy}\`, ${describeAgents(rule)}`);
+        writer.writeLine(`// ${inLineComment(`${rule.id} (${rule.span.file}:${rule.span.line}): ${rule.effect}, policy \`${rule.policy}\`, ${describeAgents(rule)}`)}`);
         const conditions = test.split(" && ");
         if (conditions.length <= 2) writer.write(`if (${test})`);
         else writer.write(`if (\n${conditions.map((c) => `  ${c}`).join(" &&\n")}\n)`);
@@ -138,7 +139,7 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
 
   file.addFunction({
     name: "denialDetail",
-    docs: [`For a \`${tool.name}\` request no rule allows: the conditions that failed, for each allow rule that governs \`agent\`. What the agent is told (unless \`--denial-detail none\`) and what the audit records.`],
+    docs: [inDocComment(`For a \`${tool.name}\` request no rule allows: the conditions that failed, for each allow rule that governs \`agent\`. What the agent is told (unless \`--denial-detail none\`) and what the audit records.`)],
     parameters: decisionParameters,
     returnType: "RuleFailure[]",
     statements: (writer) => {
@@ -148,7 +149,7 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
       writer.writeLine("const failures: RuleFailure[] = [];");
       for (const { rule, checks } of failureBlocks) {
         const governs = rule.agents === "all" ? undefined : `${constants.constant("AGENTS", `new Set<string>(${literal(rule.agents)})`)}.has(agent)`;
-        writer.writeLine(`// ${rule.id} (${rule.span.file}:${rule.span.line})`);
+        writer.writeLine(`// ${inLineComment(`${rule.id} (${rule.span.file}:${rule.span.line})`)}`);
         const body = () => {
           writer.writeLine("const failed: string[] = [];");
           for (const check of checks) writer.writeLine(check.test === undefined ? `failed.push(${check.message}); // whatever the context: the agent is not told whether it holds` : `if (!(${check.test})) failed.push(${check.message});`);
@@ -167,7 +168,7 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
   file.addFunction({
     name: "plan",
     isExported: true,
-    docs: [`What \`${tool.name}\` runs (${tool.span.file}), with every value encoded for its place.`],
+    docs: [inDocComment(`What \`${tool.name}\` runs (${tool.span.file}), with every value encoded for its place.`)],
     parameters: [
       { name: "input", type: input },
       { name: "secret", type: "SecretReader" },
@@ -224,7 +225,7 @@ export function emitTool(project: Project, tool: ResolvedTool, rules: readonly R
     ],
   });
   file.insertStatements(0, [
-    `// Generated by keyrunner from ${tool.file} and the policies that name \`${tool.name}\` — do not edit.`,
+    `// Generated by keyrunner from ${inLineComment(tool.file)} and the policies that name \`${tool.name}\` — do not edit.`,
     `// Regenerate with \`keyrunner build\`; review changes to this file like code.`,
   ]);
   file.formatText({ indentSize: 2, convertTabsToSpaces: true, ensureNewLineAtEndOfFile: true });

@@ -2,6 +2,7 @@
 // `new Function` at run time. ajv's own run-time helpers are mapped onto runtime-template, and its
 // `pattern` keyword runs the pattern's DFA (ajv's `code.regExp` engine), never a backtracking RegExp.
 
+import { inDocComment } from "./comment-text.js";
 import { Ajv } from "ajv";
 import standalone from "ajv/dist/standalone/index.js";
 
@@ -79,7 +80,7 @@ function patternHeader(code: string, patterns: ReadonlyArray<{ pattern: Analysab
   if (!code.includes(PATTERN_ENGINE)) return [];
   const unique = [...new Map(patterns.map((p) => [p.pattern.source, p])).values()];
   const lines = [`import { DfaMatcher, compiledPatterns } from "${RUNTIME}/contract/dfa-match.js";`];
-  unique.forEach(({ pattern, where }, i) => lines.push(`/** ${dfaComment(pattern, where)} */`, `const DFA_${i} = ${dfaInitializer(pattern)};`));
+  unique.forEach(({ pattern, where }, i) => lines.push(`/** ${inDocComment(dfaComment(pattern, where))} */`, `const DFA_${i} = ${dfaInitializer(pattern)};`));
   lines.push(`const ${PATTERN_ENGINE} = compiledPatterns([${unique.map(({ pattern }, i) => `[${JSON.stringify(pattern.source)}, DFA_${i}]`).join(", ")}]);`);
   return lines;
 }
