@@ -1,5 +1,7 @@
 // The `keyrunner` command line: a thin layer over the compiler library. run(argv) returns the exit code.
 
+import { systemErrorText } from "../runtime-template/process/system-error-text.js";
+import { PathError } from "../runtime-template/process/make-directory.js";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
@@ -359,7 +361,22 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   } catch (error) {
     // diff and replay keep exit 1 for "something widened/changed": their usage errors exit 2.
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : argv[0] === "diff" || argv[0] === "replay" ? 2 : 1;
-    throw error;
+    // A failure no diagnostic covers: one line, not Node's dump of the throwing line (a dependency's is a
+    // megabyte of minified source) nor a stack trace. KEYRUNNER_DEBUG=1 shows the stack for a report.
+    const detail = process.env.KEYRUNNER_DEBUG === "1" && error instanceof Error ? `\n${error.stack}` : "";
+    if (error instanceof PathError) {
+      io.stderr(`keyrunner: ${argv[0] ?? "keyrunner"} failed: ${error.message}${detail}\n`);
+      return 1;
+    }
+    const { syscall, path } = error as NodeJS.ErrnoException;
+    if (syscall !== undefined) {
+      // The machine refused (a full disk, a path that is a file): said with the path, not as a bug.
+      io.stderr(`keyrunner: ${argv[0] ?? "keyrunner"} failed: ${path === undefined ? "" : `${path} `}${systemErrorText(error)}${detail}\n`);
+      return 1;
+    }
+    const text = (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 300);
+    io.stderr(`keyrunner: internal error: ${text}${detail}\n  hint: this is a bug in keyrunner, not in your config; please report it with the command that caused it (KEYRUNNER_DEBUG=1 prints the stack)\n`);
+    return 2;
   }
   return exitCode;
 }

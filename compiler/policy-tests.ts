@@ -1,7 +1,8 @@
 // `keyrunner test`: policy unit tests. Each case in DIR/tests/*.yaml is a request and the decision it
 // must get; cases run through the generated validator and decision code, exactly as the bundle runs them.
 
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { readFileInside } from "./phases/1-load/config-file.js";
 import { join, relative } from "node:path";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import { describeFailures, explainRequest } from "../runtime-template/core/explain.js";
@@ -42,7 +43,12 @@ export function readPolicyTests(dir: string, root: string): { cases: PolicyTestC
   for (const name of readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
     const file = relative(root, join(dir, name)).split("\\").join("/");
     const lines = new LineCounter();
-    const doc = parseDocument(readFileSync(join(dir, name), "utf8"), { lineCounter: lines });
+    const read = readFileInside(join(dir, name), file, [root, dir]);
+    if ("problem" in read) {
+      problems.push(read.problem);
+      continue;
+    }
+    const doc = parseDocument(read.text, { lineCounter: lines });
     if (doc.errors.length > 0) {
       problems.push(`${file}: ${doc.errors[0]!.message.split("\n")[0]}`);
       continue;

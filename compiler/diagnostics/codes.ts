@@ -21,6 +21,11 @@ export const codes = {
     help: "run `keyrunner check` in a folder with `tools/` and `policies/`, or name them with --tools and --policies",
   },
   KR1003: { severity: "warning", title: "no tools defined", help: "add a tool file such as tools/refund.yaml" },
+  KR1004: {
+    severity: "error",
+    title: "config file is not a regular file inside the config",
+    help: "make it a regular file inside the config folder, or a symbolic link to one there; anything else is not read",
+  },
 
   KR2001: { severity: "error", title: "required key missing" },
   KR2002: { severity: "error", title: "unknown key" },

@@ -50,3 +50,18 @@ describe("rendering", () => {
     expect(other.sorted()[0]!.hint).toBe("tool names are unique across all tool files");
   });
 });
+
+describe("a code frame on a long line", () => {
+  it("shows a window around the span, marked where it was cut, with the caret under the span", () => {
+    const line = `description: ${"y".repeat(30_000)}BAD${"z".repeat(30_000)}`;
+    const column = line.indexOf("BAD") + 1;
+    const log = new DiagnosticLog();
+    log.report("KR1001", { file: "tools/t.yaml", line: 1, column, length: 3 }, "here");
+    const frame = renderHuman(log.sorted(), new Map([["tools/t.yaml", line]])).split("\n").slice(1, 3);
+    for (const shown of frame) expect(shown.length).toBeLessThan(180);
+    const [text, carets] = frame as [string, string];
+    expect(text.startsWith("  1 | …y")).toBe(true);
+    expect(text.endsWith("z…")).toBe(true);
+    expect(text.slice(carets.indexOf("^"), carets.lastIndexOf("^") + 1)).toBe("BAD");
+  });
+});

@@ -19,6 +19,9 @@ function renderOne(d: Diagnostic, sources: SourceTexts): string {
   return out.join("\n") + "\n";
 }
 
+/** Columns of a frame line shown around the span: a minified or generated line is not echoed whole. */
+const FRAME_WIDTH = 160;
+
 /** The line before, the line itself, and a caret line under the span (clipped to the line). */
 function codeFrame(text: string, line: number, column: number, length: number): string[] {
   const lines = text.split(/\r?\n/);
@@ -26,13 +29,17 @@ function codeFrame(text: string, line: number, column: number, length: number): 
   if (target === undefined) return [];
   const first = Math.max(1, line - 1);
   const width = String(line).length;
+  const start = Math.min(column - 1, target.length);
+  // A long line is shown from a little before the span, FRAME_WIDTH columns, with `…` where it was cut.
+  const offset = target.length <= FRAME_WIDTH ? 0 : Math.max(0, Math.min(start - 40, target.length - FRAME_WIDTH));
+  const shown = (text: string) => `${offset > 0 ? "…" : ""}${text.slice(offset, offset + FRAME_WIDTH)}${text.length > offset + FRAME_WIDTH ? "…" : ""}`;
   const frame: string[] = [];
   for (let n = first; n <= line; n++) {
-    frame.push(`  ${String(n).padStart(width)} | ${lines[n - 1] ?? ""}`.trimEnd());
+    frame.push(`  ${String(n).padStart(width)} | ${shown(lines[n - 1] ?? "")}`.trimEnd());
   }
-  const start = Math.min(column - 1, target.length);
-  const carets = Math.max(1, Math.min(length, target.length - start));
-  frame.push(`  ${" ".repeat(width)} | ${" ".repeat(start)}${"^".repeat(carets)}`);
+  const lead = start - offset + (offset > 0 ? 1 : 0);
+  const carets = Math.max(1, Math.min(length, target.length - start, FRAME_WIDTH - (start - offset)));
+  frame.push(`  ${" ".repeat(width)} | ${" ".repeat(lead)}${"^".repeat(carets)}`);
   return frame;
 }
 

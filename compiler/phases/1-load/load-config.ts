@@ -1,12 +1,13 @@
 // Phase 1: read the tool and policy files and parse every YAML document with source positions.
 // This is the only phase that reads files.
 
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, statSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { LineCounter, parseAllDocuments } from "yaml";
 import { DiagnosticLog } from "../../diagnostics/diagnostic.js";
 import { ConfigDocument } from "./config-document.js";
 import { plainYamlProblem } from "./yaml-problem.js";
+import { readFileInside } from "./config-file.js";
 
 /** `context` is the optional context.yaml at the config root (deployment context keys and values). */
 export type ConfigKind = "tool" | "policy" | "context";
@@ -47,8 +48,9 @@ export function readConfigFiles(location: ConfigLocation, log: DiagnosticLog): S
   ];
   const files: SourceFile[] = [];
   const contextFile = resolve(root, "context.yaml");
-  if (existsSync(contextFile) && statSync(contextFile).isFile()) {
-    files.push({ path: displayPath(root, contextFile), kind: "context", text: readFileSync(contextFile, "utf8") });
+  if (lstatSync(contextFile, { throwIfNoEntry: false }) !== undefined) {
+    const text = readConfigFile(contextFile, displayPath(root, contextFile), [root], log);
+    if (text !== undefined) files.push({ path: displayPath(root, contextFile), kind: "context", text });
   }
   for (const [kind, folder] of folders) {
     const display = displayPath(root, folder);
@@ -58,11 +60,23 @@ export function readConfigFiles(location: ConfigLocation, log: DiagnosticLog): S
     }
     for (const name of readdirSync(folder).filter((n) => /\.ya?ml$/.test(n)).sort()) {
       const path = join(folder, name);
-      files.push({ path: displayPath(root, path), kind, text: readFileSync(path, "utf8") });
+      const text = readConfigFile(path, displayPath(root, path), [root, folder], log);
+      if (text !== undefined) files.push({ path: displayPath(root, path), kind, text });
     }
   }
   return files;
 }
+
+/** A config file's text, or a KR1004 error naming what it is instead (config-file.ts). */
+function readConfigFile(path: string, display: string, within: readonly string[], log: DiagnosticLog): string | undefined {
+  const read = readFileInside(path, display, within);
+  if ("text" in read) return read.text;
+  log.report("KR1004", { file: display, line: 1, column: 1, length: 1 }, read.problem);
+  return undefined;
+}
+
+/** A tool's name line, found in a file that did not parse, so references to the tool are not reported as unknown. */
+const TOOL_NAME_LINE = /^tool:\s*["']?([a-z][a-z0-9_]*)/gm;
 
 /** Parses already-read sources; the in-memory entry point used by the SDK and tests. */
 export function parseConfigSources(files: readonly SourceFile[], log: DiagnosticLog): LoadedConfig {
@@ -91,10 +105,20 @@ export function parseConfigSources(files: readonly SourceFile[], log: Diagnostic
         log.report("KR1001", { file: file.path, line: plain.line, column: plain.column, length: plain.length }, plain.message, { hint });
       }
       if (problems.length > 0 && file.kind === "tool") {
-        for (const match of file.text.matchAll(/^tool:\s*["']?([a-z][a-z0-9_]*)/gm)) unparsedToolNames.add(match[1]!);
+        for (const match of file.text.matchAll(TOOL_NAME_LINE)) unparsedToolNames.add(match[1]!);
       }
       if (problems.length > 0 || document.contents === null) return;
-      const doc = new ConfigDocument(file.path, index, document.toJS(), document, lines);
+      let value: unknown;
+      try {
+        value = document.toJS();
+      } catch (error) {
+        // An alias expanded past the parser's limit (a "billion laughs" document) or a similar refusal.
+        const pos = lines.linePos(document.range[0]);
+        log.report("KR1001", { file: file.path, line: pos.line, column: pos.col, length: 1 }, `this document cannot be read: ${(error as Error).message}`);
+        if (file.kind === "tool") for (const match of file.text.matchAll(TOOL_NAME_LINE)) unparsedToolNames.add(match[1]!);
+        return;
+      }
+      const doc = new ConfigDocument(file.path, index, value, document, lines);
       if (file.kind === "context") context ??= doc;
       else (file.kind === "tool" ? tools : policies).push(doc);
     });

@@ -3,6 +3,7 @@
 // the runtime matches with (linear by construction; scslre's verdict only guards consumers of the schema).
 
 import { RegExpParser, visitRegExpAST, type AST } from "@eslint-community/regexpp";
+import { TooManyNodesError } from "refa";
 import { analyse } from "scslre";
 import type { Code } from "../../diagnostics/codes.js";
 import { MATCHER_STATE_LIMIT, patternAutomaton } from "./pattern-automaton.js";
@@ -36,6 +37,18 @@ function check(source: string, flags: "u" | "iu"): PatternCheck {
     const reason = (error as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "");
     return { ok: false, code: "KR3018", message: `invalid regular expression \`${source}\`: ${reason}` };
   }
+  // The parsers and analysers below recurse on the pattern's nesting (thousands of groups would overflow
+  // the stack) and bound the nodes they make: such a pattern is too complex, said so, never a stack trace.
+  try {
+    return analysedPattern(source, flags);
+  } catch (error) {
+    if (!(error instanceof RangeError) && !(error instanceof TooManyNodesError)) throw error;
+    const shown = source.length > 80 ? `${source.slice(0, 80)}…` : source;
+    return { ok: false, code: "KR3024", message: `regular expression \`${shown}\` is ${error instanceof RangeError ? "nested too deeply" : "too large"} to analyse` };
+  }
+}
+
+function analysedPattern(source: string, flags: "u" | "iu"): PatternCheck {
   const ast = new RegExpParser({ ecmaVersion: 2024 }).parsePattern(source, 0, source.length, { unicode: true });
   const unsupported = findUnsupported(ast);
   if (unsupported !== undefined) {

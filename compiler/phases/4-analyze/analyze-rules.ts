@@ -216,15 +216,21 @@ function warnAlwaysHolds(facts: RuleFacts, schemaOf: SchemaOf, log: DiagnosticLo
     const schemaConstraints = schemaOf(field).map((a) => a.constraint);
     let violable: boolean;
     const c = atom.constraint;
-    if (c.kind === "items") {
-      const negated = negation(c.element);
-      const elementSchema = schemaConstraints.flatMap((s) => (s.kind === "items" ? [s.element] : []));
-      const counts = schemaConstraints.filter((s) => s.kind === "count");
-      const oneItemAllowed = solve(field, [...counts, { kind: "count", key: "count:1:inf", min: 1, max: Infinity }]).found;
-      violable = negated === undefined || (oneItemAllowed && solve({ type: field.type, array: false }, [...elementSchema, negated]).found);
-    } else {
-      const negated = negation(c);
-      violable = negated === undefined || solve(field, [...schemaConstraints, negated]).found;
+    try {
+      if (c.kind === "items") {
+        const negated = negation(c.element);
+        const elementSchema = schemaConstraints.flatMap((s) => (s.kind === "items" ? [s.element] : []));
+        const counts = schemaConstraints.filter((s) => s.kind === "count");
+        const oneItemAllowed = solve(field, [...counts, { kind: "count", key: "count:1:inf", min: 1, max: Infinity }]).found;
+        violable = negated === undefined || (oneItemAllowed && solve({ type: field.type, array: false }, [...elementSchema, negated]).found);
+      } else {
+        const negated = negation(c);
+        violable = negated === undefined || solve(field, [...schemaConstraints, negated]).found;
+      }
+    } catch (error) {
+      // Too large to decide: this warning is not given; the rule's own checks report the size (KR4006).
+      if (error instanceof TooComplexError) continue;
+      throw error;
     }
     if (!violable) {
       log.report("KR4004", condition.span, `condition ${atom.label} of ${facts.rule.id} always holds given the schema of \`${field.name}\``);

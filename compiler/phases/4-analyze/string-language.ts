@@ -35,7 +35,7 @@ export function complementOf(dfa: DFA): DFA {
 }
 
 export function finiteLanguage(words: readonly string[]): DFA {
-  const dfa = DFA.fromWords(words.map((w) => Words.fromStringToUnicode(w)), { maxCharacter: MAX_CHARACTER });
+  const dfa = guard(() => DFA.fromWords(words.map((w) => Words.fromStringToUnicode(w)), { maxCharacter: MAX_CHARACTER }, new DFA.LimitedNodeFactory(NODE_LIMIT)));
   dfa.minimize();
   return dfa;
 }
