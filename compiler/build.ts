@@ -9,6 +9,7 @@ import type { ConfigLocation } from "./phases/1-load/load-config.js";
 import { generateConfig, type GeneratedFiles } from "./phases/5-generate/generate-config.js";
 import { BUNDLE_ENTRY, bundleRuntime, SHADOW_BUNDLE_ENTRY } from "./phases/6-bundle/bundle-runtime.js";
 import type { Analysis } from "./phases/4-analyze/analyze-rules.js";
+import { makeDirectory } from "../runtime-template/process/make-directory.js";
 
 export interface Manifest {
   config_sha256: string;
@@ -34,12 +35,44 @@ export function generatedTree(generated: GeneratedFiles, shadow?: GeneratedFiles
 }
 
 function writeTree(root: string, files: ReadonlyMap<string, string>): void {
-  rmSync(root, { recursive: true, force: true });
   for (const [path, text] of [...files].sort()) {
-    mkdirSync(dirname(join(root, path)), { recursive: true });
-    writeFileSync(join(root, path), text);
+    makeDirectory(dirname(join(root, path)));
+    writeFileSync(join(root, path), text, { flag: "wx" });
   }
 }
+
+/**
+ * Writes generated/, keyrunner.mjs and manifest.json into `out` so that no reader ever finds a torn or
+ * mixed build for long, and a failed write (a full disk, a kill -9) leaves the previous build as it was:
+ * everything is written under a fresh staging folder in `out` first, then renamed into place — the
+ * generated tree, then the bundle, then the manifest, which names the bundle's sha256, last. Renames
+ * replace a symbolic link at a name, never write through it. `build --check` compares all three.
+ */
+function writeBuild(out: string, tree: ReadonlyMap<string, string>, bundle: Buffer, manifest: Manifest): void {
+  makeDirectory(out);
+  const stage = join(out, `.keyrunner-build-${process.pid}-${randomBytes(6).toString("hex")}`);
+  try {
+    mkdirSync(stage, { mode: 0o755 });
+    writeTree(join(stage, "generated"), tree);
+    writeFileSync(join(stage, "keyrunner.mjs"), bundle, { flag: "wx", mode: 0o755 });
+    chmodSync(join(stage, "keyrunner.mjs"), 0o755);
+    writeFileSync(join(stage, "manifest.json"), manifestText(manifest), { flag: "wx" });
+    // A directory cannot replace one in a rename: the old tree steps aside first, and is removed after.
+    const previous = join(stage, "previous-generated");
+    if (lstatSync(join(out, "generated"), { throwIfNoEntry: false }) !== undefined) renameSync(join(out, "generated"), previous);
+    renameSync(join(stage, "generated"), join(out, "generated"));
+    renameSync(join(stage, "keyrunner.mjs"), join(out, "keyrunner.mjs"));
+    renameSync(join(stage, "manifest.json"), join(out, "manifest.json"));
+  } catch (error) {
+    // A write's error names no path (ENOSPC): the output folder is the one to name.
+    if ((error as NodeJS.ErrnoException).syscall !== undefined) (error as NodeJS.ErrnoException).path ??= out;
+    throw error;
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+const manifestText = (manifest: Manifest) => `${JSON.stringify(manifest, null, 2)}\n`;
 
 function manifestOf(analysis: Analysis, generated: GeneratedFiles, bundleSha256: string): Manifest {
   const tools = [...analysis.config.tools.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -70,12 +103,9 @@ export async function buildConfig(location: ConfigLocation, out: string, shadow?
   const generated = await generateConfig(result.analysis);
   const shadowGenerated = shadowResult === undefined ? undefined : await generateConfig(shadowResult.analysis!);
   const tree = generatedTree(generated, shadowGenerated);
-  writeTree(join(out, "generated"), tree);
   const bundle = await bundleRuntime(tree);
   const manifest = { ...manifestOf(result.analysis, generated, bundle.sha256), ...(shadowGenerated ? { shadow_config_sha256: shadowGenerated.configSha256 } : {}) };
-  writeFileSync(join(out, "keyrunner.mjs"), bundle.code);
-  chmodSync(join(out, "keyrunner.mjs"), 0o755);
-  writeFileSync(join(out, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeBuild(out, tree, bundle.code, manifest);
   return { check: result, generated, bundle: bundle.code, manifest };
 }
 
@@ -85,12 +115,24 @@ export async function staleGeneratedFiles(location: ConfigLocation, out: string,
   if (result.analysis === undefined) return { check: result, stale: [] };
   const shadowResult = shadow === undefined ? undefined : check(shadow);
   if (shadowResult !== undefined && shadowResult.analysis === undefined) return { check: shadowResult, stale: [] };
-  const expected = generatedTree(await generateConfig(result.analysis), shadowResult ? await generateConfig(shadowResult.analysis!) : undefined);
+  const generated = await generateConfig(result.analysis);
+  const shadowGenerated = shadowResult ? await generateConfig(shadowResult.analysis!) : undefined;
+  const expected = generatedTree(generated, shadowGenerated);
   const dir = join(out, "generated");
   const present = existsSync(dir) ? listFiles(dir).map((f) => relative(dir, f).split("\\").join("/")) : [];
   const stale = new Set<string>();
   for (const [path, text] of expected) if (!existsSync(join(dir, path)) || readFileSync(join(dir, path), "utf8") !== text) stale.add(path);
   for (const path of present) if (!expected.has(path)) stale.add(path);
+  // The bundle and its manifest, where they are there (a repository may commit only generated/): each
+  // must be exactly what this config builds — a torn build, an edited bundle or an old one is stale.
+  const bundlePath = join(out, "keyrunner.mjs");
+  const manifestPath = join(out, "manifest.json");
+  if (existsSync(bundlePath) || existsSync(manifestPath)) {
+    const bundle = await bundleRuntime(expected);
+    const manifest = manifestText({ ...manifestOf(result.analysis, generated, bundle.sha256), ...(shadowGenerated ? { shadow_config_sha256: shadowGenerated.configSha256 } : {}) });
+    if (!existsSync(bundlePath) || !readFileSync(bundlePath).equals(bundle.code)) stale.add("../keyrunner.mjs");
+    if (!existsSync(manifestPath) || readFileSync(manifestPath, "utf8") !== manifest) stale.add("../manifest.json");
+  }
   return { check: result, stale: [...stale].sort() };
 }
 

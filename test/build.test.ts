@@ -1,7 +1,7 @@
 // `keyrunner build` as a user runs it: the three outputs, byte-identical rebuilds, `--check` in CI,
 // and the bundle carrying no compiler dependency.
 
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -73,6 +73,54 @@ describe("keyrunner build", () => {
     const stale = await keyrunner(["build", project, "--out", out, "--check"]);
     expect(stale.code).toBe(1);
     expect(stale.stderr).toContain("  tools/refund_payment.ts\n");
+  });
+
+  it("--check also holds the bundle and the manifest to what the config builds: a torn or edited build is stale", async () => {
+    const out = join(project, "out6");
+    await keyrunner(["build", project, "--out", out]);
+    const bundle = join(out, "keyrunner.mjs");
+    const original = readFileSync(bundle);
+    writeFileSync(bundle, Buffer.concat([original, Buffer.from("// edited\n")]));
+    const edited = await keyrunner(["build", project, "--out", out, "--check"]);
+    expect(edited.code).toBe(1);
+    expect(edited.stderr).toContain("  ../keyrunner.mjs\n");
+    expect(edited.stderr).not.toContain("manifest.json");
+    // A build killed between its renames: the new generated tree beside the old bundle and manifest.
+    writeFileSync(bundle, original);
+    const other = join(project, "out6-other");
+    cpSync(project, join(project, "..", "changed-config"), { recursive: true, filter: (p) => !p.includes("out") });
+    const changed = join(project, "..", "changed-config");
+    const tool = join(changed, "tools", "refund_payment.yaml");
+    writeFileSync(tool, readFileSync(tool, "utf8").replace("Refund a Stripe payment", "Refund a Stripe payment, changed"));
+    await keyrunner(["build", changed, "--out", other]);
+    rmSync(join(out, "generated"), { recursive: true });
+    cpSync(join(other, "generated"), join(out, "generated"), { recursive: true });
+    const torn = await keyrunner(["build", changed, "--out", out, "--check"]);
+    expect(torn.code).toBe(1);
+    expect(torn.stderr).toContain("  ../keyrunner.mjs\n  ../manifest.json\n");
+  });
+
+  it("writes by rename: a link at an output name is replaced, not written through, and no staging folder stays", async () => {
+    const out = join(project, "out7");
+    mkdirSync(out);
+    const victim = join(project, "..", "outside-victim.txt");
+    writeFileSync(victim, "not KeyRunner's\n");
+    symlinkSync(victim, join(out, "keyrunner.mjs"));
+    symlinkSync(victim, join(out, "manifest.json"));
+    expect((await keyrunner(["build", project, "--out", out])).code).toBe(0);
+    expect(readFileSync(victim, "utf8")).toBe("not KeyRunner's\n");
+    expect(statSync(victim).mode & 0o777).not.toBe(0o755);
+    expect(lstatSync(join(out, "keyrunner.mjs")).isFile()).toBe(true);
+    expect(readdirSync(out).sort()).toEqual(["generated", "keyrunner.mjs", "manifest.json"]);
+    expect((await keyrunner(["build", project, "--out", out, "--check"])).code).toBe(0);
+  });
+
+  it("a build that cannot write says where, in one line, and exits 1", async () => {
+    const file = join(project, "..", "a-plain-file");
+    writeFileSync(file, "x");
+    const failed = await keyrunner(["build", project, "--out", join(file, "dist")]);
+    expect(failed.stderr).toBe(`keyrunner: build failed: cannot make the directory ${join(file, "dist")}: ${file} is not a directory (ENOTDIR)\n`);
+    expect(failed.code).toBe(1);
   });
 
   it("build DIR writes DIR/dist, not ./dist; --out is relative to the current folder", async () => {
