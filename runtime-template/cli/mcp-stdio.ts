@@ -68,5 +68,13 @@ export async function serveMcpStdio(config: CompiledConfig, flags: Flags): Promi
     };
     process.stdin.once("end", stop);
     process.once("SIGTERM", stop);
+    // The client gone while calls run (its end of stdout closed: EPIPE): every call still finishes and
+    // is recorded, its answer has nowhere to go, and the server stops as on stdin's end — never the
+    // unhandled 'error' that once killed it between a call's decision record and its outcome record.
+    process.stdout.on("error", stop);
+    // The transport closed itself (a message over its 10 MiB limit): said on stderr, then the same stop,
+    // where it once left a process that Node ended with code 13 and no word.
+    server.onerror = (error) => err(`mcp: ${error.message.split("\n")[0]}`);
+    server.onclose = stop;
   });
 }

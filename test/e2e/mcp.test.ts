@@ -244,6 +244,67 @@ describe("stdio MCP stopping", () => {
     });
   });
 
+  // A client that dies closes both its pipes: the server's answer then meets EPIPE. That once crashed it
+  // (an unhandled 'error' with a stack trace) between the call's decision record and its outcome record.
+  it("when the client goes away mid-call, the call is still recorded to its outcome and the server exits 0", async () => {
+    const { spawn } = await import("node:child_process");
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    upstream.routes.set("/v1/refunds", (_req, res) => {
+      setTimeout(() => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ id: "re_gone" }));
+      }, 700);
+    });
+    const place = mkdtempSync(join(tmpdir(), "kr-mcp-gone-"));
+    const mark = upstream.received.length;
+    const child = spawn(process.execPath, [bundle, "mcp", "--agents", join(dir, "agents.yaml"), "--audit", join(place, "audit.jsonl"), "--state", join(place, "state")], {
+      env: { PATH: process.env.PATH ?? "", STRIPE_API_KEY: SECRET, KEYRUNNER_TOKEN: AGENT },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const send = (message: unknown) => child.stdin.write(`${JSON.stringify(message)}\n`);
+    send({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+    send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "refund_payment", arguments: { payment_id: "pi_gone", amount_cents: 100, reason: "client dies" } } });
+    const started = Date.now();
+    while (upstream.received.length === mark && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
+    child.stdout.destroy();
+    child.stdin.destroy();
+    expect(await exited).toBe(0);
+    expect(stderr).not.toMatch(/EPIPE|\n\s+at /);
+    const records = readFileSync(join(place, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { id: string; decision: string; status?: string });
+    expect(records.map((r) => [r.decision, r.status])).toEqual([["allow", undefined], ["outcome", "ok"]]);
+    expect(new Set(records.map((r) => r.id)).size).toBe(1);
+    expect(upstream.received.length).toBe(mark + 1);
+    upstream.routes.set("/v1/refunds", (req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ id: "re_1", status: "succeeded", echoed_auth: req.headers.authorization }));
+    });
+  });
+
+  it("a message over the transport's 10 MiB limit is said on stderr, and the server stops cleanly", async () => {
+    const { spawn } = await import("node:child_process");
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const place = mkdtempSync(join(tmpdir(), "kr-mcp-big-"));
+    const child = spawn(process.execPath, [bundle, "mcp", "--agents", join(dir, "agents.yaml"), "--audit", join(place, "audit.jsonl"), "--state", join(place, "state")], {
+      env: { PATH: process.env.PATH ?? "", STRIPE_API_KEY: SECRET, KEYRUNNER_TOKEN: AGENT },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.stdout.resume();
+    // The server stops reading once over the limit: the rest of this write meets a closed pipe.
+    child.stdin.on("error", () => undefined);
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    child.stdin.write(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"pad":"${"x".repeat(11 * 1024 * 1024)}"}}\n`);
+    expect(await exited).toBe(0);
+    expect(stderr).toContain("keyrunner: mcp: ReadBuffer exceeded maximum size of 10485760 bytes\n");
+  });
+
   it("without an agents file, KEYRUNNER_AGENT must be a name a policy could name", async () => {
     const { spawnSync } = await import("node:child_process");
     const result = spawnSync(process.execPath, [bundle, "mcp", "--audit", join(dir, "bad-agent.jsonl"), "--state", join(dir, "bad-agent-state")], {
