@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { auditVerify, tokenText } from "../runtime-template/cli/bundle-cli.js";
+import { AGENT_NAME, AGENT_NAME_RULE } from "../runtime-template/credentials/agents-file.js";
 import { flagsOf } from "../runtime-template/cli/flags.js";
 import { handOnNamed } from "../runtime-template/process/inherited-descriptors.js";
 import { RUNTIME_VERSION } from "../runtime-template/version.js";
@@ -353,6 +354,12 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     .option("--approver", "a token for an approver, to add under approvers:")
     .description("print a new random token and the line to add to the agents file")
     .action((name: string, o: { approver?: boolean }) => {
+      // The agents file refuses a name no policy could name: a token for one would be a line it rejects.
+      if (!AGENT_NAME.test(name)) {
+        io.stderr(`error: token NAME ${AGENT_NAME_RULE}, not ${JSON.stringify(name)}\n`);
+        exitCode = 1;
+        return;
+      }
       io.stdout(tokenText(name, o.approver ? "approver" : "agent"));
     });
 

@@ -233,4 +233,13 @@ describe("keyrunner serve and token", () => {
     child.kill("SIGTERM");
     expect(await new Promise((resolve) => child.on("exit", resolve))).toBe(0);
   });
+
+  it("token refuses a name the agents file would refuse, printing no token", async () => {
+    for (const name of ["", "bad name!", "_x", "a".repeat(65)]) {
+      const refused = await keyrunner(["token", name]);
+      expect(refused.stdout).toBe("");
+      expect(refused.stderr).toContain(`must be an agent name: a letter or digit, then letters, digits, _, . or -, at most 64 characters, not ${JSON.stringify(name)}`);
+      expect(refused.code).toBe(1);
+    }
+  });
 });

@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { verifyAuditFile } from "../audit/audit-verify.js";
 import { sha256Hex } from "../credentials/constant-time.js";
+import { AGENT_NAME, AGENT_NAME_RULE } from "../credentials/agents-file.js";
 import type { CompiledConfig } from "../contract/tool-module.js";
 import { RUNTIME_VERSION } from "../version.js";
 import { err, flagsOf, parseFlags, usage, type Flags } from "./flags.js";
@@ -135,6 +136,8 @@ export async function runBundleCli(config: CompiledConfig, argv: readonly string
     const parsed = parseFlags([{ name: "approver", kind: "boolean", description: "a token for an approver", commands: [] }], rest);
     if (!parsed.ok) return fail(parsed.message);
     if (parsed.positional.length !== 1) return fail("token takes one NAME");
+    // The agents file refuses a name no policy could name: a token for one would be a line it rejects.
+    if (!AGENT_NAME.test(parsed.positional[0]!)) return fail(`token NAME ${AGENT_NAME_RULE}, not ${JSON.stringify(parsed.positional[0])}`);
     process.stdout.write(tokenText(parsed.positional[0]!, parsed.flags.boolean("approver") ? "approver" : "agent"));
     return 0;
   }
