@@ -84,6 +84,32 @@ describe("audit chain", () => {
     expect(verifyAuditFile(file, undefined)).toEqual({ ok: false, records: 2, brokenAt: 3, problem: "hash does not match its content" });
   });
 
+  // The hash covers the parsed fields: these bytes once verified although no writer wrote them.
+  it.each([
+    ["a CR before the newline", (line: string) => `${line}\r`],
+    ["added whitespace", (line: string) => line.replace('"seq":', '"seq": ')],
+    ["a character written as an escape", (line: string) => line.replace('"support-agent"', '"support\\u002dagent"')],
+    ["a repeated key with the same value", (line: string) => line.replace('"decision":', '"decision":"allow","decision":')],
+  ])("names a record whose bytes the writer did not write: %s", async (_name, change) => {
+    const file = await logWith(4);
+    const lines = readFileSync(file, "utf8").trim().split("\n");
+    lines[2] = change(lines[2]!);
+    writeFileSync(file, `${lines.join("\n")}\n`);
+    expect(verifyAuditFile(file, undefined)).toEqual({ ok: false, records: 2, brokenAt: 3, problem: "not written as the runtime writes it (whitespace, escapes or a repeated key changed)" });
+  });
+
+  it("reads the file in chunks: records across chunk edges, multi-byte text at an edge, and megabytes of log", async () => {
+    const file = logFile();
+    const log = AuditLog.open(file, undefined);
+    // ~2.4 MB of records, each with multi-byte characters, so some split across a 1 MiB read, inside a character.
+    await Promise.all(Array.from({ length: 3000 }, (_, i) => log.append({ ...entry(i + 1), input: { payment_id: `pi_${"é€😀".repeat(60)}_${i}`, amount_cents: i } })));
+    await log.close();
+    expect(readFileSync(file).length).toBeGreaterThan(2 * 1024 * 1024);
+    expect(verifyAuditFile(file, undefined)).toEqual({ ok: true, records: 3000 });
+    appendFileSync(file, '{"torn":');
+    expect(verifyAuditFile(file, undefined)).toEqual({ ok: false, records: 3000, brokenAt: 3001, problem: "not a JSON record (torn or edited line)" });
+  });
+
   it("detects a deleted record", async () => {
     const file = await logWith(5);
     const lines = readFileSync(file, "utf8").trim().split("\n");
