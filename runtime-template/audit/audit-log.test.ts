@@ -220,12 +220,13 @@ describe("audit chain", () => {
   it("records appended by callbacks of one event-loop turn share one durable write, whatever ran between them", async () => {
     const file = logFile();
     const log = AuditLog.open(file, undefined);
-    // Two timers due together run in one timers phase with a microtask checkpoint between them — as two
-    // requests read in one poll are. A write that started after the first's microtasks would hold only it.
+    // Two immediates queued together run in one check phase with a microtask checkpoint between them — as
+    // two requests read in one poll are. A write that started after the first's microtasks would hold only
+    // it. (Two 1 ms timers once stood here: on a loaded machine the second was not yet due when the first ran.)
     const written = await new Promise<Array<Promise<void>>>((resolve) => {
       const appends: Array<Promise<void>> = [];
-      setTimeout(() => appends.push(log.append(entry(1))), 1);
-      setTimeout(() => resolve([...appends, log.append(entry(2))]), 1);
+      setImmediate(() => appends.push(log.append(entry(1))));
+      setImmediate(() => resolve([...appends, log.append(entry(2))]));
     });
     expect(written[1]).toBe(written[0]);
     await Promise.all(written);

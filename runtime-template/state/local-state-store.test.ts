@@ -91,13 +91,14 @@ describe("local state store", () => {
 
   it("changes made by callbacks of one event-loop turn share one durable write, whatever ran between them", async () => {
     const store = await LocalStateStore.open(folder());
-    // Two timers due together run in one timers phase with a microtask checkpoint between them — as two
-    // requests read in one poll are. A write that started after the first's microtasks would hold only
-    // its change; the second's would need a write of its own, done no sooner than a later turn.
+    // Two immediates queued together run in one check phase with a microtask checkpoint between them —
+    // as two requests read in one poll are. A write that started after the first's microtasks would hold
+    // only its change; the second's would need a write of its own, done no sooner than a later turn.
+    // (Two 1 ms timers once stood here: on a loaded machine the second was not yet due when the first ran.)
     const [first, second] = await new Promise<Array<Promise<unknown>>>((resolve) => {
       const changes: Array<Promise<unknown>> = [];
-      setTimeout(() => changes.push(store.reserve([{ ...limit[0]!, key: "one" }], Date.now())), 1);
-      setTimeout(() => resolve([...changes, store.reserve([{ ...limit[0]!, key: "two" }], Date.now())]), 1);
+      setImmediate(() => changes.push(store.reserve([{ ...limit[0]!, key: "one" }], Date.now())));
+      setImmediate(() => resolve([...changes, store.reserve([{ ...limit[0]!, key: "two" }], Date.now())]));
     });
     let secondDone = false;
     void second!.then(() => (secondDone = true));
