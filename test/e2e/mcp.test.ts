@@ -200,109 +200,92 @@ describe("GET /mcp holds no stream", () => {
 });
 
 describe("stdio MCP stopping", () => {
-  it.each([["stdin closes"], ["SIGTERM"]])("when %s, every call already received is answered and its outcome recorded", async (how) => {
-    const { spawn } = await import("node:child_process");
-    const { mkdtempSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
+  const slowRefunds = (id: string) =>
     upstream.routes.set("/v1/refunds", (_req, res) => {
       setTimeout(() => {
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ id: "re_slow" }));
+        res.end(JSON.stringify({ id }));
       }, 700);
     });
-    const place = mkdtempSync(join(tmpdir(), "kr-mcp-stop-"));
-    const mark = upstream.received.length;
-    const child = spawn(process.execPath, [bundle, "mcp", "--agents", join(dir, "agents.yaml"), "--audit", join(place, "audit.jsonl"), "--state", join(place, "state")], {
-      env: { PATH: process.env.PATH ?? "", STRIPE_API_KEY: SECRET, KEYRUNNER_TOKEN: AGENT },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    const send = (message: unknown) => child.stdin.write(`${JSON.stringify(message)}\n`);
-    send({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
-    send({ jsonrpc: "2.0", method: "notifications/initialized" });
-    send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "refund_payment", arguments: { payment_id: "pi_stop", amount_cents: 100, reason: "stop test" } } });
-    send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "refund_payment", arguments: { payment_id: "pi_stop", amount_cents: 999999 } } });
-    // Once the call has reached the upstream (it answers 700 ms later), the client stops the server.
-    const started = Date.now();
-    while (upstream.received.length === mark && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
-    if (how === "stdin closes") child.stdin.end();
-    else child.kill("SIGTERM");
-    expect(await exited).toBe(0);
-    const answers = out.trim().split("\n").map((line) => JSON.parse(line) as { id: number; result?: { isError?: boolean; _meta?: Record<string, string> } });
-    expect(answers.map((a) => a.id).sort()).toEqual([0, 1, 2]);
-    const executed = answers.find((a) => a.id === 1)!.result!;
-    expect(executed.isError).toBeUndefined();
-    const records = readFileSync(join(place, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { id: string; decision: string; status?: string });
-    const id = executed._meta!["keyrunner/audit_id"]!;
-    expect(records.filter((r) => r.id === id).map((r) => [r.decision, r.status])).toEqual([["allow", undefined], ["outcome", "ok"]]);
-    expect(upstream.received.length).toBe(mark + 1);
+  const quickRefunds = () =>
     upstream.routes.set("/v1/refunds", (req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ id: "re_1", status: "succeeded", echoed_auth: req.headers.authorization }));
     });
+
+  /** `keyrunner.mjs mcp` on raw pipes, with its own audit and state, initialised; what it wrote so far. */
+  async function rawStdioServer(name: string) {
+    const { spawn } = await import("node:child_process");
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const place = mkdtempSync(join(tmpdir(), `kr-mcp-${name}-`));
+    const child = spawn(process.execPath, [bundle, "mcp", "--agents", join(dir, "agents.yaml"), "--audit", join(place, "audit.jsonl"), "--state", join(place, "state")], {
+      env: { PATH: process.env.PATH ?? "", STRIPE_API_KEY: SECRET, KEYRUNNER_TOKEN: AGENT },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const io = { stdout: "", stderr: "" };
+    child.stdout.on("data", (c: Buffer) => (io.stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (io.stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const send = (message: unknown) => child.stdin.write(`${JSON.stringify(message)}\n`);
+    send({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+    send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    const records = () => readFileSync(join(place, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { id: string; decision: string; status?: string });
+    /** Waits until a call has reached the upstream (which answers 700 ms later). */
+    const reachedUpstream = async (mark: number) => {
+      const started = Date.now();
+      while (upstream.received.length === mark && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
+    };
+    return { child, io, exited, send, records, reachedUpstream };
+  }
+
+  it.each([["stdin closes"], ["SIGTERM"]])("when %s, every call already received is answered and its outcome recorded", async (how) => {
+    slowRefunds("re_slow");
+    const mark = upstream.received.length;
+    const server = await rawStdioServer("stop");
+    server.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "refund_payment", arguments: { payment_id: "pi_stop", amount_cents: 100, reason: "stop test" } } });
+    server.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "refund_payment", arguments: { payment_id: "pi_stop", amount_cents: 999999 } } });
+    // Once the call has reached the upstream, the client stops the server.
+    await server.reachedUpstream(mark);
+    if (how === "stdin closes") server.child.stdin.end();
+    else server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+    const answers = server.io.stdout.trim().split("\n").map((line) => JSON.parse(line) as { id: number; result?: { isError?: boolean; _meta?: Record<string, string> } });
+    expect(answers.map((a) => a.id).sort()).toEqual([0, 1, 2]);
+    const executed = answers.find((a) => a.id === 1)!.result!;
+    expect(executed.isError).toBeUndefined();
+    const id = executed._meta!["keyrunner/audit_id"]!;
+    expect(server.records().filter((r) => r.id === id).map((r) => [r.decision, r.status])).toEqual([["allow", undefined], ["outcome", "ok"]]);
+    expect(upstream.received.length).toBe(mark + 1);
+    quickRefunds();
   });
 
   // A client that dies closes both its pipes: the server's answer then meets EPIPE. That once crashed it
   // (an unhandled 'error' with a stack trace) between the call's decision record and its outcome record.
   it("when the client goes away mid-call, the call is still recorded to its outcome and the server exits 0", async () => {
-    const { spawn } = await import("node:child_process");
-    const { mkdtempSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    upstream.routes.set("/v1/refunds", (_req, res) => {
-      setTimeout(() => {
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ id: "re_gone" }));
-      }, 700);
-    });
-    const place = mkdtempSync(join(tmpdir(), "kr-mcp-gone-"));
+    slowRefunds("re_gone");
     const mark = upstream.received.length;
-    const child = spawn(process.execPath, [bundle, "mcp", "--agents", join(dir, "agents.yaml"), "--audit", join(place, "audit.jsonl"), "--state", join(place, "state")], {
-      env: { PATH: process.env.PATH ?? "", STRIPE_API_KEY: SECRET, KEYRUNNER_TOKEN: AGENT },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    const send = (message: unknown) => child.stdin.write(`${JSON.stringify(message)}\n`);
-    send({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
-    send({ jsonrpc: "2.0", method: "notifications/initialized" });
-    send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "refund_payment", arguments: { payment_id: "pi_gone", amount_cents: 100, reason: "client dies" } } });
-    const started = Date.now();
-    while (upstream.received.length === mark && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
-    child.stdout.destroy();
-    child.stdin.destroy();
-    expect(await exited).toBe(0);
-    expect(stderr).not.toMatch(/EPIPE|\n\s+at /);
-    const records = readFileSync(join(place, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { id: string; decision: string; status?: string });
+    const server = await rawStdioServer("gone");
+    server.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "refund_payment", arguments: { payment_id: "pi_gone", amount_cents: 100, reason: "client dies" } } });
+    await server.reachedUpstream(mark);
+    server.child.stdout.destroy();
+    server.child.stdin.destroy();
+    expect(await server.exited).toBe(0);
+    expect(server.io.stderr).not.toMatch(/EPIPE|\n\s+at /);
+    const records = server.records();
     expect(records.map((r) => [r.decision, r.status])).toEqual([["allow", undefined], ["outcome", "ok"]]);
     expect(new Set(records.map((r) => r.id)).size).toBe(1);
     expect(upstream.received.length).toBe(mark + 1);
-    upstream.routes.set("/v1/refunds", (req, res) => {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ id: "re_1", status: "succeeded", echoed_auth: req.headers.authorization }));
-    });
+    quickRefunds();
   });
 
   it("a message over the transport's 10 MiB limit is said on stderr, and the server stops cleanly", async () => {
-    const { spawn } = await import("node:child_process");
-    const { mkdtempSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    const place = mkdtempSync(join(tmpdir(), "kr-mcp-big-"));
-    const child = spawn(process.execPath, [bundle, "mcp", "--agents", join(dir, "agents.yaml"), "--audit", join(place, "audit.jsonl"), "--state", join(place, "state")], {
-      env: { PATH: process.env.PATH ?? "", STRIPE_API_KEY: SECRET, KEYRUNNER_TOKEN: AGENT },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.stdout.resume();
+    const server = await rawStdioServer("big");
     // The server stops reading once over the limit: the rest of this write meets a closed pipe.
-    child.stdin.on("error", () => undefined);
-    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    child.stdin.write(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"pad":"${"x".repeat(11 * 1024 * 1024)}"}}\n`);
-    expect(await exited).toBe(0);
-    expect(stderr).toContain("keyrunner: mcp: ReadBuffer exceeded maximum size of 10485760 bytes\n");
+    server.child.stdin.on("error", () => undefined);
+    server.child.stdin.write(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"pad":"${"x".repeat(11 * 1024 * 1024)}"}}\n`);
+    expect(await server.exited).toBe(0);
+    expect(server.io.stderr).toContain("keyrunner: mcp: ReadBuffer exceeded maximum size of 10485760 bytes\n");
   });
 
   it("without an agents file, KEYRUNNER_AGENT must be a name a policy could name", async () => {
