@@ -4,7 +4,7 @@
 import type { ScalarType } from "../3-resolve/resolved-config.js";
 import type { Atom, Constraint, StringLanguage } from "./constraints.js";
 import { NumberSet } from "./number-set.js";
-import { intersectAll, shortestWord } from "./string-language.js";
+import { intersectAll, shortestWord, TooComplexError } from "./string-language.js";
 
 export interface FieldShape {
   readonly type: ScalarType;
@@ -100,6 +100,9 @@ function solveString(constraints: readonly Constraint[]): Solution {
   }
 }
 
+/** The most items a list witness is built with. */
+const LONGEST_WITNESS_LIST = 100_000;
+
 function solveList(type: ScalarType, constraints: readonly Constraint[]): Solution {
   let min = 0;
   let max = Infinity;
@@ -112,6 +115,9 @@ function solveList(type: ScalarType, constraints: readonly Constraint[]): Soluti
   }
   if (min > max) return EMPTY;
   if (min === 0) return { found: true, value: [] };
+  // A witness holds `min` items: beyond this no request body (1 MiB by default) could carry one, and an
+  // array of 1e308 cannot be made at all (it was a RangeError). Too large to decide, said as KR4006.
+  if (min > LONGEST_WITNESS_LIST) throw new TooComplexError(`a list of at least ${min} items`);
   const item = solve({ type, array: false }, element);
   return item.found ? { found: true, value: Array.from({ length: min }, () => item.value) } : EMPTY;
 }
