@@ -10,6 +10,7 @@ import { generateConfig, type GeneratedFiles } from "./phases/5-generate/generat
 import { BUNDLE_ENTRY, bundleRuntime, SHADOW_BUNDLE_ENTRY } from "./phases/6-bundle/bundle-runtime.js";
 import type { Analysis } from "./phases/4-analyze/analyze-rules.js";
 import { makeDirectory } from "../runtime-template/process/make-directory.js";
+import { folderOutside, realFolder } from "./phases/1-load/config-file.js";
 
 export interface Manifest {
   config_sha256: string;
@@ -74,7 +75,8 @@ function writeBuild(out: string, tree: ReadonlyMap<string, string>, bundle: Buff
 
 const manifestText = (manifest: Manifest) => `${JSON.stringify(manifest, null, 2)}\n`;
 
-function manifestOf(analysis: Analysis, generated: GeneratedFiles, bundleSha256: string): Manifest {
+/** The manifest of a build: what it came from, what it may reach, the secrets it needs, its bundle's digest. */
+function manifestOf(analysis: Analysis, generated: GeneratedFiles, bundleSha256: string, shadow?: GeneratedFiles): Manifest {
   const tools = [...analysis.config.tools.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   return {
     config_sha256: generated.configSha256,
@@ -87,6 +89,7 @@ function manifestOf(analysis: Analysis, generated: GeneratedFiles, bundleSha256:
     egress_origins: [...new Set(tools.flatMap((t) => (t.run.type === "http" ? [t.run.origin] : [])))].sort(),
     secrets: [...generated.secrets],
     bundle_sha256: bundleSha256,
+    ...(shadow === undefined ? {} : { shadow_config_sha256: shadow.configSha256 }),
   };
 }
 
@@ -96,28 +99,45 @@ function manifestOf(analysis: Analysis, generated: GeneratedFiles, bundleSha256:
  * are bundled beside the enforced ones.
  */
 export async function buildConfig(location: ConfigLocation, out: string, shadow?: ConfigLocation): Promise<BuildOutput> {
+  const compiled = await compileTree(location, shadow);
+  if (!("tree" in compiled)) return compiled;
+  const bundle = await bundleRuntime(compiled.tree);
+  const manifest = compiled.manifest(bundle.sha256);
+  writeBuild(out, compiled.tree, bundle.code, manifest);
+  return { check: compiled.check, generated: compiled.generated, bundle: bundle.code, manifest };
+}
+
+/**
+ * Checks the config (and a shadow candidate, which must check too, else its result is returned) and
+ * generates the tree under dist/generated, with the manifest it makes for a given bundle digest.
+ */
+async function compileTree(location: ConfigLocation, shadow?: ConfigLocation): Promise<{ check: CheckResult } | { check: CheckResult; generated: GeneratedFiles; tree: Map<string, string>; manifest: (bundleSha256: string) => Manifest }> {
   const result = check(location);
   if (result.analysis === undefined) return { check: result };
   const shadowResult = shadow === undefined ? undefined : check(shadow);
   if (shadowResult !== undefined && shadowResult.analysis === undefined) return { check: shadowResult };
-  const generated = await generateConfig(result.analysis);
+  const analysis = result.analysis;
+  const generated = await generateConfig(analysis);
   const shadowGenerated = shadowResult === undefined ? undefined : await generateConfig(shadowResult.analysis!);
   const tree = generatedTree(generated, shadowGenerated);
-  const bundle = await bundleRuntime(tree);
-  const manifest = { ...manifestOf(result.analysis, generated, bundle.sha256), ...(shadowGenerated ? { shadow_config_sha256: shadowGenerated.configSha256 } : {}) };
-  writeBuild(out, tree, bundle.code, manifest);
-  return { check: result, generated, bundle: bundle.code, manifest };
+  return { check: result, generated, tree, manifest: (bundleSha256) => manifestOf(analysis, generated, bundleSha256, shadowGenerated) };
+}
+
+/**
+ * The default output `DIR/dist`, refused (in words) when it is a symbolic link leading out of the config:
+ * a pull request adding `dist -> ~/.ssh` would have CI write, and replace files, there. `--out` names an
+ * output anywhere on purpose; only the default is held to the config.
+ */
+export function defaultOutOutside(dir: string, out: string): string | undefined {
+  const problem = folderOutside(out, out, realFolder(dir));
+  return problem === undefined ? undefined : `${problem}: the default output is written only inside the config; name an output elsewhere with --out`;
 }
 
 /** `build --check`: the files under out/generated that differ from what the config generates. */
 export async function staleGeneratedFiles(location: ConfigLocation, out: string, shadow?: ConfigLocation): Promise<{ check: CheckResult; stale: string[] }> {
-  const result = check(location);
-  if (result.analysis === undefined) return { check: result, stale: [] };
-  const shadowResult = shadow === undefined ? undefined : check(shadow);
-  if (shadowResult !== undefined && shadowResult.analysis === undefined) return { check: shadowResult, stale: [] };
-  const generated = await generateConfig(result.analysis);
-  const shadowGenerated = shadowResult ? await generateConfig(shadowResult.analysis!) : undefined;
-  const expected = generatedTree(generated, shadowGenerated);
+  const compiled = await compileTree(location, shadow);
+  if (!("tree" in compiled)) return { check: compiled.check, stale: [] };
+  const expected = compiled.tree;
   const dir = join(out, "generated");
   const present = existsSync(dir) ? listFiles(dir).map((f) => relative(dir, f).split("\\").join("/")) : [];
   const stale = new Set<string>();
@@ -129,11 +149,11 @@ export async function staleGeneratedFiles(location: ConfigLocation, out: string,
   const manifestPath = join(out, "manifest.json");
   if (existsSync(bundlePath) || existsSync(manifestPath)) {
     const bundle = await bundleRuntime(expected);
-    const manifest = manifestText({ ...manifestOf(result.analysis, generated, bundle.sha256), ...(shadowGenerated ? { shadow_config_sha256: shadowGenerated.configSha256 } : {}) });
+    const manifest = manifestText(compiled.manifest(bundle.sha256));
     if (!existsSync(bundlePath) || !readFileSync(bundlePath).equals(bundle.code)) stale.add("../keyrunner.mjs");
     if (!existsSync(manifestPath) || readFileSync(manifestPath, "utf8") !== manifest) stale.add("../manifest.json");
   }
-  return { check: result, stale: [...stale].sort() };
+  return { check: compiled.check, stale: [...stale].sort() };
 }
 
 function listFiles(dir: string): string[] {

@@ -75,9 +75,14 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     .option("--check", "exit 1 when the committed generated code differs from what the config generates")
     .option("--shadow <dir>", "also decide every request with this candidate config, recording (never enforcing) where it differs")
     .action(async (dir: string, o: ConfigFlags & { out?: string; check?: boolean; shadow?: string }) => {
-      const { buildConfig, staleGeneratedFiles } = await import("./build.js");
+      const { buildConfig, defaultOutOutside, staleGeneratedFiles } = await import("./build.js");
       // The build lands beside the config it came from, as `check DIR` reads it; --out names another place.
       const out = o.out ?? join(dir, "dist");
+      const outside = o.out === undefined && !o.check ? defaultOutOutside(dir, out) : undefined;
+      if (outside !== undefined) {
+        io.stderr(`error: ${outside}\n`);
+        return void (exitCode = 1);
+      }
       if (o.check) {
         const { check: result, stale } = await staleGeneratedFiles(location(dir, o), out, o.shadow === undefined ? undefined : { dir: o.shadow });
         if (!report(result)) return void (exitCode = 1);

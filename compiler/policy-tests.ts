@@ -2,7 +2,7 @@
 // must get; cases run through the generated validator and decision code, exactly as the bundle runs them.
 
 import { existsSync, readdirSync } from "node:fs";
-import { readFileInside } from "./phases/1-load/config-file.js";
+import { folderOutside, readFileInside, realFolder } from "./phases/1-load/config-file.js";
 import { join, relative } from "node:path";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import { describeFailures, explainRequest } from "../runtime-template/core/explain.js";
@@ -40,10 +40,13 @@ export function readPolicyTests(dir: string, root: string): { cases: PolicyTestC
   const cases: PolicyTestCase[] = [];
   const problems: string[] = [];
   if (!existsSync(dir)) return { cases, problems: [`no tests folder: ${relative(root, dir) || "."}/ (put cases in tests/*.yaml)`] };
+  const realRoot = realFolder(root);
+  const outside = folderOutside(dir, relative(root, dir).split("\\").join("/"), realRoot);
+  if (outside !== undefined) return { cases, problems: [`${outside}: KeyRunner reads only folders inside it`] };
   for (const name of readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
     const file = relative(root, join(dir, name)).split("\\").join("/");
     const lines = new LineCounter();
-    const read = readFileInside(join(dir, name), file, [root, dir]);
+    const read = readFileInside(join(dir, name), file, [realRoot]);
     if ("problem" in read) {
       problems.push(read.problem);
       continue;

@@ -115,6 +115,40 @@ describe("keyrunner build", () => {
     expect((await keyrunner(["build", project, "--out", out, "--check"])).code).toBe(0);
   });
 
+  it("a default dist/ that is a link out of the config is refused before anything is written; --out may name it", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "kr-build-cwd-"));
+    const config = join(cwd, "config");
+    cpSync(project, config, { recursive: true, filter: (path) => !/\/out\d+$/.test(path) });
+    const victim = mkdtempSync(join(tmpdir(), "kr-victim-"));
+    mkdirSync(join(victim, "generated"));
+    writeFileSync(join(victim, "generated", "keep.txt"), "not KeyRunner's\n");
+    symlinkSync(victim, join(config, "dist"));
+    const refused = await keyrunner(["build", "config"], { cwd });
+    expect(refused.stderr).toBe(`error: config/dist/ is a symbolic link to ${victim}, outside the config: the default output is written only inside the config; name an output elsewhere with --out\n`);
+    expect(refused.code).toBe(1);
+    expect(readdirSync(victim)).toEqual(["generated"]);
+    expect(readFileSync(join(victim, "generated", "keep.txt"), "utf8")).toBe("not KeyRunner's\n");
+    // Dangling, the link still leads out: nothing is made at its target.
+    rmSync(victim, { recursive: true });
+    expect((await keyrunner(["build", "config"], { cwd })).code).toBe(1);
+    expect(() => statSync(victim)).toThrow();
+    // Named on purpose, the same place is written.
+    mkdirSync(victim);
+    expect((await keyrunner(["build", "config", "--out", "config/dist"], { cwd })).code).toBe(0);
+    expect(readdirSync(victim).sort()).toEqual(["generated", "keyrunner.mjs", "manifest.json"]);
+  });
+
+  it("a default dist/ that links to a folder inside the config is written", async () => {
+    const config = mkdtempSync(join(tmpdir(), "kr-build-inside-"));
+    cpSync(join(root, "tools"), join(config, "tools"), { recursive: true });
+    cpSync(join(root, "policies"), join(config, "policies"), { recursive: true });
+    cpSync(join(root, "context.yaml"), join(config, "context.yaml"));
+    mkdirSync(join(config, "build-output"));
+    symlinkSync("build-output", join(config, "dist"));
+    expect((await keyrunner(["build", config])).code).toBe(0);
+    expect(readdirSync(join(config, "build-output")).sort()).toEqual(["generated", "keyrunner.mjs", "manifest.json"]);
+  });
+
   it("a build that cannot write says where, in one line, and exits 1", async () => {
     const file = join(project, "..", "a-plain-file");
     writeFileSync(file, "x");

@@ -23,8 +23,8 @@ export const codes = {
   KR1003: { severity: "warning", title: "no tools defined", help: "add a tool file such as tools/refund.yaml" },
   KR1004: {
     severity: "error",
-    title: "config file is not a regular file inside the config",
-    help: "make it a regular file inside the config folder, or a symbolic link to one there; anything else is not read",
+    title: "config file or folder is not inside the config",
+    help: "make it a regular file inside the config folder, or a symbolic link to one there; a tools/ or policies/ folder linking out of the config is not read (name such a folder with --tools or --policies)",
   },
 
   KR2001: { severity: "error", title: "required key missing" },

@@ -7,7 +7,7 @@ import { LineCounter, parseAllDocuments } from "yaml";
 import { DiagnosticLog } from "../../diagnostics/diagnostic.js";
 import { ConfigDocument } from "./config-document.js";
 import { plainYamlProblem } from "./yaml-problem.js";
-import { readFileInside } from "./config-file.js";
+import { folderOutside, readFileInside, realFolder } from "./config-file.js";
 
 /** `context` is the optional context.yaml at the config root (deployment context keys and values). */
 export type ConfigKind = "tool" | "policy" | "context";
@@ -27,7 +27,7 @@ export interface LoadedConfig {
   readonly context?: ConfigDocument | undefined;
   /** Tool names found in documents that could not be parsed, so references to them are not reported twice. */
   readonly unparsedToolNames: ReadonlySet<string>;
-  /** The tool folder does not exist: every tool reference would be unknown, so none is reported. */
+  /** The tool folder was not read (missing, or refused): every tool reference would be unknown, so none is reported. */
   readonly toolFolderMissing: boolean;
 }
 
@@ -40,31 +40,43 @@ export interface ConfigLocation {
   readonly policies?: string | undefined;
 }
 
-export function readConfigFiles(location: ConfigLocation, log: DiagnosticLog): SourceFile[] {
+/** The files read, and the kinds whose folder could not be read at all (missing, or refused). */
+export function readConfigFiles(location: ConfigLocation, log: DiagnosticLog): { files: SourceFile[]; unreadFolders: Set<ConfigKind> } {
   const root = resolve(location.dir);
-  const folders: Array<[ConfigKind, string]> = [
-    ["tool", resolve(root, location.tools ?? "tools")],
-    ["policy", resolve(root, location.policies ?? "policies")],
+  const realRoot = realFolder(root);
+  // A folder named on the command line is read wherever it is; a default one only inside the config.
+  const folders: Array<[ConfigKind, string, string | undefined]> = [
+    ["tool", resolve(root, location.tools ?? "tools"), location.tools === undefined ? "--tools" : undefined],
+    ["policy", resolve(root, location.policies ?? "policies"), location.policies === undefined ? "--policies" : undefined],
   ];
   const files: SourceFile[] = [];
+  const unreadFolders = new Set<ConfigKind>();
   const contextFile = resolve(root, "context.yaml");
   if (lstatSync(contextFile, { throwIfNoEntry: false }) !== undefined) {
-    const text = readConfigFile(contextFile, displayPath(root, contextFile), [root], log);
+    const text = readConfigFile(contextFile, displayPath(root, contextFile), [realRoot], log);
     if (text !== undefined) files.push({ path: displayPath(root, contextFile), kind: "context", text });
   }
-  for (const [kind, folder] of folders) {
+  for (const [kind, folder, defaultOption] of folders) {
     const display = displayPath(root, folder);
     if (!existsSync(folder) || !statSync(folder).isDirectory()) {
       log.report("KR1002", { file: display, line: 1, column: 1, length: 1 }, `${kind} folder not found: ${display}/`);
+      unreadFolders.add(kind);
       continue;
     }
+    const outside = defaultOption === undefined ? undefined : folderOutside(folder, display, realRoot);
+    if (outside !== undefined) {
+      log.report("KR1004", { file: display, line: 1, column: 1, length: 1 }, `${outside}: KeyRunner reads only folders inside it; to read a folder elsewhere, name it with ${defaultOption}`);
+      unreadFolders.add(kind);
+      continue;
+    }
+    const within = defaultOption === undefined ? [realRoot, realFolder(folder)] : [realRoot];
     for (const name of readdirSync(folder).filter((n) => /\.ya?ml$/.test(n)).sort()) {
       const path = join(folder, name);
-      const text = readConfigFile(path, displayPath(root, path), [root, folder], log);
+      const text = readConfigFile(path, displayPath(root, path), within, log);
       if (text !== undefined) files.push({ path: displayPath(root, path), kind, text });
     }
   }
-  return files;
+  return { files, unreadFolders };
 }
 
 /** A config file's text, or a KR1004 error naming what it is instead (config-file.ts). */
@@ -127,9 +139,8 @@ export function parseConfigSources(files: readonly SourceFile[], log: Diagnostic
 }
 
 export function loadConfig(location: ConfigLocation, log: DiagnosticLog): LoadedConfig {
-  const files = readConfigFiles(location, log);
-  const toolFolder = resolve(location.dir, location.tools ?? "tools");
-  const loaded = { ...parseConfigSources(files, log), toolFolderMissing: !existsSync(toolFolder) };
+  const { files, unreadFolders } = readConfigFiles(location, log);
+  const loaded = { ...parseConfigSources(files, log), toolFolderMissing: unreadFolders.has("tool") };
   if (loaded.tools.length === 0 && !log.hasErrors()) {
     log.report("KR1003", { file: displayPath(resolve(location.dir), resolve(location.dir, location.tools ?? "tools")), line: 1, column: 1, length: 1 }, "no tools defined");
   }
