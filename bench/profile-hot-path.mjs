@@ -1,5 +1,5 @@
 // `node bench/profile-hot-path.mjs [keyrunner|floor] [--concurrency C] [--requests N] [--cpu-prof] [--gc] [--audit FILE]
-//   [--audit-commit-delay MS] [--bundle FILE] [--pinned] [--agents] [-- NODE_FLAGS...]`
+//   [--audit-commit-delay MS] [--bundle FILE] [--pinned] [--agents] [--no-permission-model] [-- NODE_FLAGS...]`
 // --gc adds V8's --trace-gc-nvp and sums its lines over the measured requests: scavenges and their
 // pauses, bytes promoted out of the young generation per request (objects that outlive a request by
 // two scavenges: what made KeyRunner's GC cost 6x the floor's, docs/performance.md), full collections.
@@ -53,7 +53,9 @@ if (target === "floor") {
   const bundle = prebuilt ?? join(dir, "dist", "keyrunner.mjs");
   const audit = option("--audit", join(dir, "audit.jsonl"));
   // A profile is written by the process itself at exit: the permission model would refuse it.
-  const sandbox = profile ? ["--no-permission-model"] : [];
+  // --no-permission-model alone serves without it too (give `-- --single-threaded-gc
+  // --disallow-code-generation-from-strings` for the sandbox's other flags): the A/B of its cost.
+  const sandbox = profile || args.includes("--no-permission-model") ? ["--no-permission-model"] : [];
   const delay = option("--audit-commit-delay", undefined);
   const serveFlags = delay === undefined ? [] : ["--audit-commit-delay", delay];
   // --agents: an agents file with one agent, whose bearer token each request carries (as bench:pinned serves it).

@@ -18,7 +18,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, startRedis } from "./support/redis-server.js";
+import { freePort, missingReason, startRedis } from "./support/redis-server.js";
 import { Upstream, type Received } from "./support/upstream.js";
 
 const root = join(import.meta.dirname, "..");
@@ -115,7 +115,12 @@ execFileSync(
   { stdio: "ignore" },
 );
 const api = new Upstream({ key: readFileSync(join(certDir, "tls.key")), cert: readFileSync(tlsCert) });
-let redis: Awaited<ReturnType<typeof startRedis>>;
+let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
+// The approvals flow serves with Redis state, as the README shows; without redis-server that one case is
+// skipped, saying why (a failure under KR_REQUIRE_REDIS=1, as in CI), and the rest of the README runs.
+const redisMissing = missingReason(["redis-server"]);
+const skipRedisCase = redisMissing !== undefined && process.env.KR_REQUIRE_REDIS !== "1";
+if (skipRedisCase) console.warn(`skipped "README.md > approvals": it ${redisMissing}; set KR_REQUIRE_REDIS=1 to make this a failure`);
 const shims = mkdtempSync(join(tmpdir(), "kr-readme-bin-"));
 
 beforeAll(async () => {
@@ -125,7 +130,7 @@ beforeAll(async () => {
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ id: "re_1", object: "refund", amount: Number(body.amount), payment_intent: body.payment_intent, status: "succeeded" }));
   });
-  redis = await startRedis();
+  if (redisMissing === undefined) redis = await startRedis();
   // `npx keyrunner …` is this repository's CLI, as after `npm install` in a project that depends on it.
   writeFileSync(join(shims, "npx"), `#!/bin/sh\n[ "$1" = keyrunner ] || { echo "npx: only keyrunner here" >&2; exit 127; }\nshift\nexec "${process.execPath}" "${join(root, "bin", "keyrunner.js")}" "$@"\n`, { mode: 0o755 });
 });
@@ -163,7 +168,10 @@ class Session {
   substitute(line: string): string {
     return line
       .replace(/(127\.0\.0\.1|localhost):8787/g, `$1:${this.port}`)
-      .replace("redis://127.0.0.1:6379", redis.url)
+      .replace("redis://127.0.0.1:6379", () => {
+        if (redis === undefined) throw new Error(`the README's Redis command cannot run: ${redisMissing}`);
+        return redis.url;
+      })
       .replace(/apr_…/g, this.approvalId);
   }
 
@@ -391,7 +399,7 @@ describe("README.md", () => {
     });
   });
 
-  it("approvals: the policy compiles in place of support_refunds, and the flow runs as shown", async () => {
+  it.skipIf(skipRedisCase)("approvals: the policy compiles in place of support_refunds, and the flow runs as shown", async () => {
     const policy = readmeBlocks.refundsPolicy.text;
     const agentsShown = readmeBlocks.agentsFile.text;
     const session = new Session((dir) => {
