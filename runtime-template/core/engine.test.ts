@@ -7,7 +7,8 @@ import type { RecordFields } from "../audit/audit-record.js";
 import type { CompiledConfig, Decision, HttpRequestPlan, ToolModule, ValidationError } from "../contract/tool-module.js";
 import type { SecretStore } from "../credentials/secrets.js";
 import { StateUnavailable, type Approval, type ApprovalStatus, type Reservation, type ReserveResult, type StateStore } from "../state/state-store.js";
-import { Upstream } from "../../test/support/upstream.js";
+import type { ServerResponse } from "node:http";
+import { Upstream, type Received } from "../../test/support/upstream.js";
 import { Engine } from "./engine.js";
 import { EXECUTE_STATUS } from "../http/routes/execute.js";
 
@@ -128,6 +129,13 @@ function refundTool(origin: string): ToolModule<RefundInput> {
 
 const secrets: SecretStore = { read: (name) => (name === "API_KEY" ? SECRET : ""), values: () => [SECRET], missing: () => [] };
 
+/** The upstream's refund: it echoes the key it was sent and the payment id, as most APIs echo what they were sent. */
+const echoRefund = (request: Received, res: ServerResponse) => {
+  res.writeHead(200, { "content-type": "application/json" });
+  const sent = JSON.parse(request.body) as { payment_id?: unknown };
+  res.end(JSON.stringify({ id: "re_1", echoed_key: request.headers.authorization, payment_id: sent.payment_id }));
+};
+
 describe("engine outcomes, in process", () => {
   const upstream = new Upstream();
   let audit: MemoryAudit;
@@ -136,10 +144,7 @@ describe("engine outcomes, in process", () => {
 
   beforeAll(async () => {
     await upstream.start();
-    upstream.routes.set("/refunds", (request, res) => {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ id: "re_1", echoed_key: request.headers.authorization }));
-    });
+    upstream.routes.set("/refunds", echoRefund);
   });
   afterAll(async () => {
     await engine?.close();
@@ -293,7 +298,7 @@ describe("engine outcomes, in process", () => {
 
   it("denied, always: a value from the agent holding one of the runtime's own secrets, in any form the redactor knows, is never sent", async () => {
     fresh();
-    const forms = [SECRET, Buffer.from(SECRET).toString("base64"), Buffer.from(SECRET).toString("hex"), encodeURIComponent(`x${SECRET}`), SECRET.slice(4, 20)];
+    const forms = [SECRET, Buffer.from(SECRET).toString("base64"), Buffer.from(SECRET).toString("hex"), encodeURIComponent(`x${SECRET}`), SECRET.toUpperCase()];
     for (const form of forms) {
       const outcome = await refund({ payment_id: `pi_${form}`, amount_cents: 100 });
       expect(outcome).toMatchObject({ status: "denied", reason: "the input holds one of this gateway's own secrets, which it never sends" });
@@ -302,6 +307,40 @@ describe("engine outcomes, in process", () => {
     expect(audit.records.map((r) => r.status)).toEqual(forms.map(() => "secret_in_input"));
     const text = JSON.stringify(audit.records);
     for (const form of forms) expect(text).not.toContain(form);
+  });
+
+  it("a piece of a secret in the input is no oracle: a right and a wrong guess get the same answer, echoed as sent", async () => {
+    // An agent that knows 11 bytes tries each next byte: were the right one refused, or redacted where the
+    // upstream echoes it, the secret would come out a byte at a time.
+    fresh();
+    upstream.routes.set("/refunds", echoRefund);
+    const known = SECRET.slice(0, 11);
+    const right = `${known}${SECRET[11]}`;
+    const wrong = `${known}#`;
+    const answers = [];
+    for (const guess of [right, wrong, Buffer.from(right).toString("hex"), Buffer.from(wrong).toString("hex")]) {
+      const outcome = await refund({ payment_id: guess, amount_cents: 100 });
+      answers.push({ ...outcome, audit_id: "-" });
+      expect(outcome).toMatchObject({ status: "ok", result: { payment_id: guess, echoed_key: "Bearer [REDACTED]" } });
+    }
+    expect(upstream.received).toHaveLength(4);
+    await new Promise((r) => setTimeout(r, 20));
+    // The audit, which the agent cannot read, holds the piece redacted.
+    expect(JSON.stringify(audit.records)).not.toContain(right);
+    expect(JSON.stringify(audit.records)).not.toContain(Buffer.from(right).toString("hex"));
+    expect(JSON.stringify(audit.records)).toContain(wrong);
+    // Answers differ only by the guess itself.
+    expect(JSON.stringify(answers[0]).replace(right, "G")).toBe(JSON.stringify(answers[1]).replace(wrong, "G"));
+  });
+
+  it("a validation message quoting a piece the agent sent quotes it as sent; a whole secret is still redacted", async () => {
+    fresh();
+    const piece = SECRET.slice(2, 18);
+    const invalid = await refund({ payment_id: "pi_1", amount_cents: 100, [piece]: 1 });
+    expect(invalid).toMatchObject({ status: "invalid", errors: [{ path: piece, message: "is not an input field" }] });
+    const whole = await refund({ payment_id: "pi_1", amount_cents: 100, [SECRET]: 1 });
+    expect(whole).toMatchObject({ status: "invalid", errors: [{ path: "[REDACTED]", message: "is not an input field" }] });
+    expect(upstream.received).toHaveLength(0);
   });
 
   it("denied by no rule: the agent is told what failed for its own rules, the audit holds it in full; --denial-detail none says less", async () => {

@@ -17,9 +17,9 @@ import { agentMaySee, describeFailures } from "./explain.js";
 import { Metrics } from "./metrics.js";
 import { checkObligations, type ObligationVerdict } from "./obligations.js";
 import type { ExecuteRequest, Outcome } from "./outcome.js";
-import { createRedactor, type Redactor } from "./redact.js";
+import { createRedactor, stringsOf, type Redactor } from "./redact.js";
 import { RecordAllowance } from "./record-allowance.js";
-import { runPlan } from "./run-tool.js";
+import { runPlan, type ToolRunner } from "./run-tool.js";
 import { decisionName, sameDecision, shadowDecision, type ShadowDecision } from "./shadow-decision.js";
 import { redactCredentialJson } from "./redact-credentials.js";
 import { unencodable } from "./unencodable-input.js";
@@ -73,12 +73,15 @@ export class Engine {
   readonly redactor: Redactor;
   readonly egress: Egress;
   readonly #unauthenticatedRecords = new RecordAllowance(UNAUTHENTICATED_RECORDS_PER_SECOND);
+  /** The whole secrets, in every form: what an input may not hold (pieces of one it may: see #execute). */
+  readonly #wholeSecrets: Redactor;
   /** Listing and deciding approvals (the approvals API). */
   readonly approvals: ApprovalDesk;
 
   constructor(private readonly options: EngineOptions) {
     this.metrics = options.metrics ?? new Metrics();
     this.redactor = createRedactor(options.secrets.values());
+    this.#wholeSecrets = createRedactor(options.secrets.values(), { whole: true });
     this.egress = new Egress(options.resolver);
     this.approvals = new ApprovalDesk({ ...options, redactor: this.redactor, metrics: this.metrics });
   }
@@ -161,7 +164,9 @@ export class Engine {
     // Paths and messages can quote the agent's own keys and values: no answer carries a secret, even one it sent.
     const invalid = (errors: ValidationError[]) => {
       enforced = { decision: "invalid" };
-      const told = errors.map((e) => ({ path: this.redactor.text(e.path), message: this.redactor.text(e.message) }));
+      // What the agent sent itself stays as it sent it, but for a whole secret (see knownTo).
+      const redactor = knownTo(this.redactor, request);
+      const told = errors.map((e) => ({ path: redactor.text(e.path), message: redactor.text(e.message) }));
       return finish("invalid", { status: "invalid" }, { status: "invalid", errors: told, audit_id: id }, "invalid");
     };
     if (request.reason !== undefined && typeof request.reason !== "string") return invalid([{ path: "reason", message: "must be a string" }]);
@@ -177,9 +182,19 @@ export class Engine {
     if (unsendable !== undefined) return invalid(unsendable);
     loggedInput = this.redactor.json(input);
     // Always on, whatever the policy: a value from the agent that holds one of this runtime's own secrets
-    // (in any form the redactor knows) is never sent anywhere. The record holds the input redacted.
-    if (loggedInput !== input) {
+    // whole (in any form the redactor knows) is never sent anywhere. The record holds the input redacted.
+    // A piece of one (12 bytes or more, not all of it) is not refused: a refusal would tell the agent that
+    // its guess is a piece, and a guess extended a byte at a time would recover the secret. Such an input
+    // runs as any other, is recorded redacted, and its answer leaves the agent's own text as it was sent
+    // (Redactor#knowing), so an upstream that echoes it does not tell either.
+    let runner: ToolRunner = this;
+    if (loggedInput !== input && this.#wholeSecrets.json(input) !== input) {
       return finish("deny", { status: "secret_in_input" }, { status: "denied", reason: OWN_SECRET_REASON, audit_id: id }, "secret_in_input");
+    }
+    // The forward proxy passes some of the client's headers on: an upstream may echo those too.
+    const forwardedPiece = forward !== undefined && forward.headers.some(([, value]) => this.redactor.text(value) !== value);
+    if (loggedInput !== input || forwardedPiece) {
+      runner = { egress: this.egress, redactor: knownTo(this.redactor, request, input, forward), metrics: this.metrics };
     }
 
     // A server checked every key at start; in process (the SDK) a call checks its own tool's keys.
@@ -264,7 +279,7 @@ export class Engine {
     }
 
     const started = performance.now();
-    const outcome = await runPlan(this, tool, plan, id, forward !== undefined);
+    const outcome = await runPlan(runner, tool, plan, id, forward !== undefined);
     const duration = performance.now() - started;
     if (plan.kind === "http") this.metrics.observeUpstream(tool.name, duration / 1000);
     this.metrics.countRequest(tool.name, outcome.status);
@@ -322,4 +337,16 @@ export class Engine {
     await this.egress.close();
     await this.options.state.close();
   }
+}
+
+/**
+ * The redactor for an answer to this request: the agent's own strings (its input as sent and as
+ * prepared, its reason, the headers the forward proxy passes on) are left as they are where they hold a piece of a secret, never a whole one.
+ */
+function knownTo(redactor: Redactor, request: ExecuteRequest, prepared?: unknown, forward?: ForwardOptions): Redactor {
+  const known = stringsOf(request.input);
+  if (prepared !== undefined) known.push(...stringsOf(prepared));
+  if (forward !== undefined) for (const [, value] of forward.headers) known.push(value);
+  if (typeof request.reason === "string") known.push(request.reason);
+  return redactor.knowing(known);
 }

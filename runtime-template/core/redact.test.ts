@@ -132,3 +132,32 @@ describe("redaction", () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
+
+describe("an answer to an agent that sent pieces of a secret (Redactor#knowing)", () => {
+  const piece = SECRET.slice(0, 14);
+  const other = SECRET.slice(12);
+  it("leaves text the agent sent as it was, so an echo does not say that it is a piece", () => {
+    expect(redactor.knowing([`id ${piece}`]).text(`echo: ${piece}`)).toBe(`echo: ${piece}`);
+    expect(redactor.knowing([`id ${piece}`]).json({ echo: piece, [piece]: 1 })).toEqual({ echo: piece, [piece]: 1 });
+    expect(redactor.text(`echo: ${piece}`)).toBe("echo: [REDACTED]");
+  });
+
+  it("still redacts every piece the agent did not send, and a match reaching past what it sent", () => {
+    const knowing = redactor.knowing([piece]);
+    expect(knowing.text(`echo: ${other}`)).toBe("echo: [REDACTED]");
+    expect(knowing.text(`${piece} and ${other}`)).toBe(`${piece} and [REDACTED]`);
+    expect(knowing.text(`${SECRET.slice(0, 20)}`)).toBe(REDACTED);
+  });
+
+  it("still redacts a whole secret, even one the agent sent: no answer carries one", () => {
+    const knowing = redactor.knowing([SECRET, `x${SECRET}x`]);
+    expect(knowing.text(`echo: ${SECRET}`)).toBe("echo: [REDACTED]");
+    expect(knowing.json({ [SECRET]: SECRET })).toEqual({ [REDACTED]: REDACTED });
+  });
+
+  it("the whole-secret redactor finds whole secrets in every form, and pieces not at all", () => {
+    const whole = createRedactor([SECRET], { whole: true });
+    for (const form of [SECRET, SECRET.toUpperCase(), b64(`x${SECRET}`), Buffer.from(SECRET).toString("hex"), encodeURIComponent(`${SECRET}/`)]) expect(whole.text(form)).toContain(REDACTED);
+    for (const form of [piece, SECRET.slice(1), b64(SECRET.slice(0, -1)), Buffer.from(SECRET.slice(1)).toString("hex")]) expect(whole.text(form)).toBe(form);
+  });
+});

@@ -14,6 +14,13 @@ const MIN_ENCODED_FORM = 6;
 
 export interface Redactor {
   text(value: string): string;
+  /**
+   * This redactor, for an answer to a request whose agent sent `known` (its input's strings and keys):
+   * a match whose text lies inside one of them is left as it is. The agent already holds that text, so
+   * showing it tells nothing; redacting it would tell the agent that what it sent is a piece of a secret
+   * (an upstream that echoes the input would make every guess a test).
+   */
+  knowing(known: readonly string[]): Redactor;
   /** Whether JSON text may hold a secret once parsed: false only when no form of a secret is in it. */
   mayHoldSecret(jsonText: string): boolean;
   /** The JSON value with every string (and key) redacted and cut at MAX_DEPTH: a copy where anything changed, else the value itself. Linear in its size. */
@@ -68,9 +75,9 @@ function windowSet(length: number, forms: Iterable<string>): WindowSet {
 }
 
 /** Every WINDOW-byte run of the secret (or the whole secret) in each form, keyed by class and length. */
-export function secretForms(secret: string): Map<FormClass, Map<number, Set<string>>> {
+export function secretForms(secret: string, whole = false): Map<FormClass, Map<number, Set<string>>> {
   const bytes = Buffer.from(secret, "utf8");
-  const k = Math.min(WINDOW, bytes.length);
+  const k = whole ? bytes.length : Math.min(WINDOW, bytes.length);
   const out = new Map<FormClass, Map<number, Set<string>>>([["raw", new Map()], ["hex", new Map()], ["base64", new Map()]]);
   const add = (cls: FormClass, form: string) => {
     if (form.length === 0 || (cls !== "raw" && form.length < MIN_ENCODED_FORM)) return;
@@ -370,11 +377,15 @@ function scanUnits(units: Uint8Array, from: number, to: number, set: WindowSet, 
 }
 
 
-export function createRedactor(secrets: Iterable<string>): Redactor {
+/**
+ * The redactor of these secrets' windows; with `whole`, of the whole secrets only (in the same forms):
+ * what an agent's input is checked against, so that a denial never says that a guess is a piece of one.
+ */
+export function createRedactor(secrets: Iterable<string>, options: { whole?: boolean } = {}): Redactor {
   const values = [...new Set([...secrets].filter((s) => s.length > 0))];
   const merged = new Map<FormClass, Map<number, Set<string>>>([["raw", new Map()], ["hex", new Map()], ["base64", new Map()]]);
   for (const secret of values) {
-    for (const [cls, byLength] of secretForms(secret)) {
+    for (const [cls, byLength] of secretForms(secret, options.whole === true)) {
       for (const [length, forms] of byLength) {
         const target = merged.get(cls)!;
         let set = target.get(length);
@@ -425,7 +436,8 @@ export function createRedactor(secrets: Iterable<string>): Redactor {
     return ranges;
   };
 
-  const text = (value: string): string => {
+  /** `known`: text the agent sent; a merged match lying inside one of those strings stays (Redactor#knowing). */
+  const redactText = (value: string, known: readonly string[] | undefined): string => {
     // A UTF-16 unit is at most 3 bytes of UTF-8 (a pair is 4): shorter text cannot hold a window.
     if (value.length * 3 < shortest || (value.length < shortest && !NON_ASCII.test(value))) return value;
     const ranges = find(value);
@@ -435,36 +447,39 @@ export function createRedactor(secrets: Iterable<string>): Redactor {
     let written = 0;
     let openStart = -1;
     let openEnd = -1;
+    const close = () => {
+      if (known !== undefined && isKnownPiece(value.slice(openStart, openEnd), known)) return;
+      out += value.slice(written, openStart) + REDACTED;
+      written = openEnd;
+    };
     for (const r of order) {
       const s = ranges[2 * r]!, e = ranges[2 * r + 1]!;
       if (openStart >= 0 && s <= openEnd) {
         openEnd = Math.max(openEnd, e);
         continue;
       }
-      if (openStart >= 0) {
-        out += value.slice(written, openStart) + REDACTED;
-        written = openEnd;
-      }
+      if (openStart >= 0) close();
       openStart = s;
       openEnd = e;
     }
-    out += value.slice(written, openStart) + REDACTED + value.slice(openEnd);
-    return out;
+    close();
+    return out + value.slice(written);
   };
+  const text = (value: string): string => redactText(value, undefined);
 
   const define = (target: Record<string, unknown>, key: string, item: unknown) =>
     Object.defineProperty(target, key, { value: item, enumerable: true, writable: true, configurable: true });
   // One walk, copy on write: a value with nothing to redact (the common case) comes back as it is,
   // unallocated; each node is visited once, so the cost is linear in the size of the value.
-  const json = (value: unknown, depth = 0): unknown => {
-    if (typeof value === "string") return text(value);
+  const json = (value: unknown, depth = 0, known?: readonly string[]): unknown => {
+    if (typeof value === "string") return redactText(value, known);
     if (value === null || typeof value !== "object") return value;
     if (depth >= MAX_DEPTH) return TOO_DEEP;
     if (Array.isArray(value)) {
       let out: unknown[] | undefined;
       for (let i = 0; i < value.length; i++) {
         const item: unknown = value[i];
-        const redacted = json(item, depth + 1);
+        const redacted = json(item, depth + 1, known);
         if (out === undefined && redacted !== item) out = value.slice(0, i);
         out?.push(redacted);
       }
@@ -477,8 +492,8 @@ export function createRedactor(secrets: Iterable<string>): Redactor {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       const item = (value as Record<string, unknown>)[key];
-      const redactedKey = text(key);
-      const redacted = json(item, depth + 1);
+      const redactedKey = redactText(key, known);
+      const redacted = json(item, depth + 1, known);
       if (out === undefined && (redactedKey !== key || redacted !== item)) {
         out = {};
         for (let j = 0; j < i; j++) define(out, keys[j]!, (value as Record<string, unknown>)[keys[j]!]);
@@ -493,6 +508,40 @@ export function createRedactor(secrets: Iterable<string>): Redactor {
   const mayHoldSecret = (jsonText: string) =>
     values.length > 0 && (jsonText.includes("\\\\") || /\\u005c/i.test(jsonText) || find(jsonText).length > 0);
 
-  if (values.length === 0) return { text: (v) => v, json: (v) => v, mayHoldSecret: () => false };
-  return { text, json, mayHoldSecret };
+  if (values.length === 0) {
+    const none: Redactor = { text: (v) => v, json: (v) => v, mayHoldSecret: () => false, knowing: () => none };
+    return none;
+  }
+  // A match that holds a whole secret is redacted even where the agent sent it: no answer carries one.
+  let wholeSecrets: Redactor | undefined;
+  const holdsWhole = (match: string) => (wholeSecrets ??= createRedactor(values, { whole: true })).text(match) !== match;
+  const isKnownPiece = (match: string, known: readonly string[]) => isKnown(match, known) && !holdsWhole(match);
+  const knowing = (known: readonly string[]): Redactor => ({
+    text: (value) => redactText(value, known),
+    json: (value) => json(value, 0, known),
+    mayHoldSecret,
+    knowing: (more) => knowing([...known, ...more]),
+  });
+  return { text, json: (value) => json(value), mayHoldSecret, knowing };
+}
+
+/** Whether `match` is text inside one of the strings the agent sent. */
+const isKnown = (match: string, known: readonly string[]): boolean => known.some((k) => k.length >= match.length && k.includes(match));
+
+/** The strings and keys of a value the agent sent (its input), at most `limit` of them. */
+export function stringsOf(value: unknown, limit = 10_000): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown, depth: number): void => {
+    if (out.length >= limit) return;
+    if (typeof v === "string") out.push(v);
+    else if (v !== null && typeof v === "object" && depth < MAX_DEPTH) {
+      if (Array.isArray(v)) for (const item of v) walk(item, depth + 1);
+      else for (const key of Object.keys(v)) {
+        out.push(key);
+        walk((v as Record<string, unknown>)[key], depth + 1);
+      }
+    }
+  };
+  walk(value, 0);
+  return out;
 }

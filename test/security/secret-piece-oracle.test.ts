@@ -1,0 +1,79 @@
+// An agent that knows the first 11 bytes of a secret (a public prefix: `sk_live_51…`, `github_pat_11`)
+// tries each next byte, raw or as hex. If the right guess were refused ("the input holds one of this
+// gateway's own secrets") or came back redacted from an upstream that echoes the input, the secret would
+// come out a byte at a time (~1,150 requests in 2 s against the bundle before this test). The real bundle,
+// a real echoing upstream: a right and a wrong guess get the same answer, and both are executed.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildBundle, post, startBundle, writeConfig, type RunningBundle } from "../support/bundle-process.js";
+import { Upstream } from "../support/upstream.js";
+import { keyrunner } from "../support/cli.js";
+
+const SECRET = "sk_live_Q7wErTy9UiOpAsDfGh2K";
+const upstream = new Upstream();
+let server: RunningBundle;
+let audit: string;
+
+beforeAll(async () => {
+  await upstream.start();
+  upstream.routes.set("/echo", (request, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ echoed: JSON.parse(request.body) as unknown, key: request.headers.authorization }));
+  });
+  const dir = writeConfig({
+    "tools/echo.yaml": `tool: echo\ndescription: reflects the request\ninput:\n  mode: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/echo\n  auth: { secret: SECRET_A }\n  body:\n    mode: \${mode}\n`,
+    "policies/ops.yaml": "policy: ops\nallow:\n  - tool: echo\n",
+  });
+  audit = join(dir, "audit.jsonl");
+  server = await startBundle(await buildBundle(dir), ["--audit", audit], { SECRET_A: SECRET });
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await upstream.stop();
+});
+
+const guess = (mode: string) => post(`${server.url}/v1/execute`, { agent: "ops", tool: "echo", input: { mode } });
+const hex = (text: string) => Buffer.from(text).toString("hex");
+
+describe("a piece of a secret is no oracle (real bundle)", () => {
+  it.each([
+    ["raw", (s: string) => s],
+    ["as hex", hex],
+    ["inside other text", (s: string) => `zz${s}zz`],
+  ])("%s: the right next byte and a wrong one get the same answer; both are executed", async (_name, form) => {
+    const known = SECRET.slice(0, 11);
+    const right = form(known + SECRET[11]);
+    const wrong = form(`${known}#`);
+    const before = upstream.received.length;
+    const answers = [await guess(right), await guess(wrong)];
+    expect(upstream.received.length - before).toBe(2);
+    for (const [i, sent] of [right, wrong].entries()) {
+      expect(answers[i]!.status).toBe(200);
+      expect(answers[i]!.body.result).toEqual({ echoed: { mode: sent }, key: "Bearer [REDACTED]" });
+    }
+    const shape = (text: string, sent: string) => text.replace(sent, "GUESS").replace(/"audit_id":"[^"]+"/, "");
+    expect(shape(answers[0]!.text, right)).toBe(shape(answers[1]!.text, wrong));
+  });
+
+  it("the whole secret, in any form, is still refused before anything is sent, and no answer carries it", async () => {
+    const before = upstream.received.length;
+    for (const mode of [SECRET, hex(SECRET), Buffer.from(`x${SECRET}`).toString("base64")]) {
+      const res = await guess(mode);
+      expect(res.status).toBe(403);
+      expect(res.body.reason).toBe("the input holds one of this gateway's own secrets, which it never sends");
+      expect(res.text).not.toContain(SECRET);
+    }
+    expect(upstream.received.length).toBe(before);
+  });
+
+  it("the audit holds the pieces redacted and still verifies", async () => {
+    const text = readFileSync(audit, "utf8");
+    expect(text).not.toContain(SECRET.slice(0, 12));
+    expect(text).not.toContain(hex(SECRET.slice(0, 12)));
+    expect(text).toContain("[REDACTED]");
+    expect((await keyrunner(["audit", "verify", audit])).code).toBe(0);
+  });
+});
