@@ -10,10 +10,22 @@
 // a file (`--secrets-file <(…)` is /dev/fd/63), which the server reads at start-up, and Node's IPC
 // channel. A named descriptor is handed on to the sandboxed server and its workers at its own number
 // (handOnNamed), and each exec tool gets /dev/null in its place (coverForExec).
+//
+// One kind of descriptor above 2 without close-on-exec is this process's own: the files V8's logger opens
+// at start for `--prof`, `--perf-basic-prof`, `--perf-prof` or `--logfile` (a perf map, a tick log).
+// Closed, the logger went on writing to the number, which the next open took: the secrets hand-over pipe
+// (the sandboxed server then failed to start) or, as well, the audit file. Where such a flag is given,
+// a regular file opened read-write (not appending) and changed since this process started is V8's and
+// stays (isOwnV8Log), covered with /dev/null in each exec tool like a named descriptor. A file the starter
+// left open like that and wrote to during the start would stay open here too (never in an exec tool):
+// only a profiling run risks that.
 
 import { closeSync, fstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
 
 const O_CLOEXEC = 0o2000000;
+const O_ACCMODE = 0o3;
+const O_RDWR = 0o2;
+const O_APPEND = 0o2000;
 
 /** Above this a named descriptor is refused: every exec would carry a stdio table this long. */
 export const MAX_NAMED_DESCRIPTOR = 1023;
@@ -46,11 +58,42 @@ function descriptorFlags(fd: number | string): number | undefined {
   return flags === null ? undefined : Number.parseInt(flags[1]!, 8);
 }
 
-/** Whether this descriptor survives an exec: its flags lack O_CLOEXEC. */
-const inheritable = (fd: string): boolean => {
-  const flags = descriptorFlags(fd);
-  return flags !== undefined && (flags & O_CLOEXEC) === 0;
-};
+/** V8 flags (on the command line or in NODE_OPTIONS) that make its logger open files at start. */
+const V8_LOG_FLAG = /^--(?:prof|perf[-_]basic[-_]prof(?:[-_]only[-_]functions)?|perf[-_]prof|logfile|log|log[-_][a-z_-]+)(?:=|$)/;
+
+export function v8LogsToFiles(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ""): boolean {
+  return [...execArgv, ...nodeOptions.split(/\s+/)].some((flag) => V8_LOG_FLAG.test(flag));
+}
+
+/**
+ * The descriptors of V8's log files open now, where a V8 logging flag is given (else none): each exec
+ * tool gets /dev/null there. Read at each exec, since a worker thread's isolate opens its own log later.
+ */
+function ownV8Logs(): number[] {
+  if (!v8LogsToFiles()) return [];
+  let listed: string[];
+  try {
+    listed = readdirSync("/proc/self/fdinfo");
+  } catch {
+    return [];
+  }
+  return listed.map(Number).filter((fd) => {
+    if (!Number.isInteger(fd) || fd <= 2) return false;
+    const flags = descriptorFlags(fd);
+    return flags !== undefined && (flags & O_CLOEXEC) === 0 && isOwnV8Log(fd, flags);
+  });
+}
+
+/** A file V8's logger opened at start (see the head of this file): read-write, not appending, changed since. */
+function isOwnV8Log(fd: number, flags: number): boolean {
+  if ((flags & O_ACCMODE) !== O_RDWR || (flags & O_APPEND) !== 0) return false;
+  try {
+    const stat = fstatSync(fd);
+    return stat.isFile() && stat.ctimeMs >= performance.timeOrigin;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The stdio table of a child from descriptor `from` on: `entry` at each of `numbers`, "ignore" in the gaps
@@ -78,9 +121,13 @@ export function closeInheritedDescriptors(argv: readonly string[], alsoKeep: rea
     return undefined;
   }
   const closed: number[] = [];
+  const v8Logs = v8LogsToFiles();
   for (const name of listed) {
     const fd = Number(name);
-    if (!Number.isInteger(fd) || fd <= 2 || keep.has(fd) || !inheritable(name)) continue;
+    if (!Number.isInteger(fd) || fd <= 2 || keep.has(fd)) continue;
+    const flags = descriptorFlags(name);
+    if (flags === undefined || (flags & O_CLOEXEC) !== 0) continue;
+    if (v8Logs && isOwnV8Log(fd, flags)) continue;
     try {
       closeSync(fd);
       closed.push(fd);
@@ -99,12 +146,12 @@ export const channelDescriptor = (): number | undefined => {
 
 /**
  * The stdio entries past fd 3 that cover, in an exec tool, each descriptor kept open here on purpose —
- * those this process's command line names, and Node's IPC channel — above 4 (fds 3 and 4 the supervisor
+ * those this process's command line names, Node's IPC channel and V8's log files — above 4 (fds 3 and 4 the supervisor
  * replaces itself): `cover` at that number, this process's /dev/null (read-only: reads end at once,
  * writes fail). Empty when there is none.
  */
 export function coverForExec<Cover>(argv: readonly string[], cover: Cover, channel = channelDescriptor()): Array<"ignore" | Cover> {
-  const kept = [...namedDescriptors(argv), ...(channel === undefined ? [] : [channel])].filter((fd) => fd > 4);
+  const kept = [...namedDescriptors(argv), ...(channel === undefined ? [] : [channel]), ...ownV8Logs()].filter((fd) => fd > 4);
   return stdioAt(4, kept, () => cover);
 }
 

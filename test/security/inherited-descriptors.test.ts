@@ -3,7 +3,7 @@
 // third on the command line as the secrets file; an exec tool lists what it holds.
 
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { readlinkSync, writeFileSync } from "node:fs";
+import { readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -114,6 +114,27 @@ describe("descriptors inherited from KeyRunner's starter (real bundle)", () => {
       expect(child.connected).toBe(true);
     } finally {
       child.kill("SIGKILL");
+    }
+  });
+
+  it.each([
+    // --logfile: V8 would otherwise write an isolate-…-v8.log into the current folder.
+    ["--perf-basic-prof", ["--perf-basic-prof", "--logfile=LOGFILE"]],
+    ["--prof", ["--prof", "--logfile=LOGFILE"]],
+  ])("under V8's %s: its log files stay V8's (closed, the next open took their number and the start failed), and no exec tool holds them", async (_name, flags) => {
+    const nodeFlags = flags.map((f) => f.replace("LOGFILE", join(dir, `v8-${started.length}.log`)));
+    for (const extra of [[], ["--no-permission-model"]]) {
+      const auditFile = join(dir, `audit-v8-${started.length}.jsonl`);
+      const server = await startBundle(bundle, ["--audit", auditFile, "--secrets-file", "/dev/fd/63", ...extra], {}, nodeFlags, opener());
+      started.push(server);
+      const res = await execute(server);
+      expect(res.status).toBe(200);
+      // Each of V8's files (the server's and its worker thread's) is covered with /dev/null; nothing else is held.
+      const held = descriptors(res.body.result.stdout);
+      expect(held.filter((d) => d.fd > 2 && d.target !== "/dev/null")).toEqual([]);
+      expect(held.filter((d) => d.target === leaked || d.target === secrets)).toEqual([]);
+      // V8 wrote into its own files only: every audit line is a record.
+      for (const line of readFileSync(auditFile, "utf8").trim().split("\n")) expect(JSON.parse(line)).toHaveProperty("hash");
     }
   });
 
