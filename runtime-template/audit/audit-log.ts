@@ -5,8 +5,7 @@
 
 import { closeSync, constants, existsSync, fdatasync, fstatSync, ftruncateSync, openSync, readSync, statSync, write } from "node:fs";
 import { promisify } from "node:util";
-import { lockAuditFile } from "./audit-lock.js";
-import type { FileLock } from "../process/file-lock.js";
+import { lockAuditFile, type AuditLock } from "./audit-lock.js";
 import { chainHash, GENESIS, isoTime, maxSealedBytes, recordTextFrom, requestText, sealRecordInto, type AuditEntry, type AuditRecord, type RecordFields } from "./audit-record.js";
 
 const writeAsync = promisify(write);
@@ -127,7 +126,7 @@ export class AuditLog {
   /** Ends a commit delay in progress (a `now` record arrived, or the log is closing). */
   #endDelay: (() => void) | undefined;
   /** The one-writer lock, when the log was opened with `acquire`; released by close(). */
-  #lock: FileLock | undefined;
+  #lock: AuditLock | undefined;
 
   private constructor(
     readonly path: string,

@@ -55,7 +55,9 @@ export class FileLock {
 
   /** Binds the lock at `path`, waiting (bounded) for a holder that is shutting down. */
   static async acquire(path: string, options: AcquireOptions): Promise<FileLock> {
-    const absolute = resolve(path);
+    // A name in Linux's abstract socket namespace (`\0…`) is no file: it never goes stale.
+    const abstract = path.startsWith("\0");
+    const absolute = abstract ? path : resolve(path);
     if (Buffer.byteLength(absolute) > MAX_SOCKET_PATH_BYTES) {
       throw new LockHeld(absolute, undefined, `the lock of the ${options.what} would be ${absolute}, longer than the ${MAX_SOCKET_PATH_BYTES} bytes a socket path may have; use a shorter path`);
     }
@@ -71,7 +73,9 @@ export class FileLock {
       const bound = await bind(absolute);
       if (bound !== undefined) return new FileLock(absolute, bound);
       const probe = await probeLock(absolute);
-      if (probe.kind === "stale") {
+      if (probe.kind === "stale" && abstract) {
+        // Its holder closed it between our bind and our connect: bind again.
+      } else if (probe.kind === "stale") {
         const taken = await takeOver(absolute);
         if (taken !== undefined) return new FileLock(absolute, taken);
       } else if (probe.kind === "live") {

@@ -3,7 +3,8 @@
 // is blocked — and starts on folders whose old pid-file lock names a live, unrelated process.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -141,6 +142,29 @@ describe("locks that name no holder", () => {
     );
     expect((await post(`${first.url}/v1/execute`, refund("pi_still_one_writer"))).status).toBe(200);
     expect(await first.stop()).toBe(0);
+    expect(verifyAuditFile(audit, undefined)).toMatchObject({ ok: true });
+  });
+
+  it.each([
+    ["a symbolic link", (target: string, link: string) => symlinkSync(target, link)],
+    ["a hard link", (target: string, link: string) => linkSync(target, link)],
+  ])("so is a second server on the same audit file by another name (%s): the file itself is locked", async (_name, makeLink) => {
+    // Found from outside: each name had its own FILE.lock, both servers wrote, the chain broke (seq twice).
+    const audit = join(dir, `linked-audit-${randomUUID()}.jsonl`);
+    const other = mkdtempSync(join(tmpdir(), "kr-audit-link-"));
+    const first = await startBundle(bundle, ["--audit", audit], env);
+    expect((await post(`${first.url}/v1/execute`, refund("pi_first_writer"))).status).toBe(200);
+    makeLink(audit, join(other, "link.jsonl"));
+    await expect(startBundle(bundle, ["--audit", join(other, "link.jsonl")], env)).rejects.toThrow(
+      new RegExp(`exited 1: [\\s\\S]*the audit file \\S+link\\.jsonl is in use by a running keyrunner \\(pid ${serverPid(first.process.pid!)}\\)`),
+    );
+    expect((await post(`${first.url}/v1/execute`, refund("pi_still_one_writer"))).status).toBe(200);
+    expect(await first.stop()).toBe(0);
+    expect(verifyAuditFile(audit, undefined)).toMatchObject({ ok: true });
+    // Once the first has stopped, the file is free by either name.
+    const second = await startBundle(bundle, ["--audit", join(other, "link.jsonl")], env);
+    expect((await post(`${second.url}/v1/execute`, refund("pi_second_writer"))).status).toBe(200);
+    expect(await second.stop()).toBe(0);
     expect(verifyAuditFile(audit, undefined)).toMatchObject({ ok: true });
   });
 });
