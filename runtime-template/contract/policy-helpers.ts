@@ -2,9 +2,15 @@
 
 import type { StringPattern } from "./dfa-match.js";
 
-/** SPEC 3: a reason is a non-empty string of at most 1000 characters. */
+/** A character that says something: not white space, a control or a format character (a zero-width space). */
+const SAYS_SOMETHING = /[^\p{White_Space}\p{Cc}\p{Cf}]/u;
+
+/**
+ * SPEC 3: a reason is a non-empty string of at most 1000 characters — and one that says something: a
+ * reason of spaces, NULs or zero-width characters only is no reason (found from outside).
+ */
 export function hasReason(reason: string | undefined): boolean {
-  return typeof reason === "string" && reason.length > 0 && reason.length <= 1000;
+  return typeof reason === "string" && reason.length > 0 && reason.length <= 1000 && SAYS_SOMETHING.test(reason);
 }
 
 /** Length in Unicode code points, as JSON Schema counts it. */

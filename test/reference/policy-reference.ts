@@ -104,7 +104,7 @@ export function ruleMatches(tool: RawTool, policy: RawPolicy, rule: RawRule, req
   const fields = fieldsOf(tool);
   for (const [key, cond] of Object.entries(rule.when ?? {})) {
     if (key === "require_reason") {
-      if (cond === true && !(typeof request.reason === "string" && request.reason.length > 0 && request.reason.length <= 1000)) return false;
+      if (cond === true && !(typeof request.reason === "string" && request.reason.length > 0 && request.reason.length <= 1000 && request.reason.trim().replace(/[\p{Cc}\p{Cf}\p{White_Space}]/gu, "") !== "")) return false;
       continue;
     }
     let name = key;
