@@ -127,6 +127,8 @@ export class AuditLog {
   #endDelay: (() => void) | undefined;
   /** The one-writer lock, when the log was opened with `acquire`; released by close(). */
   #lock: AuditLock | undefined;
+  /** The file's size up to its last whole record: what a failed write is cut back to. */
+  #wholeBytes: number;
 
   private constructor(
     readonly path: string,
@@ -135,10 +137,17 @@ export class AuditLog {
     fd: number,
     seq: number,
     prev: string,
+    wholeBytes: number,
   ) {
     this.#fd = fd;
     this.#seq = seq;
     this.#prev = prev;
+    this.#wholeBytes = wholeBytes;
+  }
+
+  /** Why nothing can be appended (a failed write, or the log closed); undefined while it can. */
+  get unavailable(): string | undefined {
+    return this.#failed?.message;
   }
 
   /** Whether `grouped` records may wait for others (a commit delay is set). */
@@ -187,6 +196,7 @@ export class AuditLog {
   static open(path: string, key: string | undefined, options: AuditLogOptions = {}): AuditLog {
     let seq = 0;
     let prev = GENESIS;
+    let wholeBytes = 0;
     // Only a regular file holds a chain to continue (a device such as /dev/full is written, never read).
     if (existsSync(path) && statSync(path).isFile()) {
       const tail = logTail(path);
@@ -195,13 +205,14 @@ export class AuditLog {
         seq = record.seq;
         prev = record.hash;
       }
+      wholeBytes = tail.wholeBytes;
       if (tail.wholeBytes !== tail.size) {
         const fd = openDurable(path, constants.O_RDWR);
         ftruncateSync(fd, tail.wholeBytes);
         closeSync(fd);
       }
     }
-    return new AuditLog(path, key, options.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, openDurable(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT), seq, prev);
+    return new AuditLog(path, key, options.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS, openDurable(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT), seq, prev, wholeBytes);
   }
 
   /**
@@ -272,10 +283,18 @@ export class AuditLog {
         while (written < length) written += (await writeAsync(this.#fd, bytes, written, length - written)).bytesWritten;
         if (DSYNC === undefined) await fdatasyncAsync(this.#fd);
         if (bytes.length <= REUSED_BATCH_BYTES_MAX) this.#spare = bytes;
+        this.#wholeBytes += length;
         batch.settle();
       } catch (error) {
-        // A partial write would break the chain: stop accepting records, fail closed from now on.
+        // A partial write would break the chain: stop accepting records, fail closed from now on. What
+        // the failed write left (a torn line, or whole records of requests now told 503, which never
+        // ran) is cut off, so the file verifies and a restart continues its chain (a shrink needs no space).
         this.#failed = new Error(`audit log unavailable: ${(error as NodeJS.ErrnoException).code ?? "write failed"}`);
+        try {
+          ftruncateSync(this.#fd, this.#wholeBytes);
+        } catch {
+          // a device (/dev/full) has no size to cut back to
+        }
         batch.settle(this.#failed);
         // Appends made during the failed write were batched behind it: they fail too.
         (this.#next as Batch | undefined)?.settle(this.#failed);

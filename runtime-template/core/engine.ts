@@ -90,6 +90,11 @@ export class Engine {
     return this.options.config;
   }
 
+  /** Why nothing can execute now (the audit log cannot be written), for /healthz; undefined while all can. */
+  get unavailable(): string | undefined {
+    return (this.options.audit as { unavailable?: string | undefined }).unavailable === undefined ? undefined : AUDIT_UNAVAILABLE;
+  }
+
   /** Tools this agent may see: those with an allow rule that governs it. */
   visibleTools(agent: string): ToolModule[] {
     return [...this.options.config.tools.values()].filter((t) => agentMaySee(t, agent));

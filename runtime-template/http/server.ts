@@ -78,7 +78,8 @@ export function createHttpServer(options: ServerOptions): Server {
     const path = `${req.method} ${url.pathname}`;
     if (path === "POST /v1/execute") return executeRoute(ctx, req, res);
     if (path === "GET /v1/tools") return toolsRoute(ctx, req, res, url);
-    if (path === "GET /healthz") return send(res, 200, { status: "ok" });
+    // Not ok while the audit cannot be written (a full disk): every execute then answers 503.
+    if (path === "GET /healthz") return engine.unavailable === undefined ? send(res, 200, { status: "ok" }) : send(res, 503, { status: "unavailable", message: engine.unavailable });
     if (path === "GET /metrics" && options.metrics !== undefined && bearerMatches(req, options.metrics.tokenSha256)) return send(res, 200, engine.metrics.render(), "text/plain; version=0.0.4");
     if (url.pathname === "/mcp") return mcpRoute(ctx, req, res, url);
     if (url.pathname === "/v1/approvals" || url.pathname.startsWith("/v1/approvals/")) {

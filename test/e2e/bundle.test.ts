@@ -464,6 +464,10 @@ describe("lifecycle", () => {
     expect(res.status).toBe(503);
     expect(res.body).toMatchObject({ status: "unavailable", message: "the audit log cannot be written, so nothing is executed" });
     expect(upstream.since(mark)).toHaveLength(0);
+    // The health check says so too (an orchestrator reading it would otherwise keep routing here).
+    const health = await fetch(`${full.url}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toEqual({ status: "unavailable", message: "the audit log cannot be written, so nothing is executed" });
     await full.stop();
   });
 
