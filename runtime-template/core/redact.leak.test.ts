@@ -52,6 +52,19 @@ const formArb = (fragment: string): fc.Arbitrary<Form> => {
       flush();
       return { text, jsonReady: false };
     }),
+    // HTML character references of a random subset of the characters: decimal, hex or named.
+    fc.tuple(fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }), fc.array(fc.constantFrom("dec", "hex", "HEX"), { minLength: 1, maxLength: 3 })).map(([subset, styles]) => {
+      const named: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
+      const text = [...fragment]
+        .map((ch, i) => {
+          if (!subset[i % subset.length]) return ch === "&" ? "&amp;" : ch;
+          const style = styles[i % styles.length]!;
+          const cp = ch.codePointAt(0)!;
+          return named[ch] !== undefined && style === "dec" ? named[ch] : style === "dec" ? `&#${cp};` : `&#${style === "hex" ? "x" : "X"}${style === "hex" ? cp.toString(16) : cp.toString(16).toUpperCase()};`;
+        })
+        .join("");
+      return { text, jsonReady: false };
+    }),
     // Hex of any case.
     fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }).map((upper) => ({ text: randomCase(bytes.toString("hex"), upper), jsonReady: false })),
     // base64 or base64url of the fragment inside other bytes (any alignment), perhaps wrapped.

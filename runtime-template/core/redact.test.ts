@@ -161,3 +161,23 @@ describe("an answer to an agent that sent pieces of a secret (Redactor#knowing)"
     for (const form of [piece, SECRET.slice(1), b64(SECRET.slice(0, -1)), Buffer.from(SECRET.slice(1)).toString("hex")]) expect(whole.text(form)).toBe(form);
   });
 });
+
+describe("HTML and XML character references", () => {
+  const refs = (text: string, style: (cp: number) => string) => [...text].map((c) => style(c.codePointAt(0)!)).join("");
+  it.each([
+    ["decimal", refs(SECRET, (cp) => `&#${cp};`)],
+    ["hex", refs(SECRET, (cp) => `&#x${cp.toString(16)};`)],
+    ["upper-case hex", refs(SECRET, (cp) => `&#X${cp.toString(16).toUpperCase()};`)],
+    ["without semicolons, before a non-digit", refs(SECRET, (cp) => `&#${cp}`).replace(/&#(\d+)(?=&|$)/g, "&#$1")],
+    ["every other character", [...SECRET].map((c, i) => (i % 2 ? `&#${c.codePointAt(0)};` : c)).join("")],
+  ])("finds a secret written as %s references, in an HTML body", (_name, form) => {
+    const out = redactor.text(`<p>key: ${form}</p>`);
+    expect(out).toBe("<p>key: [REDACTED]</p>");
+  });
+  it("finds `&amp;` and the other named references of a secret's characters, and leaves other text alone", () => {
+    const secret = "pass&word<with>\"quotes\"";
+    const r = createRedactor([secret]);
+    expect(r.text(`v=pass&amp;word&lt;with&gt;&quot;quotes&quot;!`)).toBe("v=[REDACTED]!");
+    expect(r.text("fish &amp; chips &#169; 2026")).toBe("fish &amp; chips &#169; 2026");
+  });
+});

@@ -165,6 +165,52 @@ function unescapeLayer(source: Decoded, quotes = true): Decoded {
   return { text: out, start: start.subarray(0, units.length), end: end.subarray(0, units.length) };
 }
 
+/** The named character references a secret's characters can take in HTML or XML text. */
+const NAMED_REFERENCES: Record<string, number> = { amp: 38, lt: 60, gt: 62, quot: 34, apos: 39, sol: 47, equals: 61, plus: 43, percnt: 37, num: 35, colon: 58 };
+const REFERENCE = /&(?:#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}))|([a-zA-Z]{2,6}));?/y;
+
+/**
+ * HTML/XML character references decoded — `&#115;`, `&#x73;` (the `;` optional, as browsers read them)
+ * and the named ones a key's characters can take (`&amp;`, `&lt;` …) — each unit remembering its source.
+ * A reader (a browser, a model) turns `&#115;&#107;…` back into the key.
+ */
+function unentityLayer(source: Decoded): Decoded {
+  const { text } = source;
+  const n = text.length;
+  const units: number[] = [];
+  const start = new Int32Array(n * 2);
+  const end = new Int32Array(n * 2);
+  const from = (i: number) => (source.start === undefined ? i : source.start[i]!);
+  const to = (i: number) => (source.end === undefined ? i : source.end[i - 1]!);
+  const push = (unit: number, s: number, e: number) => {
+    start[units.length] = from(s);
+    end[units.length] = to(e);
+    units.push(unit);
+  };
+  let i = 0;
+  while (i < n) {
+    if (text.charCodeAt(i) === 38) {
+      REFERENCE.lastIndex = i;
+      const m = REFERENCE.exec(text);
+      const cp = m === null ? undefined : m[1] !== undefined ? parseInt(m[1], 16) : m[2] !== undefined ? parseInt(m[2], 10) : NAMED_REFERENCES[m[3]!.toLowerCase()];
+      if (m !== null && cp !== undefined && cp <= 0x10ffff) {
+        const e = i + m[0].length;
+        if (cp >= 0x10000) {
+          push(0xd800 + ((cp - 0x10000) >> 10), i, e);
+          push(0xdc00 + ((cp - 0x10000) & 0x3ff), i, e);
+        } else push(cp, i, e);
+        i = e;
+        continue;
+      }
+    }
+    push(text.charCodeAt(i), i, i + 1);
+    i++;
+  }
+  let out = "";
+  for (let j = 0; j < units.length; j += 8192) out += String.fromCharCode(...units.slice(j, j + 8192));
+  return { text: out, start: start.subarray(0, units.length), end: end.subarray(0, units.length) };
+}
+
 /** The text as UTF-8 bytes, %XX sequences (either hex case) read as the byte they name when `percent`. */
 function byteStream(source: Decoded, percent: boolean): Stream {
   const { text } = source;
@@ -261,12 +307,33 @@ function streamsOf(text: string, reach: number): ScannedStream[] {
         streams.push({ bytes: stream.bytes, located: () => shifted(stream, from) });
       }
       if (depth > 0) streams.push({ bytes: utf8Bytes(layerText), located: () => shifted(byteStream(mappedLayer(depth), false), from) });
+      // Character references inside an escaped layer (an HTML fragment in a JSON string).
+      if (depth > 0 && layerText.includes("&")) {
+        const decoded = unentityLayer(mappedLayer(depth));
+        if (decoded.text !== layerText) {
+          for (const percent of decoded.text.includes("%") ? [false, true] : [false]) {
+            const stream = byteStream(decoded, percent);
+            streams.push({ bytes: stream.bytes, located: () => shifted(stream, from) });
+          }
+        }
+      }
       // From the second layer on, `\"` may be a string's last backslash before its closing quote (an
       // NDJSON line's string ending in `\\`): read that way too.
       if (depth > 1 && layers[depth - 1]!.includes('\\"')) {
         streams.push({ bytes: utf8Bytes(unescapeText(layers[depth - 1]!, false)), located: () => shifted(byteStream(mappedLayer(depth, false), false), from) });
       }
     });
+  }
+  // Character references: the whole text decoded once (linear), when it has any.
+  if (text.includes("&")) {
+    const decoded = unentityLayer({ text });
+    if (decoded.text !== text) {
+      streams.push({ bytes: utf8Bytes(decoded.text), located: () => byteStream(decoded, false) });
+      if (decoded.text.includes("%")) {
+        const stream = byteStream(decoded, true);
+        streams.push({ bytes: stream.bytes, located: () => stream });
+      }
+    }
   }
   return streams;
 }

@@ -31,8 +31,11 @@ const recordsFor = (id: string) => auditRecords().filter((r) => r.id === id);
 /** Every form of the secret a reader could decode. */
 function secretForms(secret: string): string[] {
   const b = Buffer.from(secret);
-  return [secret, b.toString("base64"), b.toString("base64url"), b.toString("hex"), encodeURIComponent(secret), Buffer.from(`x${secret}`).toString("base64").slice(2, -2), Buffer.from(`xy${secret}`).toString("base64").slice(3, -3)];
+  return [secret, b.toString("base64"), b.toString("base64url"), b.toString("hex"), encodeURIComponent(secret), Buffer.from(`x${secret}`).toString("base64").slice(2, -2), Buffer.from(`xy${secret}`).toString("base64").slice(3, -3), htmlReferences(secret)];
 }
+
+/** The secret as HTML numeric character references, which a browser or a model reads back as it. */
+const htmlReferences = (secret: string) => [...secret].map((c) => `&#${c.codePointAt(0)};`).join("");
 function expectNoSecret(text: string): void {
   for (const form of [...secretForms(SECRET), ...secretForms(OTHER_SECRET)]) expect(text).not.toContain(form);
 }
@@ -54,6 +57,7 @@ beforeAll(async () => {
       hex: Buffer.from(SECRET).toString("hex"),
       urlencoded: encodeURIComponent(`key=${SECRET}`),
       escaped: SECRET.split("").map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).join(""),
+      html: `<p>${htmlReferences(SECRET)}</p>`,
     }).replace('"escaped":"', '"escaped":"').replace(/"escaped":"(.*?)"/, (_m, v: string) => `"escaped":"${v.replace(/\\\\u/g, "\\u")}"`);
     res.writeHead(200, { "content-type": "application/json" });
     const half = Math.floor(body.length / 2);

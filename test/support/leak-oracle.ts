@@ -1,5 +1,6 @@
 // A leak oracle independent of the redactor: brute force over every 12-byte window of a secret and every
-// reading a reader would try (JSON-parse, unescape, percent-decode, lower-case hex, base64 at each offset).
+// reading a reader would try (JSON-parse, unescape, HTML character references, percent-decode, lower-case
+// hex, base64 at each offset).
 
 const WINDOW = 12;
 
@@ -28,7 +29,13 @@ function readings(text: string): string[] {
       hex !== undefined ? String.fromCharCode(parseInt(hex, 16)) : ({ '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" } as Record<string, string>)[c!]!,
     ),
   );
-  return [...new Set([...found, ...unescaped])];
+  // HTML/XML character references, as a browser or a model reads them.
+  const entities = [...found, ...unescaped].map((s) =>
+    s.replace(/&#[xX]([0-9a-fA-F]+);?|&#([0-9]+);?|&(amp|lt|gt|quot|apos);/g, (_m, hex: string | undefined, dec: string | undefined, name: string | undefined) =>
+      hex !== undefined ? String.fromCodePoint(parseInt(hex, 16)) : dec !== undefined ? String.fromCodePoint(parseInt(dec, 10)) : ({ amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" } as Record<string, string>)[name!]!,
+    ),
+  );
+  return [...new Set([...found, ...unescaped, ...entities])];
 }
 
 /** A description of the first window of the secret a reader recovers from the text, or undefined. */
