@@ -333,6 +333,19 @@ describe("engine outcomes, in process", () => {
     expect(JSON.stringify(answers[0]).replace(right, "G")).toBe(JSON.stringify(answers[1]).replace(wrong, "G"));
   });
 
+  it("an invalid answer lists at most 100 problems and counts the rest (80,000 unknown keys made a 5 MB answer)", async () => {
+    fresh();
+    const input: Record<string, unknown> = { payment_id: "pi_1", amount_cents: 100 };
+    for (let i = 0; i < 5000; i++) input[`k${i}`] = 1;
+    const outcome = await refund(input);
+    expect(outcome.status).toBe("invalid");
+    const errors = (outcome as { errors: Array<{ path: string; message: string }> }).errors;
+    expect(errors).toHaveLength(101);
+    expect(errors[0]).toEqual({ path: "k0", message: "is not an input field" });
+    expect(errors[100]).toEqual({ path: "(input)", message: "and 4900 more problems, not listed" });
+    expect(upstream.received).toHaveLength(0);
+  });
+
   it("a validation message quoting a piece the agent sent quotes it as sent; a whole secret is still redacted", async () => {
     fresh();
     const piece = SECRET.slice(2, 18);

@@ -62,6 +62,9 @@ const MAX_LOGGED_NAME = 128;
 export const UNAUTHENTICATED = "(unauthenticated)";
 const UNAUTHENTICATED_RECORDS_PER_SECOND = 20;
 
+/** The most validation problems an answer lists (the rest are counted). */
+const MAX_TOLD_ERRORS = 100;
+
 const AUDIT_UNAVAILABLE = "the audit log cannot be written, so nothing is executed";
 const STATE_UNAVAILABLE = "the state store for approvals and limits is unavailable, so nothing is executed";
 
@@ -171,7 +174,9 @@ export class Engine {
       enforced = { decision: "invalid" };
       // What the agent sent itself stays as it sent it, but for a whole secret (see knownTo).
       const redactor = knownTo(this.redactor, request);
-      const told = errors.map((e) => ({ path: redactor.text(e.path), message: redactor.text(e.message) }));
+      // At most MAX_TOLD_ERRORS: 80,000 unknown keys in a 1 MB body made a 5 MB answer.
+      const told = errors.slice(0, MAX_TOLD_ERRORS).map((e) => ({ path: redactor.text(e.path), message: redactor.text(e.message) }));
+      if (errors.length > MAX_TOLD_ERRORS) told.push({ path: "(input)", message: `and ${errors.length - MAX_TOLD_ERRORS} more problems, not listed` });
       return finish("invalid", { status: "invalid" }, { status: "invalid", errors: told, audit_id: id }, "invalid");
     };
     if (request.reason !== undefined && typeof request.reason !== "string") return invalid([{ path: "reason", message: "must be a string" }]);
