@@ -3,7 +3,8 @@
 // redaction. Denials come back as tool errors that carry the reason, so the model can adjust.
 
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { Protocol } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, RequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Engine } from "../core/engine.js";
 import type { Outcome } from "../core/outcome.js";
 import { listTools, renderMcp } from "../core/tool-listing.js";
@@ -63,10 +64,26 @@ export function createMcpServer(engine: Engine, agent: string, version: string, 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: renderMcp(listTools(engine.visibleTools(agent))),
   }));
-  server.setRequestHandler(CallToolRequestSchema, async (request) => {
-    const { reason, approval_id, ...input } = (request.params.arguments ?? {}) as Record<string, unknown>;
-    const result = await calls.track(engine.execute({ agent, tool: request.params.name, input, ...(reason === undefined ? {} : { reason }), ...(approval_id === undefined ? {} : { approval_id }) }));
+  // The SDK checks a tools/call against its schema and answers a malformed one (`"arguments": null`) with
+  // the schema library's issue dump as the message: the request is checked here instead, in words, by a
+  // handler installed past the SDK's own check (Protocol's, with a schema that accepts any params).
+  Protocol.prototype.setRequestHandler.call(server, ANY_TOOL_CALL, async (request: { params?: unknown }) => {
+    const { name, args } = toolCall(request.params);
+    const { reason, approval_id, ...input } = args;
+    const result = await calls.track(engine.execute({ agent, tool: name, input, ...(reason === undefined ? {} : { reason }), ...(approval_id === undefined ? {} : { approval_id }) }));
     return { ...toolResult(result), _meta: { "keyrunner/audit_id": result.audit_id } };
   });
   return server;
+}
+
+/** A tools/call with any params: checked by toolCall. */
+const ANY_TOOL_CALL = CallToolRequestSchema.extend({ params: RequestSchema.shape.params });
+
+/** The tool's name and arguments of a tools/call, or an "invalid params" error saying what is wrong. */
+function toolCall(params: unknown): { name: string; args: Record<string, unknown> } {
+  const { name, arguments: args } = (params ?? {}) as { name?: unknown; arguments?: unknown };
+  if (typeof name !== "string") throw new McpError(ErrorCode.InvalidParams, "tools/call needs params.name, the tool's name as a string");
+  if (args === undefined) return { name, args: {} };
+  if (args === null || typeof args !== "object" || Array.isArray(args)) throw new McpError(ErrorCode.InvalidParams, "tools/call params.arguments must be an object of the tool's input fields");
+  return { name, args: args as Record<string, unknown> };
 }

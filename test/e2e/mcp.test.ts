@@ -165,6 +165,37 @@ describe("MCP identity", () => {
   });
 });
 
+describe("a malformed tools/call", () => {
+  /** One JSON-RPC request over Streamable HTTP, its answer read from JSON or from the event stream. */
+  const rpc = async (params: unknown) => {
+    const res = await fetch(`${server.url}/mcp`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${AGENT}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params }),
+    });
+    const text = await res.text();
+    const data = text.split("\n").find((l) => l.startsWith("data: "));
+    return JSON.parse(data === undefined ? text : data.slice(6)) as { error?: { code: number; message: string }; result?: unknown };
+  };
+
+  it.each([
+    ["arguments null", { name: "refund_payment", arguments: null }, "tools/call params.arguments must be an object of the tool's input fields"],
+    ["arguments a string", { name: "refund_payment", arguments: "payment_id=pi_1" }, "tools/call params.arguments must be an object of the tool's input fields"],
+    ["arguments a list", { name: "refund_payment", arguments: [1] }, "tools/call params.arguments must be an object of the tool's input fields"],
+    ["no name", { arguments: {} }, "tools/call needs params.name, the tool's name as a string"],
+    ["a number as the name", { name: 7 }, "tools/call needs params.name, the tool's name as a string"],
+  ])("%s: invalid params, said in words (not the schema library's issue dump), and nothing runs", async (_name, params, message) => {
+    const before = upstream.received.length;
+    expect(await rpc(params)).toMatchObject({ error: { code: -32602, message: `MCP error -32602: ${message}` } });
+    expect(upstream.received.length).toBe(before);
+  });
+
+  it("a well-formed call still runs, without arguments too", async () => {
+    expect(await rpc({ name: "refund_payment", arguments: { payment_id: "pi_rpc", amount_cents: 100, reason: "raw rpc" } })).toMatchObject({ result: { content: [{ type: "text" }] } });
+    expect(await rpc({ name: "refund_payment" })).toMatchObject({ result: { isError: true } });
+  });
+});
+
 describe("GET /mcp holds no stream", () => {
   it("answers 405 with Allow: POST, so 2,000 GET /mcp cannot pin the server's file descriptors", async () => {
     const { request } = await import("node:http");

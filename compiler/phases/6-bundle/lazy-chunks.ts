@@ -34,6 +34,7 @@ export const LAZY_CHUNKS: readonly LazyChunk[] = [
     specifiers: [
       "@modelcontextprotocol/sdk/server/index.js",
       "@modelcontextprotocol/sdk/types.js",
+      "@modelcontextprotocol/sdk/shared/protocol.js",
       "@modelcontextprotocol/sdk/server/stdio.js",
       "@modelcontextprotocol/sdk/server/streamableHttp.js",
       "@modelcontextprotocol/sdk/client/streamableHttp.js",
