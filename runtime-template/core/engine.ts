@@ -133,12 +133,13 @@ export class Engine {
     let decidedIn: { context?: Readonly<Record<string, string>>; decided_at?: string } = {};
     const record = (decision: AuditEntry["decision"], fields: RecordDetails, role: "decision" | "outcome") =>
       this.options.audit.appendRequestRecord(
-        (requestFields ??= requestText({ id, config, agent, tool: loggedTool, input: (loggedInput ??= this.redactor.json(request.input ?? null)), reason: loggedReason })),
+        (requestFields ??= requestText({ id, config, agent: this.#loggedAgent(agent), tool: loggedTool, input: (loggedInput ??= this.redactor.json(request.input ?? null)), reason: loggedReason })),
         // Every field named, absent ones undefined (the record leaves them out): one shape, no spreads.
         {
           decision,
           rule: fields.rule,
-          approval_id: fields.approval_id,
+          // An approval id the agent presented is its text: a secret pasted there is not kept either.
+          approval_id: fields.approval_id === undefined ? undefined : this.redactor.text(fields.approval_id),
           status: fields.status,
           http_status: fields.http_status,
           duration_ms: fields.duration_ms,
@@ -300,6 +301,20 @@ export class Engine {
     return outcome;
   }
 
+  /** Agent names as recorded, redacted (without an agents file the name is the agent's own text). */
+  #loggedAgents = new Map<string, string>();
+
+  #loggedAgent(agent: string): string {
+    let logged = this.#loggedAgents.get(agent);
+    if (logged === undefined) {
+      logged = this.redactor.text(agent);
+      // Bounded: names sent at random must not grow it for ever.
+      if (this.#loggedAgents.size >= 1024) this.#loggedAgents.clear();
+      this.#loggedAgents.set(agent, logged);
+    }
+    return logged;
+  }
+
   #unsetContextByTool = new Map<string, readonly string[]>();
 
   /** The context keys `tool`'s rules test that this runtime was not given (none, on a server). */
@@ -354,9 +369,20 @@ export class Engine {
  * prepared, its reason, the headers the forward proxy passes on) are left as they are where they hold a piece of a secret, never a whole one.
  */
 function knownTo(redactor: Redactor, request: ExecuteRequest, prepared?: unknown, forward?: ForwardOptions): Redactor {
-  const known = stringsOf(request.input);
-  if (prepared !== undefined) known.push(...stringsOf(prepared));
-  if (forward !== undefined) for (const [, value] of forward.headers) known.push(value);
-  if (typeof request.reason === "string") known.push(request.reason);
-  return redactor.knowing(known);
+  const strings = stringsOf(request.input);
+  if (prepared !== undefined) strings.push(...stringsOf(prepared));
+  if (forward !== undefined) for (const [, value] of forward.headers) strings.push(value);
+  if (typeof request.reason === "string") strings.push(request.reason);
+  // Also as this runtime encodes them into a request (a JSON string, JSON in a JSON string, a URL or a
+  // form): an upstream echoing the body it got echoes those, and they are the agent's text as much.
+  const known = new Set<string>();
+  for (const text of strings) {
+    const json = JSON.stringify(text).slice(1, -1);
+    known.add(text).add(json).add(JSON.stringify(json).slice(1, -1));
+    // A lone surrogate has no URL form (encodeURIComponent throws): such a value is refused anyway.
+    if (!LONE_SURROGATE.test(text)) known.add(encodeURIComponent(text)).add(encodeURIComponent(text).replace(/%20/g, "+"));
+  }
+  return redactor.knowing([...known]);
 }
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

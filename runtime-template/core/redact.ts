@@ -582,13 +582,24 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
   // A match that holds a whole secret is redacted even where the agent sent it: no answer carries one.
   let wholeSecrets: Redactor | undefined;
   const holdsWhole = (match: string) => (wholeSecrets ??= createRedactor(values, { whole: true })).text(match) !== match;
-  const isKnownPiece = (match: string, known: readonly string[]) => isKnown(match, known) && !holdsWhole(match);
-  const knowing = (known: readonly string[]): Redactor => ({
-    text: (value) => redactText(value, known),
-    json: (value) => json(value, 0, known),
-    mayHoldSecret,
-    knowing: (more) => knowing([...known, ...more]),
-  });
+  const isKnownPiece = (match: string, known: readonly string[] & { judged?: Map<string, boolean> }) => {
+    const cached = known.judged?.get(match);
+    if (cached !== undefined) return cached;
+    const piece = isKnown(match, known) && !holdsWhole(match);
+    known.judged?.set(match, piece);
+    return piece;
+  };
+  const knowing = (known: readonly string[]): Redactor => {
+    // Each distinct match is judged once: a piece repeated through a body costs one look-up per repeat.
+    const judged = new Map<string, boolean>();
+    const view = Object.assign([...known], { judged });
+    return {
+      text: (value) => redactText(value, view),
+      json: (value) => json(value, 0, view),
+      mayHoldSecret,
+      knowing: (more) => knowing([...known, ...more]),
+    };
+  };
   return { text, json: (value) => json(value), mayHoldSecret, knowing };
 }
 

@@ -40,6 +40,17 @@ describe("an audit file that cannot grow (real bundle, ulimit -f)", () => {
     // From now on nothing runs, and the health check says why.
     expect((await call(limited.url, 999)).status).toBe(503);
     expect(upstream.received.length).toBe(executed);
+    // A forward-proxy request, even one refused, is not answered as if audited.
+    const { request } = await import("node:http");
+    const forwarded = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port: new URL(limited.url).port, path: `http://127.0.0.1:${upstream.port}/nowhere`, headers: { host: `127.0.0.1:${upstream.port}`, "proxy-authorization": `Basic ${Buffer.from("ops:x").toString("base64")}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(forwarded).toBe(503);
     const health = await fetch(`${limited.url}/healthz`);
     expect(health.status).toBe(503);
     expect(await health.json()).toEqual({ status: "unavailable", message: "the audit log cannot be written, so nothing is executed" });

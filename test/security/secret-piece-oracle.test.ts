@@ -22,9 +22,16 @@ beforeAll(async () => {
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ echoed: JSON.parse(request.body) as unknown, key: request.headers.authorization }));
   });
+  // httpbin's way: the body it got, as text, inside its JSON answer.
+  upstream.routes.set("/raw", (request, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ data: request.body }));
+  });
   const dir = writeConfig({
     "tools/echo.yaml": `tool: echo\ndescription: reflects the request\ninput:\n  mode: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/echo\n  auth: { secret: SECRET_A }\n  body:\n    mode: \${mode}\n`,
-    "policies/ops.yaml": "policy: ops\nallow:\n  - tool: echo\n",
+    "tools/raw.yaml": `tool: raw\ndescription: reflects the raw body\ninput:\n  mode: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/raw\n  auth: { secret: SECRET_A }\n  body:\n    mode: \${mode}\n`,
+    "tools/gated.yaml": `tool: gated\ndescription: needs an approval\ninput:\n  mode: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/echo\n  auth: { secret: SECRET_A }\n  body:\n    mode: \${mode}\n`,
+    "policies/ops.yaml": "policy: ops\nallow:\n  - tool: echo\n  - tool: raw\n  - tool: gated\n    require_approval: true\n",
   });
   audit = join(dir, "audit.jsonl");
   server = await startBundle(await buildBundle(dir), ["--audit", audit], { SECRET_A: SECRET });
@@ -56,6 +63,58 @@ describe("a piece of a secret is no oracle (real bundle)", () => {
     }
     const shape = (text: string, sent: string) => text.replace(sent, "GUESS").replace(/"audit_id":"[^"]+"/, "");
     expect(shape(answers[0]!.text, right)).toBe(shape(answers[1]!.text, wrong));
+  });
+
+  it("an upstream echoing the raw body it got (as text in its JSON) does not tell either, escapes in the guess included", async () => {
+    // The agent writes its guess with a JSON escape; this runtime's encoding of the body doubles the
+    // backslash, the upstream echoes that, and a reader undoing two layers finds the piece.
+    const known = SECRET.slice(0, 11);
+    const escaped = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+    const right = `${known}${escaped(SECRET[11]!)}`;
+    const wrong = `${known}${escaped("#")}`;
+    const answers = [];
+    for (const mode of [right, wrong]) {
+      const res = await post(`${server.url}/v1/execute`, { agent: "ops", tool: "raw", input: { mode } });
+      expect(res.status).toBe(200);
+      expect(res.body.result).toEqual({ data: JSON.stringify({ mode }) });
+      answers.push(res.text.replace(/"audit_id":"[^"]+"/, ""));
+    }
+    expect(answers[0]!.replace(escaped(SECRET[11]!).replace("\\", "\\\\"), "G")).toBe(answers[1]!.replace(escaped("#").replace("\\", "\\\\"), "G"));
+  });
+
+  it("forward proxy: a request to no tool quotes the path back the same for a right and a wrong guess", async () => {
+    const { request } = await import("node:http");
+    const port = new URL(server.url).port;
+    const refuse = (path: string) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port, method: "GET", path: `http://127.0.0.1:${upstream.port}${path}`, headers: { host: `127.0.0.1:${upstream.port}`, "proxy-authorization": `Basic ${Buffer.from("ops:x").toString("base64")}` } }, (res) => {
+          let text = "";
+          res.on("data", (c: Buffer) => (text += c.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    const known = SECRET.slice(0, 11);
+    const before = upstream.received.length;
+    const right = await refuse(`/other/${known}${SECRET[11]}`);
+    const wrong = await refuse(`/other/${known}Z`);
+    expect(right.status).toBe(403);
+    expect(right.text).toContain(`/other/${known}${SECRET[11]}`);
+    expect(right.text.replaceAll(`${known}${SECRET[11]}`, "G").replace(/"audit_id":"[^"]+"/, "")).toBe(wrong.text.replaceAll(`${known}Z`, "G").replace(/"audit_id":"[^"]+"/, ""));
+    // The whole secret in the path is still redacted.
+    const whole = await refuse(`/other/${SECRET}`);
+    expect(whole.text).not.toContain(SECRET);
+    expect(upstream.received.length).toBe(before);
+  });
+
+  it("an approval id or an agent name holding a whole secret is not kept in the audit", async () => {
+    const presented = await post(`${server.url}/v1/execute`, { agent: "ops", tool: "gated", input: { mode: "m" }, approval_id: SECRET });
+    expect(presented.status).toBe(403);
+    // Without an agents file the name is the agent's own text (the policy here names no agents).
+    const named = await post(`${server.url}/v1/execute`, { agent: SECRET, tool: "echo", input: { mode: "m" } });
+    expect(named.status).toBe(200);
+    expect(readFileSync(audit, "utf8")).not.toContain(SECRET);
   });
 
   it("the whole secret, in any form, is still refused before anything is sent, and no answer carries it", async () => {

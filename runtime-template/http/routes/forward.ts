@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Outcome } from "../../core/outcome.js";
 import type { ToolModule } from "../../contract/tool-module.js";
-import { UNAUTHENTICATED } from "../../core/engine.js";
+import { UNAUTHENTICATED, type Engine } from "../../core/engine.js";
 import type { RouteContext } from "../context.js";
 import { forwardError, inputFromRequest, matchRoute } from "../forward-route.js";
 import { proxyAgent } from "../identity.js";
@@ -60,6 +60,8 @@ export async function forwardRoute(ctx: RouteContext, req: IncomingMessage, res:
   const { engine } = ctx;
   const method = req.method ?? "GET";
   const rawTarget = req.url ?? "";
+  // Every forward request is audited, refusals too: with the audit down, none is answered but this.
+  if (engine.unavailable !== undefined) return sendForwardError(res, 503, "unavailable", engine.unavailable);
   const agent = proxyAgent(req, ctx.principals);
   if (agent === undefined) {
     await engine.refuseForward(UNAUTHENTICATED, method, rawTarget, "proxy_auth_required");
@@ -88,19 +90,23 @@ export async function refuseHostMismatch(ctx: RouteContext, res: ServerResponse,
 export async function forwardAs(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, agent: string, rawTarget: string, target: URL, tools: Iterable<ToolModule>): Promise<void> {
   const { engine } = ctx;
   const method = req.method ?? "GET";
+  if (engine.unavailable !== undefined) return sendForwardError(res, 503, "unavailable", engine.unavailable);
   const match = matchRoute(tools, method, target);
   if (match === undefined) {
     const auditId = await engine.refuseForward(agent, method, rawTarget, "forward_refused");
-    // The path is the agent's: quoted back, it is redacted like everything else an answer carries.
-    const where = engine.redactor.text(`${method.slice(0, 16)} ${target.origin}${target.pathname}`);
+    // The path is the agent's: quoted back as it is but for a whole secret. Redacting a piece of one
+    // would tell the agent that its guess is a piece (docs/policy-semantics.md).
+    const where = agentText(engine, `${method.slice(0, 16)} ${target.origin}${target.pathname}`);
     return sendForwardError(res, 403, "permission_denied", `no tool of this agent is ${where}; KeyRunner forwards only what its tools declare`, { audit_id: auditId });
   }
   const body = await readBody(req, ctx.bodyLimitBytes);
   const mapped = inputFromRequest(match, target, req.headers, body);
   if (mapped.errors !== undefined) {
     const auditId = await engine.refuseForward(agent, method, rawTarget, "invalid", match.tool.name);
-    const message = mapped.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
-    return sendForwardError(res, 400, "invalid_request", message, { errors: mapped.errors, audit_id: auditId });
+    // The paths quote the agent's query keys and fields: a whole secret among them is redacted.
+    const errors = mapped.errors.map((e) => ({ path: agentText(engine, e.path), message: agentText(engine, e.message) }));
+    const message = errors.map((e) => `${e.path}: ${e.message}`).join("; ");
+    return sendForwardError(res, 400, "invalid_request", message, { errors, audit_id: auditId });
   }
   const passOn = (["accept", "user-agent"] as const).flatMap((name) => (typeof req.headers[name] === "string" ? [[name, req.headers[name] as string] as const] : []));
   const reason = req.headers["x-keyrunner-reason"];
@@ -118,3 +124,6 @@ export async function forwardAs(ctx: RouteContext, req: IncomingMessage, res: Se
   }
   sendForwardOutcome(res, outcome);
 }
+
+/** Text made of what the agent sent, to quote back: as it is but for a whole secret (Redactor#knowing). */
+const agentText = (engine: Engine, text: string): string => engine.redactor.knowing([text]).text(text);
