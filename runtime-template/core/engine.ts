@@ -93,6 +93,11 @@ export class Engine {
     return this.options.config;
   }
 
+  /** Whether the text holds one of this runtime's secrets whole, in any form the redactor knows. */
+  holdsWholeSecret(text: string): boolean {
+    return this.#wholeSecrets.text(text) !== text;
+  }
+
   /** Why nothing can execute now (the audit log cannot be written), for /healthz; undefined while all can. */
   get unavailable(): string | undefined {
     return (this.options.audit as { unavailable?: string | undefined }).unavailable === undefined ? undefined : AUDIT_UNAVAILABLE;

@@ -190,6 +190,18 @@ describe("a malformed tools/call", () => {
     expect(upstream.received.length).toBe(before);
   });
 
+  it("an id holding a secret whole is refused, not echoed back", async () => {
+    const res = await fetch(`${server.url}/mcp`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${AGENT}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: `x${SECRET}`, method: "tools/list" }),
+    });
+    expect(res.status).toBe(400);
+    const text = await res.text();
+    expect(text).not.toContain(SECRET);
+    expect(JSON.parse(text)).toEqual({ jsonrpc: "2.0", id: null, error: { code: -32600, message: "Invalid Request: the id holds one of this gateway's own secrets" } });
+  });
+
   it("a well-formed call still runs, without arguments too", async () => {
     expect(await rpc({ name: "refund_payment", arguments: { payment_id: "pi_rpc", amount_cents: 100, reason: "raw rpc" } })).toMatchObject({ result: { content: [{ type: "text" }] } });
     expect(await rpc({ name: "refund_payment" })).toMatchObject({ result: { isError: true } });

@@ -19,6 +19,13 @@ export async function mcpRoute(ctx: RouteContext, req: IncomingMessage, res: Ser
   } catch {
     return send(res, 400, { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } });
   }
+  // The protocol echoes each request's id as it came: one holding a secret whole would carry it back.
+  for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
+    const id = (message as { id?: unknown } | null)?.id;
+    if (typeof id === "string" && ctx.engine.holdsWholeSecret(id)) {
+      return send(res, 400, { jsonrpc: "2.0", id: null, error: { code: -32600, message: "Invalid Request: the id holds one of this gateway's own secrets" } });
+    }
+  }
   // Loaded on first use: the MCP SDK builds its message schemas at import, which would slow every start.
   const [{ StreamableHTTPServerTransport }, { createMcpServer }] = await Promise.all([import("@modelcontextprotocol/sdk/server/streamableHttp.js"), import("../../mcp/mcp-server.js")]);
   const server = createMcpServer(ctx.engine, agent, RUNTIME_VERSION);
