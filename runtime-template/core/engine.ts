@@ -204,13 +204,19 @@ export class Engine {
     // runs as any other, is recorded redacted, and its answer leaves the agent's own text as it was sent
     // (Redactor#knowing), so an upstream that echoes it does not tell either.
     let runner: ToolRunner = this;
-    if (loggedInput !== input && this.#wholeSecrets.json(input) !== input) {
-      return finish("deny", { status: "secret_in_input" }, { status: "denied", reason: OWN_SECRET_REASON, audit_id: id }, "secret_in_input");
-    }
-    // The forward proxy passes some of the client's headers on: an upstream may echo those too.
+    const ownSecret = () => finish("deny", { status: "secret_in_input" }, { status: "denied", reason: OWN_SECRET_REASON, audit_id: id }, "secret_in_input");
+    if (loggedInput !== input && this.#wholeSecrets.json(input) !== input) return ownSecret();
+    // The forward proxy passes some of the client's headers on (User-Agent, Accept): checked as the input.
     const forwardedPiece = forward !== undefined && forward.headers.some(([, value]) => this.redactor.text(value) !== value);
-    if (loggedInput !== input || forwardedPiece) {
-      runner = { egress: this.egress, redactor: knownTo(this.redactor, request, input, forward), metrics: this.metrics };
+    if (forwardedPiece && forward.headers.some(([, value]) => this.holdsWholeSecret(value))) return ownSecret();
+    // What this runtime would build from the agent's text, its secrets left out (a template may join two
+    // fields, or a field and literal text, into one value that holds a piece the fields alone do not).
+    // A whole secret built that way is refused as if sent whole; pieces are the agent's own text.
+    const built = agentBuiltText(tool, input);
+    const builtPiece = built.some((text) => this.redactor.text(text) !== text);
+    if (builtPiece && built.some((text) => this.holdsWholeSecret(text))) return ownSecret();
+    if (loggedInput !== input || forwardedPiece || builtPiece) {
+      runner = { egress: this.egress, redactor: knownTo(this.redactor, request, input, forward, built), metrics: this.metrics };
     }
 
     // A server checked every key at start; in process (the SDK) a call checks its own tool's keys.
@@ -358,7 +364,7 @@ export class Engine {
     }
     const input = { method: method.slice(0, 16), target: this.redactor.text(target.slice(0, 2048)) };
     await this.options.audit
-      .append({ id, config: this.options.config.configSha256, agent, tool, input, decision: status === "invalid" ? "invalid" : "deny", status })
+      .append({ id, config: this.options.config.configSha256, agent: this.#loggedAgent(agent), tool, input, decision: status === "invalid" ? "invalid" : "deny", status })
       .catch(() => undefined);
     return id;
   }
@@ -373,9 +379,10 @@ export class Engine {
  * The redactor for an answer to this request: the agent's own strings (its input as sent and as
  * prepared, its reason, the headers the forward proxy passes on) are left as they are where they hold a piece of a secret, never a whole one.
  */
-function knownTo(redactor: Redactor, request: ExecuteRequest, prepared?: unknown, forward?: ForwardOptions): Redactor {
+function knownTo(redactor: Redactor, request: ExecuteRequest, prepared?: unknown, forward?: ForwardOptions, built: readonly string[] = []): Redactor {
   const strings = stringsOf(request.input);
   if (prepared !== undefined) strings.push(...stringsOf(prepared));
+  strings.push(...built);
   if (forward !== undefined) for (const [, value] of forward.headers) strings.push(value);
   if (typeof request.reason === "string") strings.push(request.reason);
   // Also as this runtime encodes them into a request (a JSON string, JSON in a JSON string, a URL or a
@@ -391,3 +398,42 @@ function knownTo(redactor: Redactor, request: ExecuteRequest, prepared?: unknown
 }
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Stands in for every secret where agentBuiltText plans a request: no secret's text is in what it builds. */
+const NO_SECRET = "\u0000";
+
+/**
+ * The strings of the request this tool would build from the input, with every secret replaced by
+ * NO_SECRET: its path and query (as sent and decoded), header values, body (as text and, for JSON or a
+ * form, each value), or an exec tool's arguments and environment. Empty when the input cannot be planned.
+ */
+export function agentBuiltText(tool: ToolModule, input: unknown): string[] {
+  let plan: HttpRequestPlan | ExecPlan;
+  try {
+    plan = tool.plan(input as never, () => NO_SECRET);
+  } catch {
+    return [];
+  }
+  if (plan.kind === "exec") return [...plan.argv, ...Object.values(plan.env)];
+  const out = [plan.path, plan.query, ...plan.headers.map(([, value]) => value)];
+  const decoded = (text: string) => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return text;
+    }
+  };
+  out.push(decoded(plan.path));
+  for (const value of new URLSearchParams(plan.query).values()) out.push(value);
+  if (plan.body !== undefined) {
+    out.push(plan.body.text);
+    if (plan.body.contentType.includes("json")) {
+      try {
+        out.push(...stringsOf(JSON.parse(plan.body.text)));
+      } catch {
+        // not JSON after all: its text is there
+      }
+    } else if (plan.body.contentType.includes("x-www-form-urlencoded")) for (const value of new URLSearchParams(plan.body.text).values()) out.push(value);
+  }
+  return out;
+}

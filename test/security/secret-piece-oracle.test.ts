@@ -30,8 +30,9 @@ beforeAll(async () => {
   const dir = writeConfig({
     "tools/echo.yaml": `tool: echo\ndescription: reflects the request\ninput:\n  mode: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/echo\n  auth: { secret: SECRET_A }\n  body:\n    mode: \${mode}\n`,
     "tools/raw.yaml": `tool: raw\ndescription: reflects the raw body\ninput:\n  mode: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/raw\n  auth: { secret: SECRET_A }\n  body:\n    mode: \${mode}\n`,
+    "tools/joined.yaml": `tool: joined\ndescription: joins two fields into one value\ninput:\n  a: string\n  b: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/echo\n  auth: { secret: SECRET_A }\n  body:\n    one: \${a}\n    both: "\${a}\${b}"\n`,
     "tools/gated.yaml": `tool: gated\ndescription: needs an approval\ninput:\n  mode: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/echo\n  auth: { secret: SECRET_A }\n  body:\n    mode: \${mode}\n`,
-    "policies/ops.yaml": "policy: ops\nallow:\n  - tool: echo\n  - tool: raw\n  - tool: gated\n    require_approval: true\n",
+    "policies/ops.yaml": "policy: ops\nallow:\n  - tool: echo\n  - tool: raw\n  - tool: joined\n  - tool: gated\n    require_approval: true\n",
   });
   audit = join(dir, "audit.jsonl");
   server = await startBundle(await buildBundle(dir), ["--audit", audit], { SECRET_A: SECRET });
@@ -82,6 +83,25 @@ describe("a piece of a secret is no oracle (real bundle)", () => {
     expect(answers[0]!.replace(escaped(SECRET[11]!).replace("\\", "\\\\"), "G")).toBe(answers[1]!.replace(escaped("#").replace("\\", "\\\\"), "G"));
   });
 
+  it("a template joining two fields into one value: the joined value is the agent's text too; joined whole, it is refused", async () => {
+    const known = SECRET.slice(0, 11);
+    const hex = (t: string) => Buffer.from(t).toString("hex");
+    const answers = [];
+    for (const [a, b] of [[known, SECRET[11]!], [known, "F"], [hex(known), hex(SECRET[11]!)], [hex(known), hex("F")]]) {
+      const res = await post(`${server.url}/v1/execute`, { agent: "ops", tool: "joined", input: { a, b } });
+      expect(res.status).toBe(200);
+      expect(res.body.result.echoed).toEqual({ one: a, both: `${a}${b}` });
+      answers.push(res.text.replace(/"audit_id":"[^"]+"/, ""));
+    }
+    expect(answers[0]!.replaceAll(SECRET[11]!, "G").length).toBe(answers[1]!.replaceAll("F", "G").length);
+    // Split so that neither half is a piece on its own, yet joined by the template into the whole key.
+    const before = upstream.received.length;
+    const split = await post(`${server.url}/v1/execute`, { agent: "ops", tool: "joined", input: { a: SECRET.slice(0, 16), b: SECRET.slice(16) } });
+    expect(split.status).toBe(403);
+    expect(split.body.reason).toBe("the input holds one of this gateway's own secrets, which it never sends");
+    expect(upstream.received.length).toBe(before);
+  });
+
   it("forward proxy: a request to no tool quotes the path back the same for a right and a wrong guess", async () => {
     const { request } = await import("node:http");
     const port = new URL(server.url).port;
@@ -104,6 +124,7 @@ describe("a piece of a secret is no oracle (real bundle)", () => {
     expect(right.text.replaceAll(`${known}${SECRET[11]}`, "G").replace(/"audit_id":"[^"]+"/, "")).toBe(wrong.text.replaceAll(`${known}Z`, "G").replace(/"audit_id":"[^"]+"/, ""));
     // The whole secret in the path is still redacted.
     const whole = await refuse(`/other/${SECRET}`);
+    expect(readFileSync(audit, "utf8")).not.toContain(SECRET);
     expect(whole.text).not.toContain(SECRET);
     expect(upstream.received.length).toBe(before);
   });
