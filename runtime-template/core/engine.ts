@@ -399,8 +399,12 @@ function knownTo(redactor: Redactor, request: ExecuteRequest, prepared?: unknown
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-/** Stands in for every secret where agentBuiltText plans a request: no secret's text is in what it builds. */
-const NO_SECRET = "\u0000";
+/**
+ * Stands in for every secret where agentBuiltText plans a request, so no secret's text is in what it
+ * builds: plain letters, which no template context refuses (a NUL would fail a header's check, and the
+ * plan with it).
+ */
+const NO_SECRET = "KEYRUNNER-SECRET-LEFT-OUT";
 
 /**
  * The strings of the request this tool would build from the input, with every secret replaced by

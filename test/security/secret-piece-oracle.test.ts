@@ -30,7 +30,7 @@ beforeAll(async () => {
   const dir = writeConfig({
     "tools/echo.yaml": `tool: echo\ndescription: reflects the request\ninput:\n  mode: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/echo\n  auth: { secret: SECRET_A }\n  body:\n    mode: \${mode}\n`,
     "tools/raw.yaml": `tool: raw\ndescription: reflects the raw body\ninput:\n  mode: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/raw\n  auth: { secret: SECRET_A }\n  body:\n    mode: \${mode}\n`,
-    "tools/joined.yaml": `tool: joined\ndescription: joins two fields into one value\ninput:\n  a: string\n  b: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/echo\n  auth: { secret: SECRET_A }\n  body:\n    one: \${a}\n    both: "\${a}\${b}"\n`,
+    "tools/joined.yaml": `tool: joined\ndescription: joins two fields into one value\ninput:\n  a: string\n  b: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/echo\n  auth: { secret: SECRET_A }\n  headers:\n    X-Key-Again: \${secrets.SECRET_A}\n  body:\n    one: \${a}\n    both: "\${a}\${b}"\n`,
     "tools/gated.yaml": `tool: gated\ndescription: needs an approval\ninput:\n  mode: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/echo\n  auth: { secret: SECRET_A }\n  body:\n    mode: \${mode}\n`,
     "policies/ops.yaml": "policy: ops\nallow:\n  - tool: echo\n  - tool: raw\n  - tool: joined\n  - tool: gated\n    require_approval: true\n",
   });
