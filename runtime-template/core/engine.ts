@@ -401,10 +401,11 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 
 /**
  * Stands in for every secret where agentBuiltText plans a request, so no secret's text is in what it
- * builds: plain letters, which no template context refuses (a NUL would fail a header's check, and the
- * plan with it).
+ * builds: one no-break space, which no template context refuses (a NUL would fail a header's check, and
+ * the plan with it) and no key holds — letters would join the agent's text next to them (a stand-in
+ * starting with K completed "…Gh2" + "K" into the whole key, and refused it: an oracle at the last byte).
  */
-const NO_SECRET = "KEYRUNNER-SECRET-LEFT-OUT";
+const NO_SECRET = "\u00a0";
 
 /**
  * The strings of the request this tool would build from the input, with every secret replaced by

@@ -521,7 +521,10 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
     };
     for (const r of order) {
       const s = ranges[2 * r]!, e = ranges[2 * r + 1]!;
-      if (openStart >= 0 && s <= openEnd) {
+      // Touching matches merge into one `[REDACTED]`; for an answer to an agent that sent pieces they are
+      // judged apart: its piece next to an injected secret (`"${a}${secrets.K}"`) must stay as it sent it,
+      // or a right guess would vanish into the secret's redaction and a wrong one would not.
+      if (openStart >= 0 && (known === undefined ? s <= openEnd : s < openEnd)) {
         openEnd = Math.max(openEnd, e);
         continue;
       }

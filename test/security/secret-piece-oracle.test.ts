@@ -31,8 +31,9 @@ beforeAll(async () => {
     "tools/echo.yaml": `tool: echo\ndescription: reflects the request\ninput:\n  mode: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/echo\n  auth: { secret: SECRET_A }\n  body:\n    mode: \${mode}\n`,
     "tools/raw.yaml": `tool: raw\ndescription: reflects the raw body\ninput:\n  mode: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/raw\n  auth: { secret: SECRET_A }\n  body:\n    mode: \${mode}\n`,
     "tools/joined.yaml": `tool: joined\ndescription: joins two fields into one value\ninput:\n  a: string\n  b: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/echo\n  auth: { secret: SECRET_A }\n  headers:\n    X-Key-Again: \${secrets.SECRET_A}\n  body:\n    one: \${a}\n    both: "\${a}\${b}"\n`,
+    "tools/beside.yaml": `tool: beside\ndescription: an agent field right next to the injected key\ninput:\n  a: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/echo\n  headers:\n    X-K: "\${a}\${secrets.SECRET_A}"\n  body:\n    pre: "\${a}\${secrets.SECRET_A}"\n    post: "\${secrets.SECRET_A}\${a}"\n`,
     "tools/gated.yaml": `tool: gated\ndescription: needs an approval\ninput:\n  mode: string\nrun:\n  type: http\n  method: POST\n  url: http://127.0.0.1:${upstream.port}/echo\n  auth: { secret: SECRET_A }\n  body:\n    mode: \${mode}\n`,
-    "policies/ops.yaml": "policy: ops\nallow:\n  - tool: echo\n  - tool: raw\n  - tool: joined\n  - tool: gated\n    require_approval: true\n",
+    "policies/ops.yaml": "policy: ops\nallow:\n  - tool: echo\n  - tool: raw\n  - tool: joined\n  - tool: beside\n  - tool: gated\n    require_approval: true\n",
   });
   audit = join(dir, "audit.jsonl");
   server = await startBundle(await buildBundle(dir), ["--audit", audit], { SECRET_A: SECRET });
@@ -100,6 +101,20 @@ describe("a piece of a secret is no oracle (real bundle)", () => {
     expect(split.status).toBe(403);
     expect(split.body.reason).toBe("the input holds one of this gateway's own secrets, which it never sends");
     expect(upstream.received.length).toBe(before);
+  });
+
+  it("a field right next to the injected key: a right guess stays as sent, as a wrong one does; the key minus its last byte is not refused", async () => {
+    const known = SECRET.slice(0, 11);
+    for (const [right, wrong] of [[`${known}${SECRET[11]}`, `${known}#`], [SECRET.slice(0, -1), `${SECRET.slice(0, -2)}x`]]) {
+      const answers = [];
+      for (const a of [right!, wrong!]) {
+        const res = await post(`${server.url}/v1/execute`, { agent: "ops", tool: "beside", input: { a } });
+        expect(res.status, a).toBe(200);
+        expect(res.body.result.echoed).toEqual({ pre: `${a}[REDACTED]`, post: `[REDACTED]${a}` });
+        answers.push(res.text.replaceAll(a, "GUESS").replace(/"audit_id":"[^"]+"/, ""));
+      }
+      expect(answers[0]).toBe(answers[1]);
+    }
   });
 
   it("forward proxy: a request to no tool quotes the path back the same for a right and a wrong guess", async () => {
