@@ -76,15 +76,12 @@ export class Engine {
   readonly redactor: Redactor;
   readonly egress: Egress;
   readonly #unauthenticatedRecords = new RecordAllowance(UNAUTHENTICATED_RECORDS_PER_SECOND);
-  /** The whole secrets, in every form: what an input may not hold (pieces of one it may: see #execute). */
-  readonly #wholeSecrets: Redactor;
   /** Listing and deciding approvals (the approvals API). */
   readonly approvals: ApprovalDesk;
 
   constructor(private readonly options: EngineOptions) {
     this.metrics = options.metrics ?? new Metrics();
     this.redactor = createRedactor(options.secrets.values());
-    this.#wholeSecrets = createRedactor(options.secrets.values(), { whole: true });
     this.egress = new Egress(options.resolver);
     this.approvals = new ApprovalDesk({ ...options, redactor: this.redactor, metrics: this.metrics });
   }
@@ -95,7 +92,7 @@ export class Engine {
 
   /** Whether the text holds one of this runtime's secrets whole, in any form the redactor knows. */
   holdsWholeSecret(text: string): boolean {
-    return this.#wholeSecrets.text(text) !== text;
+    return this.redactor.whole.text(text) !== text;
   }
 
   /** Why nothing can execute now (the audit log cannot be written), for /healthz; undefined while all can. */
@@ -205,7 +202,8 @@ export class Engine {
     // (Redactor#knowing), so an upstream that echoes it does not tell either.
     let runner: ToolRunner = this;
     const ownSecret = () => finish("deny", { status: "secret_in_input" }, { status: "denied", reason: OWN_SECRET_REASON, audit_id: id }, "secret_in_input");
-    if (loggedInput !== input && this.#wholeSecrets.json(input) !== input) return ownSecret();
+    // (A whole secret is in the input only where a piece is: loggedInput differs.)
+    if (loggedInput !== input && this.redactor.whole.json(input) !== input) return ownSecret();
     // The forward proxy passes some of the client's headers on (User-Agent, Accept): checked as the input.
     const forwardedPiece = forward !== undefined && forward.headers.some(([, value]) => this.redactor.text(value) !== value);
     if (forwardedPiece && forward.headers.some(([, value]) => this.holdsWholeSecret(value))) return ownSecret();

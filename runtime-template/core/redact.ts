@@ -21,6 +21,8 @@ export interface Redactor {
    * (an upstream that echoes the input would make every guess a test).
    */
   knowing(known: readonly string[]): Redactor;
+  /** The redactor of the same secrets whole only (built on first use): what an input may not hold. */
+  readonly whole: Redactor;
   /** Whether JSON text may hold a secret once parsed: false only when no form of a secret is in it. */
   mayHoldSecret(jsonText: string): boolean;
   /** The JSON value with every string (and key) redacted and cut at MAX_DEPTH: a copy where anything changed, else the value itself. Linear in its size. */
@@ -504,7 +506,7 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
   };
 
   /** `known`: text the agent sent; a merged match lying inside one of those strings stays (Redactor#knowing). */
-  const redactText = (value: string, known: readonly string[] | undefined): string => {
+  const redactText = (value: string, known: Known | undefined): string => {
     // A UTF-16 unit is at most 3 bytes of UTF-8 (a pair is 4): shorter text cannot hold a window.
     if (value.length * 3 < shortest || (value.length < shortest && !NON_ASCII.test(value))) return value;
     const ranges = find(value);
@@ -541,7 +543,7 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
     Object.defineProperty(target, key, { value: item, enumerable: true, writable: true, configurable: true });
   // One walk, copy on write: a value with nothing to redact (the common case) comes back as it is,
   // unallocated; each node is visited once, so the cost is linear in the size of the value.
-  const json = (value: unknown, depth = 0, known?: readonly string[]): unknown => {
+  const json = (value: unknown, depth = 0, known?: Known): unknown => {
     if (typeof value === "string") return redactText(value, known);
     if (value === null || typeof value !== "object") return value;
     if (depth >= MAX_DEPTH) return TOO_DEEP;
@@ -579,31 +581,56 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
     values.length > 0 && (jsonText.includes("\\\\") || /\\u005c/i.test(jsonText) || find(jsonText).length > 0);
 
   if (values.length === 0) {
-    const none: Redactor = { text: (v) => v, json: (v) => v, mayHoldSecret: () => false, knowing: () => none };
+    const none: Redactor = {
+      text: (v) => v,
+      json: (v) => v,
+      mayHoldSecret: () => false,
+      knowing: () => none,
+      get whole() {
+        return none;
+      },
+    };
     return none;
   }
   // A match that holds a whole secret is redacted even where the agent sent it: no answer carries one.
   let wholeSecrets: Redactor | undefined;
-  const holdsWhole = (match: string) => (wholeSecrets ??= createRedactor(values, { whole: true })).text(match) !== match;
-  const isKnownPiece = (match: string, known: readonly string[] & { judged?: Map<string, boolean> }) => {
-    const cached = known.judged?.get(match);
+  const whole = (): Redactor => (options.whole === true ? self : (wholeSecrets ??= createRedactor(values, { whole: true })));
+  const isKnownPiece = (match: string, known: Known) => {
+    const cached = known.judged.get(match);
     if (cached !== undefined) return cached;
-    const piece = isKnown(match, known) && !holdsWhole(match);
-    known.judged?.set(match, piece);
+    const piece = isKnown(match, known.strings) && whole().text(match) === match;
+    known.judged.set(match, piece);
     return piece;
   };
-  const knowing = (known: readonly string[]): Redactor => {
-    // Each distinct match is judged once: a piece repeated through a body costs one look-up per repeat.
-    const judged = new Map<string, boolean>();
-    const view = Object.assign([...known], { judged });
+  const knowing = (strings: readonly string[]): Redactor => {
+    const known: Known = { strings, judged: new Map() };
     return {
-      text: (value) => redactText(value, view),
-      json: (value) => json(value, 0, view),
+      text: (value) => redactText(value, known),
+      json: (value) => json(value, 0, known),
       mayHoldSecret,
-      knowing: (more) => knowing([...known, ...more]),
+      get whole() {
+        return whole();
+      },
+      knowing: (more) => knowing([...strings, ...more]),
     };
   };
-  return { text, json: (value) => json(value), mayHoldSecret, knowing };
+  const self: Redactor = {
+    text,
+    json: (value) => json(value),
+    mayHoldSecret,
+    get whole() {
+      return whole();
+    },
+    knowing,
+  };
+  return self;
+}
+
+/** What an agent sent (Redactor#knowing), and each distinct match judged against it so far. */
+interface Known {
+  readonly strings: readonly string[];
+  /** match text → whether it is a piece the agent sent: a piece repeated through a body is judged once. */
+  readonly judged: Map<string, boolean>;
 }
 
 /** Whether `match` is text inside one of the strings the agent sent. */

@@ -66,22 +66,33 @@ export function v8LogsToFiles(execArgv: readonly string[] = process.execArgv, no
 }
 
 /**
+ * The descriptors above 2 open now without close-on-exec, with their open flags; undefined where /proc
+ * cannot be read (not Linux, or a permission model without the /proc/self/fdinfo grant).
+ */
+function inheritableDescriptors(): Array<{ fd: number; flags: number }> | undefined {
+  let listed: string[];
+  try {
+    listed = readdirSync("/proc/self/fdinfo");
+  } catch {
+    return undefined;
+  }
+  const found: Array<{ fd: number; flags: number }> = [];
+  for (const name of listed) {
+    const fd = Number(name);
+    if (!Number.isInteger(fd) || fd <= 2) continue;
+    const flags = descriptorFlags(fd);
+    if (flags !== undefined && (flags & O_CLOEXEC) === 0) found.push({ fd, flags });
+  }
+  return found;
+}
+
+/**
  * The descriptors of V8's log files open now, where a V8 logging flag is given (else none): each exec
  * tool gets /dev/null there. Read at each exec, since a worker thread's isolate opens its own log later.
  */
 function ownV8Logs(): number[] {
   if (!v8LogsToFiles()) return [];
-  let listed: string[];
-  try {
-    listed = readdirSync("/proc/self/fdinfo");
-  } catch {
-    return [];
-  }
-  return listed.map(Number).filter((fd) => {
-    if (!Number.isInteger(fd) || fd <= 2) return false;
-    const flags = descriptorFlags(fd);
-    return flags !== undefined && (flags & O_CLOEXEC) === 0 && isOwnV8Log(fd, flags);
-  });
+  return (inheritableDescriptors() ?? []).filter(({ fd, flags }) => isOwnV8Log(fd, flags)).map(({ fd }) => fd);
 }
 
 /** A file V8's logger opened at start (see the head of this file): read-write, not appending, changed since. */
@@ -114,20 +125,12 @@ export function closeInheritedDescriptors(argv: readonly string[], alsoKeep: rea
   const keep = new Set<number>([...namedDescriptors(argv), ...alsoKeep]);
   const channel = channelDescriptor();
   if (channel !== undefined) keep.add(channel);
-  let listed: string[];
-  try {
-    listed = readdirSync("/proc/self/fdinfo");
-  } catch {
-    return undefined;
-  }
+  const open = inheritableDescriptors();
+  if (open === undefined) return undefined;
   const closed: number[] = [];
   const v8Logs = v8LogsToFiles();
-  for (const name of listed) {
-    const fd = Number(name);
-    if (!Number.isInteger(fd) || fd <= 2 || keep.has(fd)) continue;
-    const flags = descriptorFlags(name);
-    if (flags === undefined || (flags & O_CLOEXEC) !== 0) continue;
-    if (v8Logs && isOwnV8Log(fd, flags)) continue;
+  for (const { fd, flags } of open) {
+    if (keep.has(fd) || (v8Logs && isOwnV8Log(fd, flags))) continue;
     try {
       closeSync(fd);
       closed.push(fd);
