@@ -1,6 +1,6 @@
 // Redaction of every secret form (raw, base64 at any offset, base64url, hex, URL-encoded), judged on decoded text.
 import { describe, expect, it } from "vitest";
-import { createRedactor, REDACTED } from "./redact.js";
+import { createRedactor, REDACTED, stringsOf } from "./redact.js";
 
 const SECRET = "sk_live_51HqLyjWDarjtT1zdp7dc";
 const redactor = createRedactor([SECRET]);
@@ -179,5 +179,14 @@ describe("HTML and XML character references", () => {
     const r = createRedactor([secret]);
     expect(r.text(`v=pass&amp;word&lt;with&gt;&quot;quotes&quot;!`)).toBe("v=[REDACTED]!");
     expect(r.text("fish &amp; chips &#169; 2026")).toBe("fish &amp; chips &#169; 2026");
+  });
+});
+
+describe("stringsOf (what the agent is known to have sent)", () => {
+  it("holds every string and key, however many: a guess after 20,000 others is still the agent's", () => {
+    const input = { tags: Array.from({ length: 20_000 }, (_, i) => `t${i}`), last: "the guess" };
+    const strings = stringsOf(input);
+    expect(strings).toHaveLength(20_003);
+    expect(strings.slice(-2)).toEqual(["last", "the guess"]);
   });
 });

@@ -636,11 +636,13 @@ interface Known {
 /** Whether `match` is text inside one of the strings the agent sent. */
 const isKnown = (match: string, known: readonly string[]): boolean => known.some((k) => k.length >= match.length && k.includes(match));
 
-/** The strings and keys of a value the agent sent (its input), at most `limit` of them. */
-export function stringsOf(value: unknown, limit = 10_000): string[] {
+/**
+ * Every string and key of a value the agent sent (its input; bounded by the body limit). All of them: a
+ * cap would leave a guess placed after it out of what the agent is known to have sent, an oracle again.
+ */
+export function stringsOf(value: unknown): string[] {
   const out: string[] = [];
   const walk = (v: unknown, depth: number): void => {
-    if (out.length >= limit) return;
     if (typeof v === "string") out.push(v);
     else if (v !== null && typeof v === "object" && depth < MAX_DEPTH) {
       if (Array.isArray(v)) for (const item of v) walk(item, depth + 1);
