@@ -69,7 +69,8 @@ export function chainHash(text: string | Uint8Array, key: string | undefined): s
 const str = JSON.stringify as (value: string) => string;
 const optionalString = (name: string, value: string | undefined) => (value === undefined ? "" : `,"${name}":${str(value)}`);
 const optionalJson = (name: string, value: unknown) => (value === undefined ? "" : `,"${name}":${JSON.stringify(value)}`);
-const optionalNumber = (name: string, value: number | undefined) => (value === undefined ? "" : `,"${name}":${JSON.stringify(value)}`);
+// A finite number's JSON text is its String() (JSON.stringify's own rule), without the serialiser's call.
+const optionalNumber = (name: string, value: number | undefined) => (value === undefined ? "" : `,"${name}":${Number.isFinite(value) ? String(value) : "null"}`);
 
 /**
  * `,"name":"value"` for values that repeat from record to record (the config, agents, tools, rules,

@@ -210,7 +210,7 @@ export class Engine {
     // What this runtime would build from the agent's text, its secrets left out (a template may join two
     // fields, or a field and literal text, into one value that holds a piece the fields alone do not).
     // A whole secret built that way is refused as if sent whole; pieces are the agent's own text.
-    const built = agentBuiltText(tool, input);
+    const built = agentBuiltText(tool, input, this.redactor);
     const builtPiece = built.some((text) => this.redactor.text(text) !== text);
     if (builtPiece && built.some((text) => this.holdsWholeSecret(text))) return ownSecret();
     if (loggedInput !== input || forwardedPiece || builtPiece) {
@@ -409,8 +409,11 @@ const NO_SECRET = "\u00a0";
  * The strings of the request this tool would build from the input, with every secret replaced by
  * NO_SECRET: its path and query (as sent and decoded), header values, body (as text and, for JSON or a
  * form, each value), or an exec tool's arguments and environment. Empty when the input cannot be planned.
+ * A JSON body is left out, text and strings, when its text holds no form of a secret (`mayHoldSecret`:
+ * the streams scanned in that text hold every string JSON.parse makes of it): none of it holds a piece.
+ * A query or path without `%` is its own decoding.
  */
-export function agentBuiltText(tool: ToolModule, input: unknown): string[] {
+export function agentBuiltText(tool: ToolModule, input: unknown, redactor: Pick<Redactor, "mayHoldSecret">): string[] {
   let plan: HttpRequestPlan | ExecPlan;
   try {
     plan = tool.plan(input as never, () => NO_SECRET);
@@ -418,25 +421,36 @@ export function agentBuiltText(tool: ToolModule, input: unknown): string[] {
     return [];
   }
   if (plan.kind === "exec") return [...plan.argv, ...Object.values(plan.env)];
-  const out = [plan.path, plan.query, ...plan.headers.map(([, value]) => value)];
-  const decoded = (text: string) => {
-    try {
-      return decodeURIComponent(text);
-    } catch {
-      return text;
-    }
-  };
-  out.push(decoded(plan.path));
-  for (const value of new URLSearchParams(plan.query).values()) out.push(value);
+  const out = [plan.path];
+  for (const [, value] of plan.headers) out.push(value);
+  if (plan.path.includes("%")) out.push(decoded(plan.path));
+  if (plan.query !== "") {
+    out.push(plan.query);
+    for (const value of new URLSearchParams(plan.query).values()) out.push(value);
+  }
   if (plan.body !== undefined) {
-    out.push(plan.body.text);
     if (plan.body.contentType.includes("json")) {
-      try {
-        out.push(...stringsOf(JSON.parse(plan.body.text)));
-      } catch {
-        // not JSON after all: its text is there
+      if (redactor.mayHoldSecret(plan.body.text)) {
+        out.push(plan.body.text);
+        try {
+          out.push(...stringsOf(JSON.parse(plan.body.text)));
+        } catch {
+          // not JSON after all: its text is there
+        }
       }
-    } else if (plan.body.contentType.includes("x-www-form-urlencoded")) for (const value of new URLSearchParams(plan.body.text).values()) out.push(value);
+    } else if (plan.body.contentType.includes("x-www-form-urlencoded")) {
+      out.push(plan.body.text);
+      for (const value of new URLSearchParams(plan.body.text).values()) out.push(value);
+    } else out.push(plan.body.text);
   }
   return out;
+}
+
+/** Percent-decoded text, or the text itself where it is not valid percent-encoding. */
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }

@@ -272,9 +272,28 @@ function byteStream(source: Decoded, percent: boolean): Stream {
  * then of one class, which keeps their element loads monomorphic (a mixed site is ~20× slower).
  */
 function plainBytes(text: string): Uint8Array {
-  const buffer = Buffer.from(text, "latin1");
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+  if (text.length > ASCII_SCRATCH_BYTES) {
+    const buffer = Buffer.from(text, "latin1");
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+  }
+  // Short text (every field of a request, most answers) is written into one reused buffer: the scan
+  // is synchronous and reads one text's streams at a time, and its hits are kept as numbers, so no
+  // later scan needs these bytes. A fresh Buffer per string cost more than scanning a short one.
+  asciiScratchWriter.latin1Write(text, 0, text.length);
+  return asciiScratch.subarray(0, text.length);
 }
+/** Non-ASCII text as its UTF-8 bytes, short text in the same reused buffer as plainBytes (the first stream only). */
+function scratchUtf8Bytes(text: string): Uint8Array {
+  if (text.length * 3 > ASCII_SCRATCH_BYTES) return utf8Bytes(text);
+  return asciiScratch.subarray(0, asciiScratchWriter.utf8Write(text, 0, ASCII_SCRATCH_BYTES));
+}
+const ASCII_SCRATCH_BYTES = 16 * 1024;
+const asciiScratch = new Uint8Array(ASCII_SCRATCH_BYTES);
+/** Node's own encoders of a Buffer (what `write` dispatches to after looking the encoding up). */
+type EncodingWriter = Buffer & { latin1Write(text: string, offset: number, length: number): number; utf8Write(text: string, offset: number, length: number): number };
+const asciiScratchWriter = Buffer.from(asciiScratch.buffer, asciiScratch.byteOffset, asciiScratch.length) as EncodingWriter;
+/** The text as it is, when ASCII: byte i is character i, so no map back is needed. */
+const ASCII_LOCATED = (): Stream => ({ bytes: new Uint8Array(0) });
 
 /** Layers of escapes a reader may undo: JSON in a JSON string (an NDJSON line, a logged body) is two. */
 const ESCAPE_LAYERS = 3;
@@ -286,7 +305,7 @@ const ESCAPE_LAYERS = 3;
 function streamsOf(text: string, reach: number): ScannedStream[] {
   const ascii = Buffer.byteLength(text, "utf8") === text.length;
   // The text as it is: its bytes natively; where each came from is worked out only if a form is found.
-  const streams: ScannedStream[] = [ascii ? { bytes: plainBytes(text), located: () => ({ bytes: new Uint8Array(0) }) } : { bytes: utf8Bytes(text), located: () => byteStream({ text }, false) }];
+  const streams: ScannedStream[] = [ascii ? { bytes: plainBytes(text), located: ASCII_LOCATED } : { bytes: scratchUtf8Bytes(text), located: () => byteStream({ text }, false) }];
   // A window read through an escape or %XX lies within `reach` characters of it: only those regions
   // of the text are decoded (an escape every few characters makes that the whole text).
   for (const [from, to] of escapeRegions(text, reach)) {
@@ -340,7 +359,6 @@ function streamsOf(text: string, reach: number): ScannedStream[] {
   return streams;
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
 const ESCAPE = /\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))/g;
 const ESCAPE_BUT_QUOTE = /\\(?:u([0-9a-fA-F]{4})|([\\/bfnrt]))/g;
 const SIMPLE_ESCAPE_TEXT: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
@@ -474,11 +492,13 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
   /** Source ranges [start, end) (flattened) of every form of a secret window in the text. */
   const find = (text: string): number[] => {
     const ranges: number[] = [];
+    // One list of a stream's hits for the whole call, emptied per stream.
+    let hits: number[] = [];
+    const hit = (from: number, to: number) => hits.push(from, to);
     for (const stream of streamsOf(text, reach)) {
       const { bytes } = stream;
       const n = bytes.length;
-      const hits: number[] = [];
-      const hit = (from: number, to: number) => hits.push(from, to);
+      if (hits.length !== 0) hits = [];
       for (const set of rawSets) scan(bytes, 0, n, set, hit, LOWER_ASCII);
       for (const set of hexSets) scan(bytes, 0, n, set, hit, LOWER_HEX);
       if (base64Sets.length > 0) {
@@ -507,8 +527,10 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
 
   /** `known`: text the agent sent; a merged match lying inside one of those strings stays (Redactor#knowing). */
   const redactText = (value: string, known: Known | undefined): string => {
-    // A UTF-16 unit is at most 3 bytes of UTF-8 (a pair is 4): shorter text cannot hold a window.
-    if (value.length * 3 < shortest || (value.length < shortest && !NON_ASCII.test(value))) return value;
+    // Text of fewer UTF-8 bytes than the shortest form cannot hold one: no decoding a reader may undo
+    // (escapes, %XX, character references) makes more bytes than its source. A UTF-16 unit is at most 3
+    // bytes (a pair is 4); text of at least `shortest` units has at least that many bytes.
+    if (value.length * 3 < shortest || (value.length < shortest && Buffer.byteLength(value, "utf8") < shortest)) return value;
     const ranges = find(value);
     if (ranges.length === 0) return value;
     const order = Array.from({ length: ranges.length / 2 }, (_, i) => i).sort((a, b) => ranges[2 * a]! - ranges[2 * b]!);

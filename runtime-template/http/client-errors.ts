@@ -8,7 +8,7 @@
 import { STATUS_CODES, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Socket } from "node:net";
-import { owedAnswers, trackOwedAnswers } from "./owed-answers.js";
+import { owedAnswers } from "./owed-answers.js";
 import { stopReading } from "./pipelining.js";
 
 function statusFor(error: NodeJS.ErrnoException): number {
@@ -24,7 +24,6 @@ function closeWhenAnswered(socket: Duplex, owed: readonly ServerResponse[]): voi
 }
 
 export function keepAnswersOnClientError(server: Server): void {
-  trackOwedAnswers(server);
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
     const owed = owedAnswers(socket);
     // Every request owed an answer was read whole: the error is in bytes after them. Nothing more is read

@@ -15,6 +15,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { forgetOwed, owe } from "./owed-answers.js";
 
 /** Requests of one connection that run at once; the rest wait their turn. */
 export const PIPELINED_IN_FLIGHT = 8;
@@ -58,7 +59,9 @@ function keepPaused(this: ServedSocket): void {
 export function inTurn(req: IncomingMessage, res: ServerResponse, handle: Handler): void {
   const socket = req.socket as ServedSocket;
   const turns = turnsOf(socket);
-  res.once("close", answered);
+  owe(socket, res);
+  // `on`, not `once`: a response closes once, and once() wraps each listener in a closure of its own.
+  res.on("close", answered);
   if (turns.running < PIPELINED_IN_FLIGHT) {
     turns.running++;
     return handle(req, res);
@@ -71,9 +74,10 @@ export function inTurn(req: IncomingMessage, res: ServerResponse, handle: Handle
   }
 }
 
-/** A response closed (answered, or its connection gone): the next waiting request of its connection runs. */
+/** A response closed (answered, or its connection gone): it is no longer owed, and the next waiting request of its connection runs. */
 function answered(this: ServerResponse): void {
   const socket = this.req.socket as ServedSocket;
+  forgetOwed(socket, this);
   const turns = turnsBySocket.get(socket);
   if (turns === undefined) return;
   turns.running--;
