@@ -1,16 +1,18 @@
-// `npm run bench:instructions -- [--bundle FILE]... [--requests N] [--warmup N] [--repeats R] [--concurrency C] [--floor] [--node-flag FLAG]... [--agents]`
+// `npm run bench:instructions -- [--bundle FILE]... [--build TREE]... [--requests N] [--warmup N] [--repeats R] [--concurrency C] [--floor] [--node-flag FLAG]... [--agents]`
 // Instructions per request of the serving process, counted by valgrind (callgrind) over a fixed number
 // of requests — unlike time, robust to other load on the machine, so an A/B of two bundles can be made
 // on a busy machine in one run. The server starts uninstrumented (valgrind --instr-atstart=no), is
 // warmed up, then instrumentation is switched on for exactly N requests and the total dumped. User-space
 // instructions only, every thread (main, libuv pool, V8 helpers); kernel work (syscalls, the durable
 // write's journal commit) is not counted — bench:profile's per-thread system time shows that part.
-// Without --bundle, this tree's bundle is built and measured; --floor adds the floor proxy. Each --bundle is served with the sandbox flags given (`sandbox-flags serve`: the permission model on,
-// one process); its tool must name upstream port 19999 (`--build DIR` builds one from a source tree).
+// Without --bundle or --build, this tree's bundle is built and measured; --floor adds the floor proxy. Each --bundle is served with the sandbox flags given (`sandbox-flags serve`: the permission model on,
+// one process); its tool must name upstream port 19999. `--build TREE` builds one with another checkout's
+// compiler (e.g. `git worktree add /tmp/base HEAD~1 && (cd /tmp/base && npm ci && npm run build:ts)`).
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { buildConfig } from "../lib/compiler/build.js";
 import { runLoad, startServer } from "./bench-processes.mjs";
 
@@ -33,17 +35,23 @@ const UPSTREAM_PORT = 19999;
 const upstream = await startServer([join(root, "bench", "upstream-server.mjs"), String(UPSTREAM_PORT)]);
 const dir = mkdtempSync(join(tmpdir(), "kr-instructions-"));
 
-/** Builds this tree's configuration into a bundle whose tool names the fixed upstream port. */
-async function buildBundle(out) {
+/**
+ * Builds this tree's configuration into a bundle whose tool names the fixed upstream port, with this
+ * tree's compiler or, given `tree` (another checkout, its `npm run build:ts` done), with that one's.
+ */
+async function buildBundle(out, tree) {
   mkdirSync(join(out, "tools"), { recursive: true });
   mkdirSync(join(out, "policies"), { recursive: true });
   writeFileSync(join(out, "tools", "refund_payment.yaml"), readFileSync(join(root, "tools", "refund_payment.yaml"), "utf8").replace("https://api.stripe.com", `http://127.0.0.1:${UPSTREAM_PORT}`));
   writeFileSync(join(out, "policies", "support_refunds.yaml"), readFileSync(join(root, "policies", "support_refunds.yaml"), "utf8"));
-  await buildConfig({ dir: out }, join(out, "dist"));
+  const build = tree === undefined ? buildConfig : (await import(pathToFileURL(join(tree, "lib", "compiler", "build.js")).href)).buildConfig;
+  await build({ dir: out }, join(out, "dist"));
   return join(out, "dist", "keyrunner.mjs");
 }
 
 const bundles = all("--bundle");
+// --build TREE (repeatable): a bundle built by another checkout's compiler and runtime (the base of an A/B).
+for (const [i, tree] of all("--build").entries()) bundles.push(await buildBundle(join(dir, `tree-${i}`), tree));
 if (bundles.length === 0) bundles.push(await buildBundle(join(dir, "this-tree")));
 const execute = JSON.stringify({ agent: "support-agent", tool: "refund_payment", input: { payment_id: "pi_123", amount_cents: 2500 }, reason: "customer asked" });
 const refund = JSON.stringify({ payment_intent: "pi_123", amount: 2500 });
