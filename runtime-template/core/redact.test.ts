@@ -180,6 +180,22 @@ describe("HTML and XML character references", () => {
     expect(r.text(`v=pass&amp;word&lt;with&gt;&quot;quotes&quot;!`)).toBe("v=[REDACTED]!");
     expect(r.text("fish &amp; chips &#169; 2026")).toBe("fish &amp; chips &#169; 2026");
   });
+  it("finds a non-ASCII secret in HTML's Latin-1 names (case-sensitive) and its ASCII ones (&lowbar; &colon; …)", () => {
+    const r = createRedactor(["user_ä:pässwörd-ÄÖÜ-Zq9x"]);
+    expect(r.text("<p>user&lowbar;&auml;&colon;p&auml;ssw&ouml;rd-&Auml;&Ouml;&Uuml;-Zq9x</p>")).toBe("<p>[REDACTED]</p>");
+    expect(r.text("p&Auml;ssw&Ouml;rd-&auml;&ouml;&uuml;-Zq9x")).toBe("p&Auml;ssw&Ouml;rd-&auml;&ouml;&uuml;-Zq9x");
+  });
+});
+
+describe("numbers, read as their digits", () => {
+  const r = createRedactor(["839201746512345"]);
+  it("an all-digit secret as a JSON number is [REDACTED]; other numbers stay numbers", () => {
+    expect(r.json({ n: 839201746512345, m: [8392017465123, 2500, 1.5] })).toEqual({ n: REDACTED, m: [REDACTED, 2500, 1.5] });
+  });
+  it("a number the agent sent is its own text (Redactor#knowing), and among the strings it sent", () => {
+    expect(stringsOf({ a: 8392017465123 })).toEqual(["a", "8392017465123"]);
+    expect(r.knowing(stringsOf({ a: 8392017465123 })).json({ echo: 8392017465123 })).toEqual({ echo: 8392017465123 });
+  });
 });
 
 describe("stringsOf (what the agent is known to have sent)", () => {

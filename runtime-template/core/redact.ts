@@ -167,13 +167,31 @@ function unescapeLayer(source: Decoded, quotes = true): Decoded {
   return { text: out, start: start.subarray(0, units.length), end: end.subarray(0, units.length) };
 }
 
-/** The named character references a secret's characters can take in HTML or XML text. */
-const NAMED_REFERENCES: Record<string, number> = { amp: 38, lt: 60, gt: 62, quot: 34, apos: 39, sol: 47, equals: 61, plus: 43, percnt: 37, num: 35, colon: 58 };
-const REFERENCE = /&(?:#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}))|([a-zA-Z]{2,6}));?/y;
+/**
+ * The named character references a secret's characters can take in HTML or XML text: every one HTML
+ * names for an ASCII character, and HTML 4's for U+00A0–U+00FF (`&auml;`, `&szlig;` …, in code point
+ * order). Names are case-sensitive (`&Auml;` is not `&auml;`); the ASCII ones are also read in any case,
+ * as browsers read `&AMP;`.
+ */
+const ASCII_REFERENCES: Record<string, number> = {
+  tab: 9, newline: 10, excl: 33, quot: 34, num: 35, dollar: 36, percnt: 37, amp: 38, apos: 39, lpar: 40, rpar: 41, ast: 42, midast: 42,
+  plus: 43, comma: 44, period: 46, sol: 47, colon: 58, semi: 59, lt: 60, equals: 61, gt: 62, quest: 63, commat: 64, lsqb: 91, lbrack: 91,
+  bsol: 92, rsqb: 93, rbrack: 93, hat: 94, lowbar: 95, underbar: 95, grave: 96, lcub: 123, lbrace: 123, verbar: 124, vert: 124, rcub: 125, rbrace: 125,
+};
+const LATIN1_NAMES = (
+  "nbsp iexcl cent pound curren yen brvbar sect uml copy ordf laquo not shy reg macr deg plusmn sup2 sup3 acute micro para middot cedil sup1 " +
+  "ordm raquo frac14 frac12 frac34 iquest Agrave Aacute Acirc Atilde Auml Aring AElig Ccedil Egrave Eacute Ecirc Euml Igrave Iacute Icirc Iuml " +
+  "ETH Ntilde Ograve Oacute Ocirc Otilde Ouml times Oslash Ugrave Uacute Ucirc Uuml Yacute THORN szlig agrave aacute acirc atilde auml aring " +
+  "aelig ccedil egrave eacute ecirc euml igrave iacute icirc iuml eth ntilde ograve oacute ocirc otilde ouml divide oslash ugrave uacute ucirc " +
+  "uuml yacute thorn yuml"
+).split(" ");
+const LATIN1_REFERENCES = new Map(LATIN1_NAMES.map((name, i) => [name, 0xa0 + i]));
+const namedReference = (name: string): number | undefined => LATIN1_REFERENCES.get(name) ?? ASCII_REFERENCES[name.toLowerCase()];
+const REFERENCE = /&(?:#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}))|([a-zA-Z][a-zA-Z0-9]{1,7}));?/y;
 
 /**
  * HTML/XML character references decoded — `&#115;`, `&#x73;` (the `;` optional, as browsers read them)
- * and the named ones a key's characters can take (`&amp;`, `&lt;` …) — each unit remembering its source.
+ * and the named ones a key's characters can take (`&amp;`, `&lowbar;`, `&auml;` …) — each unit remembering its source.
  * A reader (a browser, a model) turns `&#115;&#107;…` back into the key.
  */
 function unentityLayer(source: Decoded): Decoded {
@@ -194,7 +212,7 @@ function unentityLayer(source: Decoded): Decoded {
     if (text.charCodeAt(i) === 38) {
       REFERENCE.lastIndex = i;
       const m = REFERENCE.exec(text);
-      const cp = m === null ? undefined : m[1] !== undefined ? parseInt(m[1], 16) : m[2] !== undefined ? parseInt(m[2], 10) : NAMED_REFERENCES[m[3]!.toLowerCase()];
+      const cp = m === null ? undefined : m[1] !== undefined ? parseInt(m[1], 16) : m[2] !== undefined ? parseInt(m[2], 10) : namedReference(m[3]!);
       if (m !== null && cp !== undefined && cp <= 0x10ffff) {
         const e = i + m[0].length;
         if (cp >= 0x10000) {
@@ -567,6 +585,12 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
   // unallocated; each node is visited once, so the cost is linear in the size of the value.
   const json = (value: unknown, depth = 0, known?: Known): unknown => {
     if (typeof value === "string") return redactText(value, known);
+    // A number is read as its digits: an all-digit secret echoed as a JSON number is one (its text is
+    // what JSON.stringify writes). One that holds a form becomes the string [REDACTED].
+    if (typeof value === "number") {
+      const digits = String(value);
+      return redactText(digits, known) === digits ? value : REDACTED;
+    }
     if (value === null || typeof value !== "object") return value;
     if (depth >= MAX_DEPTH) return TOO_DEEP;
     if (Array.isArray(value)) {
@@ -659,13 +683,15 @@ interface Known {
 const isKnown = (match: string, known: readonly string[]): boolean => known.some((k) => k.length >= match.length && k.includes(match));
 
 /**
- * Every string and key of a value the agent sent (its input; bounded by the body limit). All of them: a
+ * Every string and key (and number, as its text) of a value the agent sent (its input; bounded by the body limit). All of them: a
  * cap would leave a guess placed after it out of what the agent is known to have sent, an oracle again.
  */
 export function stringsOf(value: unknown): string[] {
   const out: string[] = [];
   const walk = (v: unknown, depth: number): void => {
     if (typeof v === "string") out.push(v);
+    // Numbers as their text, as redaction reads them (Redactor#json): a piece sent as one is the agent's too.
+    else if (typeof v === "number") out.push(String(v));
     else if (v !== null && typeof v === "object" && depth < MAX_DEPTH) {
       if (Array.isArray(v)) for (const item of v) walk(item, depth + 1);
       else for (const key of Object.keys(v)) {

@@ -5,7 +5,7 @@ import { EgressRefused, ResponseTooLarge, UpstreamTimeout, type Egress, type Ups
 import { runExec } from "../egress/exec-runner.js";
 import type { ExecPlan, HttpRequestPlan, ToolModule } from "../contract/tool-module.js";
 import type { Outcome } from "./outcome.js";
-import type { Redactor } from "./redact.js";
+import { REDACTED, type Redactor } from "./redact.js";
 import { readUpstreamBody } from "./upstream-body.js";
 import { redactCredentialJson } from "./redact-credentials.js";
 
@@ -44,8 +44,7 @@ export async function runPlan(runner: ToolRunner, tool: ToolModule, plan: HttpRe
   }
   if (response.status >= 300 && response.status < 400) {
     // Redirects are never followed; the agent sees where it pointed, redacted.
-    const location = response.headers.location;
-    return { status: "ok", http_status: response.status, result: { location: redactor.text(String(location ?? "")) }, audit_id: id };
+    return { status: "ok", http_status: response.status, result: { location: redactedLocation(redactor, String(response.headers.location ?? "")) }, audit_id: id };
   }
   if (response.status >= 400 && !passUpstream) {
     return { status: "upstream_error", http_status: response.status, message: "the upstream answered with an error", audit_id: id };
@@ -64,4 +63,15 @@ export async function runPlan(runner: ToolRunner, tool: ToolModule, plan: HttpRe
     return { status: "upstream_error", http_status: response.status, message: "the upstream answered with an error", audit_id: id, upstream };
   }
   return { status: "ok", http_status: response.status, result, audit_id: id, upstream };
+}
+
+/**
+ * A Location header as the agent is shown it. Header values arrive one character per byte, so a
+ * non-ASCII key sent as its UTF-8 bytes reads as other characters; read as UTF-8 too, and where that
+ * reading holds a form the whole value is withheld.
+ */
+function redactedLocation(redactor: Redactor, location: string): string {
+  const asUtf8 = Buffer.from(location, "latin1").toString("utf8");
+  if (asUtf8 !== location && redactor.text(asUtf8) !== asUtf8) return REDACTED;
+  return redactor.text(location);
 }

@@ -25,6 +25,14 @@ describe("upstream body", () => {
     expect(result).toEqual({ ok: true, value: { id: "re_1", leaked: REDACTED } });
   });
 
+  it.each([
+    ["ASCII bytes called UTF-16LE", Buffer.from(`${json} `, "latin1"), "text/plain; charset=utf-16le"],
+    ["UTF-8 bytes called ISO-8859-1", Buffer.from(`é ${json}`, "utf8"), "text/plain; charset=iso-8859-1"],
+    ["UTF-8 bytes called windows-1252", Buffer.from(`é ${json}`, "utf8"), "text/plain; charset=windows-1252"],
+  ])("does not pass on a body whose bytes hold the secret its charset label hides (%s)", (_name, body, type) => {
+    expect(readUpstreamBody({ headers: { "content-type": type }, body }, options())).toMatchObject({ ok: false, problem: "hidden_by_charset" });
+  });
+
   it("refuses a body in a charset it cannot decode", () => {
     expect(readUpstreamBody({ headers: { "content-type": "text/plain; charset=x-klingon" }, body: Buffer.from(json) }, options())).toMatchObject({ ok: false, problem: "undecodable_body" });
   });

@@ -10,7 +10,7 @@ import { MAX_DEPTH, type Redactor } from "./redact.js";
 export const DECODABLE_ENCODINGS = ["gzip", "deflate", "br"] as const;
 export const ACCEPT_ENCODING = DECODABLE_ENCODINGS.join(", ");
 
-export type BodyProblem = "undecodable_encoding" | "undecodable_body" | "too_large" | "too_deep" | "output_filter_failed";
+export type BodyProblem = "undecodable_encoding" | "undecodable_body" | "hidden_by_charset" | "too_large" | "too_deep" | "output_filter_failed";
 
 export type BodyResult = { ok: true; value: unknown } | { ok: false; problem: BodyProblem; message: string };
 
@@ -18,6 +18,7 @@ export type BodyResult = { ok: true; value: unknown } | { ok: false; problem: Bo
 export const BODY_PROBLEM_MESSAGES: Record<BodyProblem, string> = {
   undecodable_encoding: "the upstream response is in a content encoding KeyRunner cannot inspect",
   undecodable_body: "the upstream response could not be decoded",
+  hidden_by_charset: "the upstream response's bytes hold what its declared charset would hide, so it is not passed on",
   too_large: "the upstream response is too large",
   too_deep: `the upstream response is nested deeper than ${MAX_DEPTH} levels`,
   output_filter_failed: "the upstream response could not be filtered by the tool's output rules",
@@ -82,14 +83,19 @@ export function nestsDeeperThan(text: string, limit: number): boolean {
  * sent as UTF-16 is found as one. A declared charset no decoder here knows cannot be inspected: undefined.
  */
 export function bodyText(bytes: Buffer, contentType: string | string[] | undefined): string | undefined {
+  return decodedBody(bytes, contentType)?.text;
+}
+
+/** bodyText, and whether it was read as UTF-8 (else in a charset declared or found by shape). */
+function decodedBody(bytes: Buffer, contentType: string | string[] | undefined): { text: string; utf8: boolean } | undefined {
   const declared = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(Array.isArray(contentType) ? contentType.join(";") : (contentType ?? ""))?.[1]?.toLowerCase();
   let charset = declared;
   if (bytes[0] === 0xff && bytes[1] === 0xfe) charset = "utf-16le";
   else if (bytes[0] === 0xfe && bytes[1] === 0xff) charset = "utf-16be";
   else if (charset === undefined || charset === "utf-8" || charset === "utf8") charset = utf16ByNuls(bytes) ?? "utf-8";
-  if (charset === "utf-8" || charset === "utf8" || charset === "us-ascii") return bytes.toString("utf8");
+  if (charset === "utf-8" || charset === "utf8" || charset === "us-ascii") return { text: bytes.toString("utf8"), utf8: true };
   try {
-    return new TextDecoder(charset).decode(bytes);
+    return { text: new TextDecoder(charset).decode(bytes), utf8: false };
   } catch {
     return undefined;
   }
@@ -125,9 +131,20 @@ export function readUpstreamBody(response: { headers: Record<string, string | st
   } catch (error) {
     return fail((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" ? "too_large" : "undecodable_body");
   }
-  const text = bodyText(bytes, response.headers["content-type"]);
-  if (text === undefined) return fail("undecodable_body");
+  const decoded = decodedBody(bytes, response.headers["content-type"]);
+  if (decoded === undefined) return fail("undecodable_body");
+  const { text } = decoded;
   const { redactor, output } = options;
+  // A body not read as UTF-8 is judged in the readings its client could choose instead: a label that
+  // lies (ASCII bytes called UTF-16LE, UTF-8 bytes called ISO-8859-1) turns the key into text that holds
+  // none of its forms, which a client turns back by encoding it again. Bytes that hold a form as UTF-8
+  // or as one character per byte, where that reading is not the text itself, are not passed on from
+  // such a body (a real UTF-16 body's every other byte is NUL; an ASCII ISO-8859-1 body is its reading,
+  // and redacted as text).
+  if (!decoded.utf8) {
+    const hides = (reading: string) => reading !== text && redactor.text(reading) !== reading;
+    if (hides(bytes.toString("latin1")) || hides(bytes.toString("utf8"))) return fail("hidden_by_charset");
+  }
   const filtering = output.pick.length > 0 || output.redact.length > 0;
   // An empty body holds nothing to filter or to leak.
   if (isBlank(text)) return { ok: true, value: text };

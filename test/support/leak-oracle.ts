@@ -1,6 +1,6 @@
 // A leak oracle independent of the redactor: brute force over every 12-byte window of a secret and every
-// reading a reader would try (JSON-parse, unescape, HTML character references, percent-decode, lower-case
-// hex, base64 at each offset).
+// reading a reader would try (JSON-parse, numbers as digits, unescape, HTML character references,
+// percent-decode, lower-case hex, base64 at each offset, the text encoded back as UTF-16LE or as bytes).
 
 const WINDOW = 12;
 
@@ -10,6 +10,8 @@ function readings(text: string): string[] {
   const collect = (value: unknown, depth: number): void => {
     if (depth > 200) return;
     if (typeof value === "string") found.push(value);
+    // A number is read as its digits (an all-digit key echoed as a JSON number).
+    else if (typeof value === "number") found.push(String(value));
     else if (value !== null && typeof value === "object") {
       for (const [k, v] of Object.entries(value)) {
         found.push(k);
@@ -30,12 +32,16 @@ function readings(text: string): string[] {
     ),
   );
   // HTML/XML character references, as a browser or a model reads them.
+  const named: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", lowbar: "_", colon: ":", sol: "/", plus: "+", equals: "=", auml: "ä", ouml: "ö", uuml: "ü", Auml: "Ä", Ouml: "Ö", Uuml: "Ü", szlig: "ß", eacute: "é" };
   const entities = [...found, ...unescaped].map((s) =>
-    s.replace(/&#[xX]([0-9a-fA-F]+);?|&#([0-9]+);?|&(amp|lt|gt|quot|apos);/g, (_m, hex: string | undefined, dec: string | undefined, name: string | undefined) =>
-      hex !== undefined ? String.fromCodePoint(parseInt(hex, 16)) : dec !== undefined ? String.fromCodePoint(parseInt(dec, 10)) : ({ amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" } as Record<string, string>)[name!]!,
+    s.replace(/&#[xX]([0-9a-fA-F]+);?|&#([0-9]+);?|&([a-zA-Z]+);/g, (m, hex: string | undefined, dec: string | undefined, name: string | undefined) =>
+      hex !== undefined ? String.fromCodePoint(parseInt(hex, 16)) : dec !== undefined ? String.fromCodePoint(parseInt(dec, 10)) : (named[name!] ?? m),
     ),
   );
-  return [...new Set([...found, ...unescaped, ...entities])];
+  // A text a client turns back into bytes another way than it was decoded (a charset label that lied):
+  // the text's UTF-16LE bytes, and its characters as bytes read as UTF-8.
+  const recoded = [...found].flatMap((s) => [Buffer.from(s, "utf16le").toString("latin1"), Buffer.from(s, "latin1").toString("utf8")]);
+  return [...new Set([...found, ...unescaped, ...entities, ...recoded])];
 }
 
 /** A description of the first window of the secret a reader recovers from the text, or undefined. */
