@@ -180,6 +180,10 @@ describe("HTML and XML character references", () => {
     expect(r.text(`v=pass&amp;word&lt;with&gt;&quot;quotes&quot;!`)).toBe("v=[REDACTED]!");
     expect(r.text("fish &amp; chips &#169; 2026")).toBe("fish &amp; chips &#169; 2026");
   });
+  it("reads HTML's long names of ASCII characters (&DiacriticalGrave; &VerticalLine;)", () => {
+    const r = createRedactor(["Zq!#$%&()*+,-./:;<=>?@[]^_`{|}~9x"]);
+    expect(r.text("&#64;&#91;&#93;&#94;&#95;&DiacriticalGrave;&#123;&VerticalLine;&#125;&#126;&#57;&#120;")).toBe("[REDACTED]");
+  });
   it("finds a non-ASCII secret in HTML's Latin-1 names (case-sensitive) and its ASCII ones (&lowbar; &colon; …)", () => {
     const r = createRedactor(["user_ä:pässwörd-ÄÖÜ-Zq9x"]);
     expect(r.text("<p>user&lowbar;&auml;&colon;p&auml;ssw&ouml;rd-&Auml;&Ouml;&Uuml;-Zq9x</p>")).toBe("<p>[REDACTED]</p>");
@@ -191,6 +195,11 @@ describe("numbers, read as their digits", () => {
   const r = createRedactor(["839201746512345"]);
   it("an all-digit secret as a JSON number is [REDACTED]; other numbers stay numbers", () => {
     expect(r.json({ n: 839201746512345, m: [8392017465123, 2500, 1.5] })).toEqual({ n: REDACTED, m: [REDACTED, 2500, 1.5] });
+  });
+  it("a number spelled with a fraction or an exponent is judged as JSON.stringify writes it", () => {
+    const text = '{"n":8392017.46512345e8}';
+    expect(r.mayHoldSecret(text)).toBe(true);
+    expect(r.json(JSON.parse(text))).toEqual({ n: REDACTED });
   });
   it("a number the agent sent is its own text (Redactor#knowing), and among the strings it sent", () => {
     expect(stringsOf({ a: 8392017465123 })).toEqual(["a", "8392017465123"]);

@@ -42,6 +42,9 @@ interface WindowSet {
   grams: Uint32Array;
 }
 
+/** A digit before a fraction or an exponent: a JSON number whose written form may not be its spelling. */
+const RESPELLED_NUMBER = /[0-9][.eE]/;
+
 const GRAM = 4;
 const GRAM_BITS = 16;
 const gramBit = (a: number, b: number, c: number, d: number) => Math.imul((a << 24) | (b << 16) | (c << 8) | d, 0x9e3779b1) >>> (32 - GRAM_BITS);
@@ -174,7 +177,7 @@ function unescapeLayer(source: Decoded, quotes = true): Decoded {
  * as browsers read `&AMP;`.
  */
 const ASCII_REFERENCES: Record<string, number> = {
-  tab: 9, newline: 10, excl: 33, quot: 34, num: 35, dollar: 36, percnt: 37, amp: 38, apos: 39, lpar: 40, rpar: 41, ast: 42, midast: 42,
+  diacriticalgrave: 96, verticalline: 124, tab: 9, newline: 10, excl: 33, quot: 34, num: 35, dollar: 36, percnt: 37, amp: 38, apos: 39, lpar: 40, rpar: 41, ast: 42, midast: 42,
   plus: 43, comma: 44, period: 46, sol: 47, colon: 58, semi: 59, lt: 60, equals: 61, gt: 62, quest: 63, commat: 64, lsqb: 91, lbrack: 91,
   bsol: 92, rsqb: 93, rbrack: 93, hat: 94, lowbar: 95, underbar: 95, grave: 96, lcub: 123, lbrace: 123, verbar: 124, vert: 124, rcub: 125, rbrace: 125,
 };
@@ -187,7 +190,7 @@ const LATIN1_NAMES = (
 ).split(" ");
 const LATIN1_REFERENCES = new Map(LATIN1_NAMES.map((name, i) => [name, 0xa0 + i]));
 const namedReference = (name: string): number | undefined => LATIN1_REFERENCES.get(name) ?? ASCII_REFERENCES[name.toLowerCase()];
-const REFERENCE = /&(?:#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}))|([a-zA-Z][a-zA-Z0-9]{1,7}));?/y;
+const REFERENCE = /&(?:#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}))|([a-zA-Z][a-zA-Z0-9]{1,15}));?/y;
 
 /**
  * HTML/XML character references decoded — `&#115;`, `&#x73;` (the `;` optional, as browsers read them)
@@ -623,8 +626,10 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
 
   // A string JSON.parse makes is the raw text between its quotes with escapes decoded: the decoded
   // stream of the whole text holds it, unless an escaped backslash makes a new escape in the string.
+  // A number is read as JSON.stringify writes it again, which may differ from its spelling here
+  // (`8392017.46512345e8` is written 839201746512345): a fraction or an exponent makes the walk run.
   const mayHoldSecret = (jsonText: string) =>
-    values.length > 0 && (jsonText.includes("\\\\") || /\\u005c/i.test(jsonText) || find(jsonText).length > 0);
+    values.length > 0 && (jsonText.includes("\\\\") || /\\u005c/i.test(jsonText) || RESPELLED_NUMBER.test(jsonText) || find(jsonText).length > 0);
 
   if (values.length === 0) {
     const none: Redactor = {

@@ -29,6 +29,9 @@ describe("upstream body", () => {
     ["ASCII bytes called UTF-16LE", Buffer.from(`${json} `, "latin1"), "text/plain; charset=utf-16le"],
     ["UTF-8 bytes called ISO-8859-1", Buffer.from(`é ${json}`, "utf8"), "text/plain; charset=iso-8859-1"],
     ["UTF-8 bytes called windows-1252", Buffer.from(`é ${json}`, "utf8"), "text/plain; charset=windows-1252"],
+    ["UTF-16LE bytes called ISO-8859-1", Buffer.from(json, "utf16le"), "text/plain; charset=iso-8859-1"],
+    ["UTF-16BE bytes called UTF-16LE", Buffer.from(json, "utf16le").swap16(), "text/plain; charset=utf-16le"],
+    ["UTF-16 inside UTF-16", Buffer.from(Buffer.from(json, "utf16le").toString("latin1"), "utf16le"), "text/plain; charset=utf-16le"],
   ])("does not pass on a body whose bytes hold the secret its charset label hides (%s)", (_name, body, type) => {
     expect(readUpstreamBody({ headers: { "content-type": type }, body }, options())).toMatchObject({ ok: false, problem: "hidden_by_charset" });
   });

@@ -101,6 +101,11 @@ function decodedBody(bytes: Buffer, contentType: string | string[] | undefined):
   }
 }
 
+/** The bytes read as UTF-16BE (a last odd byte left out). */
+function utf16beReading(bytes: Buffer): string {
+  return Buffer.from(bytes.subarray(0, bytes.length & ~1)).swap16().toString("utf16le");
+}
+
 /** UTF-16 by its shape: in the first bytes, most odd (LE) or even (BE) positions NUL, and no others. */
 function utf16ByNuls(bytes: Buffer): "utf-16le" | "utf-16be" | undefined {
   const n = Math.min(bytes.length, 512) & ~1;
@@ -136,15 +141,17 @@ export function readUpstreamBody(response: { headers: Record<string, string | st
   const { text } = decoded;
   const { redactor, output } = options;
   // A body not read as UTF-8 is judged in the readings its client could choose instead: a label that
-  // lies (ASCII bytes called UTF-16LE, UTF-8 bytes called ISO-8859-1) turns the key into text that holds
-  // none of its forms, which a client turns back by encoding it again. Bytes that hold a form as UTF-8
-  // or as one character per byte, where that reading is not the text itself, are not passed on from
-  // such a body (a real UTF-16 body's every other byte is NUL; an ASCII ISO-8859-1 body is its reading,
-  // and redacted as text).
-  if (!decoded.utf8) {
-    const hides = (reading: string) => reading !== text && redactor.text(reading) !== reading;
-    if (hides(bytes.toString("latin1")) || hides(bytes.toString("utf8"))) return fail("hidden_by_charset");
-  }
+  // lies (ASCII bytes called UTF-16LE, UTF-8 bytes called ISO-8859-1, UTF-16BE called UTF-16LE) turns
+  // the key into text that holds none of its forms, which a client turns back by encoding it again.
+  // Bytes that hold a form as UTF-8, one character per byte, or UTF-16 of either order, where that
+  // reading is not the text itself, are not passed on from such a body (a real UTF-16 body's every
+  // other byte is NUL in the one-byte readings; an ASCII ISO-8859-1 body is its reading, redacted as text).
+  // (A reading is compared without a byte-order mark: the decoder drops it from the text.)
+  const hides = (reading: string) => reading.replace(/^\uFEFF/, "") !== text && redactor.text(reading) !== reading;
+  if (!decoded.utf8 && [bytes.toString("latin1"), bytes.toString("utf8"), bytes.toString("utf16le"), utf16beReading(bytes)].some(hides)) return fail("hidden_by_charset");
+  // NULs between the key's characters (UTF-16 bytes read one per character, or UTF-16 inside UTF-16):
+  // a client drops them and has the key.
+  if (text.includes("\u0000") && hides(text.replaceAll("\u0000", ""))) return fail("hidden_by_charset");
   const filtering = output.pick.length > 0 || output.redact.length > 0;
   // An empty body holds nothing to filter or to leak.
   if (isBlank(text)) return { ok: true, value: text };

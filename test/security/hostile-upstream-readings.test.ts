@@ -33,6 +33,10 @@ beforeAll(async () => {
   const origin = `http://127.0.0.1:${upstream.port}`;
   upstream.routes.set("/number-json", send("application/json", `{"n":${NUMERIC},"m":[${NUMERIC}],"ok":1}`));
   upstream.routes.set("/number-text", send("text/plain", NUMERIC));
+  upstream.routes.set("/number-respelled", send("application/json", `{"n":${NUMERIC.slice(0, 7)}.${NUMERIC.slice(7)}e8,"m":[${NUMERIC.slice(0, 5)}.${NUMERIC.slice(5)}e10]}`));
+  upstream.routes.set("/utf16-as-latin1", send("text/plain; charset=iso-8859-1", Buffer.from(ASCII, "utf16le")));
+  upstream.routes.set("/utf16be-as-utf16le", send("text/plain; charset=utf-16le", Buffer.from(ASCII, "utf16le").swap16()));
+  upstream.routes.set("/utf16-in-utf16", send("text/plain; charset=utf-16le", Buffer.from(Buffer.from(ASCII, "utf16le").toString("latin1"), "utf16le")));
   upstream.routes.set("/lie-utf16", send("text/plain; charset=utf-16le", Buffer.from(ASCII.length % 2 ? `${ASCII} ` : ASCII, "latin1")));
   upstream.routes.set("/lie-latin1", send("text/plain; charset=iso-8859-1", Buffer.from(`key=${UNICODE}`, "utf8")));
   upstream.routes.set("/true-utf16", send("text/plain; charset=utf-16le", Buffer.from(`echo ${ASCII}`, "utf16le")));
@@ -43,13 +47,17 @@ beforeAll(async () => {
   const tools = [
     tool("number_json", "/number-json", "NUMERIC_KEY"),
     tool("number_text", "/number-text", "NUMERIC_KEY"),
+    tool("number_respelled", "/number-respelled", "NUMERIC_KEY"),
+    tool("utf16_as_latin1", "/utf16-as-latin1", "ASCII_KEY"),
+    tool("utf16be_as_utf16le", "/utf16be-as-utf16le", "ASCII_KEY"),
+    tool("utf16_in_utf16", "/utf16-in-utf16", "ASCII_KEY"),
     tool("lie_utf16", "/lie-utf16", "ASCII_KEY"),
     tool("true_utf16", "/true-utf16", "ASCII_KEY"),
     tool("lie_latin1", "/lie-latin1", "UNICODE_KEY", ", scheme: basic"),
     tool("redirect_utf8", "/redirect-utf8", "UNICODE_KEY", ", scheme: basic"),
     tool("html_named", "/html-named", "UNICODE_KEY", ", scheme: basic"),
   ];
-  const names = ["number_json", "number_text", "lie_utf16", "true_utf16", "lie_latin1", "redirect_utf8", "html_named"];
+  const names = ["number_json", "number_text", "number_respelled", "utf16_as_latin1", "utf16be_as_utf16le", "utf16_in_utf16", "lie_utf16", "true_utf16", "lie_latin1", "redirect_utf8", "html_named"];
   dir = writeConfig({
     "tools/readings.yaml": tools.join("---\n"),
     "policies/readings.yaml": `policy: readings\nallow:\n${names.map((t) => `  - tool: ${t}\n`).join("")}`,
@@ -63,8 +71,8 @@ afterAll(async () => {
 });
 
 describe("the key in a reading the answer would otherwise hide", () => {
-  it("an all-digit key echoed as a JSON number, in a JSON or a text/plain body, is redacted", async () => {
-    for (const tool of ["number_json", "number_text"]) {
+  it("an all-digit key echoed as a JSON number (also spelled with a fraction and an exponent), in a JSON or a text/plain body, is redacted", async () => {
+    for (const tool of ["number_json", "number_text", "number_respelled"]) {
       const { status, body, text } = await execute(tool);
       expect(status).toBe(200);
       noLeak(text, NUMERIC);
@@ -80,6 +88,14 @@ describe("the key in a reading the answer would otherwise hide", () => {
     const truly = await execute("true_utf16");
     expect(truly.status).toBe(200);
     expect(truly.body.result).toBe("echo [REDACTED]");
+  });
+
+  it("UTF-16 key bytes under a one-byte or the other byte order's label, or UTF-16 inside UTF-16, are not passed on (502)", async () => {
+    for (const tool of ["utf16_as_latin1", "utf16be_as_utf16le", "utf16_in_utf16"]) {
+      const { status, text } = await execute(tool);
+      expect({ tool, status }).toEqual({ tool, status: 502 });
+      noLeak(text, ASCII);
+    }
   });
 
   it("UTF-8 key bytes under an ISO-8859-1 label are not passed on (502)", async () => {
