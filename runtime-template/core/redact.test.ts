@@ -180,6 +180,12 @@ describe("HTML and XML character references", () => {
     expect(r.text(`v=pass&amp;word&lt;with&gt;&quot;quotes&quot;!`)).toBe("v=[REDACTED]!");
     expect(r.text("fish &amp; chips &#169; 2026")).toBe("fish &amp; chips &#169; 2026");
   });
+  it("reads numeric references with leading zeros, and HTML5's other names of Latin-1 characters", () => {
+    expect(redactor.text(refs(SECRET, (cp) => `&#0000000${cp};`))).toBe(REDACTED);
+    expect(redactor.text(refs(SECRET, (cp) => `&#x00000000${cp.toString(16)}`))).toBe(REDACTED);
+    const r = createRedactor(["x¨©®¯±´·¸½Å÷y"]);
+    expect(r.text("x&die;&COPY;&circledR;&strns;&pm;&DiacriticalAcute;&centerdot;&Cedilla;&half;&angst;&div;y")).toBe(REDACTED);
+  });
   it("reads HTML's long names of ASCII characters (&DiacriticalGrave; &VerticalLine;)", () => {
     const r = createRedactor(["Zq!#$%&()*+,-./:;<=>?@[]^_`{|}~9x"]);
     expect(r.text("&#64;&#91;&#93;&#94;&#95;&DiacriticalGrave;&#123;&VerticalLine;&#125;&#126;&#57;&#120;")).toBe("[REDACTED]");
@@ -200,6 +206,9 @@ describe("numbers, read as their digits", () => {
     const text = '{"n":8392017.46512345e8}';
     expect(r.mayHoldSecret(text)).toBe(true);
     expect(r.json(JSON.parse(text))).toEqual({ n: REDACTED });
+  });
+  it("a number is also judged as its digits alone: a point, a sign or an exponent between them is dropped by a reader", () => {
+    expect(r.json({ a: 8392017.46512345, b: -83920174.6512345, c: 8.39201746512345e-7, d: 8.39201746 })).toEqual({ a: REDACTED, b: REDACTED, c: REDACTED, d: 8.39201746 });
   });
   it("a number the agent sent is its own text (Redactor#knowing), and among the strings it sent", () => {
     expect(stringsOf({ a: 8392017465123 })).toEqual(["a", "8392017465123"]);

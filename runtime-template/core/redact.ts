@@ -188,9 +188,14 @@ const LATIN1_NAMES = (
   "aelig ccedil egrave eacute ecirc euml igrave iacute icirc iuml eth ntilde ograve oacute ocirc otilde ouml divide oslash ugrave uacute ucirc " +
   "uuml yacute thorn yuml"
 ).split(" ");
-const LATIN1_REFERENCES = new Map(LATIN1_NAMES.map((name, i) => [name, 0xa0 + i]));
+/** HTML5's other names of Latin-1 characters. */
+const LATIN1_ALIASES: Record<string, number> = {
+  NonBreakingSpace: 0xa0, die: 0xa8, Dot: 0xa8, DoubleDot: 0xa8, COPY: 0xa9, circledR: 0xae, REG: 0xae, strns: 0xaf, pm: 0xb1, PlusMinus: 0xb1,
+  DiacriticalAcute: 0xb4, centerdot: 0xb7, CenterDot: 0xb7, Cedilla: 0xb8, half: 0xbd, angst: 0xc5, div: 0xf7,
+};
+const LATIN1_REFERENCES = new Map([...LATIN1_NAMES.map((name, i) => [name, 0xa0 + i] as const), ...Object.entries(LATIN1_ALIASES)]);
 const namedReference = (name: string): number | undefined => LATIN1_REFERENCES.get(name) ?? ASCII_REFERENCES[name.toLowerCase()];
-const REFERENCE = /&(?:#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}))|([a-zA-Z][a-zA-Z0-9]{1,15}));?/y;
+const REFERENCE = /&(?:#(?:[xX]0*([0-9a-fA-F]{1,6})|0*([0-9]{1,7}))|([a-zA-Z][a-zA-Z0-9]{1,15}));?/y;
 
 /**
  * HTML/XML character references decoded — `&#115;`, `&#x73;` (the `;` optional, as browsers read them)
@@ -591,8 +596,10 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
     // A number is read as its digits: an all-digit secret echoed as a JSON number is one (its text is
     // what JSON.stringify writes). One that holds a form becomes the string [REDACTED].
     if (typeof value === "number") {
-      const digits = String(value);
-      return redactText(digits, known) === digits ? value : REDACTED;
+      const written = String(value);
+      // Also its digits alone: a point, a sign or an exponent between them is what a reader drops.
+      const digits = written.replace(/e.*$/, "").replace(/[-.]/g, "");
+      return redactText(written, known) === written && (digits === written || redactText(digits, known) === digits) ? value : REDACTED;
     }
     if (value === null || typeof value !== "object") return value;
     if (depth >= MAX_DEPTH) return TOO_DEEP;

@@ -31,6 +31,8 @@ describe("upstream body", () => {
     ["UTF-8 bytes called windows-1252", Buffer.from(`é ${json}`, "utf8"), "text/plain; charset=windows-1252"],
     ["UTF-16LE bytes called ISO-8859-1", Buffer.from(json, "utf16le"), "text/plain; charset=iso-8859-1"],
     ["UTF-16BE bytes called UTF-16LE", Buffer.from(json, "utf16le").swap16(), "text/plain; charset=utf-16le"],
+    ["NULs between pairs of its bytes, called UTF-16LE", Buffer.from(SECRET.replace(/(..)/g, "$1\u0000\u0000").replace(/^(.)/, "$1"), "latin1"), "text/plain; charset=utf-16le"],
+    ["\\u0000 escapes between its characters in JSON", Buffer.from(JSON.stringify({ s: [...SECRET].join("\u0000") })), "application/json"],
     ["UTF-16 inside UTF-16", Buffer.from(Buffer.from(json, "utf16le").toString("latin1"), "utf16le"), "text/plain; charset=utf-16le"],
   ])("does not pass on a body whose bytes hold the secret its charset label hides (%s)", (_name, body, type) => {
     expect(readUpstreamBody({ headers: { "content-type": type }, body }, options())).toMatchObject({ ok: false, problem: "hidden_by_charset" });

@@ -101,6 +101,15 @@ function decodedBody(bytes: Buffer, contentType: string | string[] | undefined):
   }
 }
 
+/** The bytes after a UTF-16 or UTF-8 byte-order mark (the decoder drops it from the text). */
+function withoutByteOrderMark(bytes: Buffer): Buffer {
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) return bytes.subarray(2);
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+}
+
+const ESCAPED_NUL = /\\u0000/;
+const NULS = /\u0000|\\u0000/g;
+
 /** The bytes read as UTF-16BE (a last odd byte left out). */
 function utf16beReading(bytes: Buffer): string {
   return Buffer.from(bytes.subarray(0, bytes.length & ~1)).swap16().toString("utf16le");
@@ -149,9 +158,10 @@ export function readUpstreamBody(response: { headers: Record<string, string | st
   // (A reading is compared without a byte-order mark: the decoder drops it from the text.)
   const hides = (reading: string) => reading.replace(/^\uFEFF/, "") !== text && redactor.text(reading) !== reading;
   if (!decoded.utf8 && [bytes.toString("latin1"), bytes.toString("utf8"), bytes.toString("utf16le"), utf16beReading(bytes)].some(hides)) return fail("hidden_by_charset");
-  // NULs between the key's characters (UTF-16 bytes read one per character, or UTF-16 inside UTF-16):
-  // a client drops them and has the key.
-  if (text.includes("\u0000") && hides(text.replaceAll("\u0000", ""))) return fail("hidden_by_charset");
+  // NULs between the key's characters (UTF-16 bytes read one per character, UTF-16 inside UTF-16, NUL
+  // bytes or `\u0000` escapes in any pattern): a client drops them and has the key.
+  if (bytes.includes(0) && hides(Buffer.from(withoutByteOrderMark(bytes).filter((b) => b !== 0)).toString("latin1"))) return fail("hidden_by_charset");
+  if ((text.includes("\u0000") || ESCAPED_NUL.test(text)) && hides(text.replace(NULS, ""))) return fail("hidden_by_charset");
   const filtering = output.pick.length > 0 || output.redact.length > 0;
   // An empty body holds nothing to filter or to leak.
   if (isBlank(text)) return { ok: true, value: text };

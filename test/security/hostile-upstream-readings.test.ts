@@ -34,6 +34,8 @@ beforeAll(async () => {
   upstream.routes.set("/number-json", send("application/json", `{"n":${NUMERIC},"m":[${NUMERIC}],"ok":1}`));
   upstream.routes.set("/number-text", send("text/plain", NUMERIC));
   upstream.routes.set("/number-respelled", send("application/json", `{"n":${NUMERIC.slice(0, 7)}.${NUMERIC.slice(7)}e8,"m":[${NUMERIC.slice(0, 5)}.${NUMERIC.slice(5)}e10]}`));
+  upstream.routes.set("/number-decimal", send("application/json", `{"n":${NUMERIC.slice(0, 7)}.${NUMERIC.slice(7)}}`));
+  upstream.routes.set("/nul-escapes", send("application/json", JSON.stringify({ s: [...ASCII].join("\u0000") })));
   upstream.routes.set("/utf16-as-latin1", send("text/plain; charset=iso-8859-1", Buffer.from(ASCII, "utf16le")));
   upstream.routes.set("/utf16be-as-utf16le", send("text/plain; charset=utf-16le", Buffer.from(ASCII, "utf16le").swap16()));
   upstream.routes.set("/utf16-in-utf16", send("text/plain; charset=utf-16le", Buffer.from(Buffer.from(ASCII, "utf16le").toString("latin1"), "utf16le")));
@@ -48,6 +50,8 @@ beforeAll(async () => {
     tool("number_json", "/number-json", "NUMERIC_KEY"),
     tool("number_text", "/number-text", "NUMERIC_KEY"),
     tool("number_respelled", "/number-respelled", "NUMERIC_KEY"),
+    tool("number_decimal", "/number-decimal", "NUMERIC_KEY"),
+    tool("nul_escapes", "/nul-escapes", "ASCII_KEY"),
     tool("utf16_as_latin1", "/utf16-as-latin1", "ASCII_KEY"),
     tool("utf16be_as_utf16le", "/utf16be-as-utf16le", "ASCII_KEY"),
     tool("utf16_in_utf16", "/utf16-in-utf16", "ASCII_KEY"),
@@ -57,7 +61,7 @@ beforeAll(async () => {
     tool("redirect_utf8", "/redirect-utf8", "UNICODE_KEY", ", scheme: basic"),
     tool("html_named", "/html-named", "UNICODE_KEY", ", scheme: basic"),
   ];
-  const names = ["number_json", "number_text", "number_respelled", "utf16_as_latin1", "utf16be_as_utf16le", "utf16_in_utf16", "lie_utf16", "true_utf16", "lie_latin1", "redirect_utf8", "html_named"];
+  const names = ["number_json", "number_text", "number_respelled", "number_decimal", "nul_escapes", "utf16_as_latin1", "utf16be_as_utf16le", "utf16_in_utf16", "lie_utf16", "true_utf16", "lie_latin1", "redirect_utf8", "html_named"];
   dir = writeConfig({
     "tools/readings.yaml": tools.join("---\n"),
     "policies/readings.yaml": `policy: readings\nallow:\n${names.map((t) => `  - tool: ${t}\n`).join("")}`,
@@ -71,8 +75,8 @@ afterAll(async () => {
 });
 
 describe("the key in a reading the answer would otherwise hide", () => {
-  it("an all-digit key echoed as a JSON number (also spelled with a fraction and an exponent), in a JSON or a text/plain body, is redacted", async () => {
-    for (const tool of ["number_json", "number_text", "number_respelled"]) {
+  it("an all-digit key echoed as a JSON number (also spelled with a fraction and an exponent, or with a point between its digits), in a JSON or a text/plain body, is redacted", async () => {
+    for (const tool of ["number_json", "number_text", "number_respelled", "number_decimal"]) {
       const { status, body, text } = await execute(tool);
       expect(status).toBe(200);
       noLeak(text, NUMERIC);
@@ -90,8 +94,8 @@ describe("the key in a reading the answer would otherwise hide", () => {
     expect(truly.body.result).toBe("echo [REDACTED]");
   });
 
-  it("UTF-16 key bytes under a one-byte or the other byte order's label, or UTF-16 inside UTF-16, are not passed on (502)", async () => {
-    for (const tool of ["utf16_as_latin1", "utf16be_as_utf16le", "utf16_in_utf16"]) {
+  it("UTF-16 key bytes under a one-byte or the other byte order's label, UTF-16 inside UTF-16, or \\u0000 escapes between its characters, are not passed on (502)", async () => {
+    for (const tool of ["utf16_as_latin1", "utf16be_as_utf16le", "utf16_in_utf16", "nul_escapes"]) {
       const { status, text } = await execute(tool);
       expect({ tool, status }).toEqual({ tool, status: 502 });
       noLeak(text, ASCII);

@@ -11,7 +11,7 @@ function readings(text: string): string[] {
     if (depth > 200) return;
     if (typeof value === "string") found.push(value);
     // A number is read as its digits (an all-digit key echoed as a JSON number).
-    else if (typeof value === "number") found.push(String(value));
+    else if (typeof value === "number") found.push(String(value), String(value).replace(/e.*$/, "").replace(/[-.]/g, ""));
     else if (value !== null && typeof value === "object") {
       for (const [k, v] of Object.entries(value)) {
         found.push(k);
