@@ -17,7 +17,7 @@ import { agentMaySee, describeFailures } from "./explain.js";
 import { Metrics } from "./metrics.js";
 import { checkObligations, type ObligationVerdict } from "./obligations.js";
 import type { ExecuteRequest, Outcome } from "./outcome.js";
-import { createRedactor, stringsOf, type Redactor } from "./redact.js";
+import { createRedactor, digitsOfNumber, stringsOf, type Redactor } from "./redact.js";
 import { RecordAllowance } from "./record-allowance.js";
 import { runPlan, type ToolRunner } from "./run-tool.js";
 import { decisionName, sameDecision, shadowDecision, type ShadowDecision } from "./shadow-decision.js";
@@ -387,6 +387,9 @@ function knownTo(redactor: Redactor, request: ExecuteRequest, prepared?: unknown
   // form): an upstream echoing the body it got echoes those, and they are the agent's text as much.
   const known = new Set<string>();
   for (const text of strings) {
+    // Numeric text also as its digits alone (Redactor#json reads an echoed number or numeric string so).
+    const digits = digitsOfNumber(text);
+    if (digits !== undefined) known.add(digits);
     const json = JSON.stringify(text).slice(1, -1);
     known.add(text).add(json).add(JSON.stringify(json).slice(1, -1));
     // A lone surrogate has no URL form (encodeURIComponent throws): such a value is refused anyway.

@@ -592,14 +592,19 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
   // One walk, copy on write: a value with nothing to redact (the common case) comes back as it is,
   // unallocated; each node is visited once, so the cost is linear in the size of the value.
   const json = (value: unknown, depth = 0, known?: Known): unknown => {
-    if (typeof value === "string") return redactText(value, known);
     // A number is read as its digits: an all-digit secret echoed as a JSON number is one (its text is
-    // what JSON.stringify writes). One that holds a form becomes the string [REDACTED].
+    // what JSON.stringify writes), and so are its digits alone, a point, sign or exponent dropped as a
+    // reader drops them. One that holds a form becomes the string [REDACTED]; so does numeric text.
+    if (typeof value === "string") {
+      const out = redactText(value, known);
+      if (out !== value) return out;
+      const digits = digitsOfNumber(value);
+      return digits === undefined || redactText(digits, known) === digits ? value : REDACTED;
+    }
     if (typeof value === "number") {
       const written = String(value);
-      // Also its digits alone: a point, a sign or an exponent between them is what a reader drops.
-      const digits = written.replace(/e.*$/, "").replace(/[-.]/g, "");
-      return redactText(written, known) === written && (digits === written || redactText(digits, known) === digits) ? value : REDACTED;
+      const digits = digitsOfNumber(written);
+      return redactText(written, known) === written && (digits === undefined || redactText(digits, known) === digits) ? value : REDACTED;
     }
     if (value === null || typeof value !== "object") return value;
     if (depth >= MAX_DEPTH) return TOO_DEEP;
@@ -684,6 +689,18 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
   return self;
 }
 
+const NUMERIC_TEXT = /^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$/;
+
+/**
+ * The digits of a number written as text (`8392017.46512345`, `-4.9e-7`), its sign, point and exponent
+ * dropped, as a reader who drops them has them; undefined for text that is no number or is its digits.
+ */
+export function digitsOfNumber(text: string): string | undefined {
+  if (!NUMERIC_TEXT.test(text)) return undefined;
+  const digits = text.replace(/[eE].*$/, "").replace(/[-+.]/g, "");
+  return digits === text ? undefined : digits;
+}
+
 /** What an agent sent (Redactor#knowing), and each distinct match judged against it so far. */
 interface Known {
   readonly strings: readonly string[];
@@ -702,8 +719,14 @@ export function stringsOf(value: unknown): string[] {
   const out: string[] = [];
   const walk = (v: unknown, depth: number): void => {
     if (typeof v === "string") out.push(v);
-    // Numbers as their text, as redaction reads them (Redactor#json): a piece sent as one is the agent's too.
-    else if (typeof v === "number") out.push(String(v));
+    // Numbers as their text and their digits alone, as redaction reads them (Redactor#json): a piece
+    // sent as one is the agent's too.
+    else if (typeof v === "number") {
+      const written = String(v);
+      out.push(written);
+      const digits = digitsOfNumber(written);
+      if (digits !== undefined) out.push(digits);
+    }
     else if (v !== null && typeof v === "object" && depth < MAX_DEPTH) {
       if (Array.isArray(v)) for (const item of v) walk(item, depth + 1);
       else for (const key of Object.keys(v)) {

@@ -36,6 +36,11 @@ beforeAll(async () => {
   upstream.routes.set("/number-respelled", send("application/json", `{"n":${NUMERIC.slice(0, 7)}.${NUMERIC.slice(7)}e8,"m":[${NUMERIC.slice(0, 5)}.${NUMERIC.slice(5)}e10]}`));
   upstream.routes.set("/number-decimal", send("application/json", `{"n":${NUMERIC.slice(0, 7)}.${NUMERIC.slice(7)}}`));
   upstream.routes.set("/nul-escapes", send("application/json", JSON.stringify({ s: [...ASCII].join("\u0000") })));
+  // Echoes the request body it got, as JSON: what the agent sent comes back.
+  upstream.routes.set("/echo", (req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(req.body === "" ? "{}" : req.body);
+  });
   upstream.routes.set("/utf16-as-latin1", send("text/plain; charset=iso-8859-1", Buffer.from(ASCII, "utf16le")));
   upstream.routes.set("/utf16be-as-utf16le", send("text/plain; charset=utf-16le", Buffer.from(ASCII, "utf16le").swap16()));
   upstream.routes.set("/utf16-in-utf16", send("text/plain; charset=utf-16le", Buffer.from(Buffer.from(ASCII, "utf16le").toString("latin1"), "utf16le")));
@@ -52,6 +57,7 @@ beforeAll(async () => {
     tool("number_respelled", "/number-respelled", "NUMERIC_KEY"),
     tool("number_decimal", "/number-decimal", "NUMERIC_KEY"),
     tool("nul_escapes", "/nul-escapes", "ASCII_KEY"),
+    `tool: echo_number\ndescription: echo_number\ninput:\n  n: { type: number, optional: true }\n  s: { type: string, optional: true }\nrun:\n  type: http\n  method: POST\n  url: ${origin}/echo\n  auth: { secret: NUMERIC_KEY }\n  body:\n    n: \${n}\n    s: \${s}\n`,
     tool("utf16_as_latin1", "/utf16-as-latin1", "ASCII_KEY"),
     tool("utf16be_as_utf16le", "/utf16be-as-utf16le", "ASCII_KEY"),
     tool("utf16_in_utf16", "/utf16-in-utf16", "ASCII_KEY"),
@@ -61,7 +67,7 @@ beforeAll(async () => {
     tool("redirect_utf8", "/redirect-utf8", "UNICODE_KEY", ", scheme: basic"),
     tool("html_named", "/html-named", "UNICODE_KEY", ", scheme: basic"),
   ];
-  const names = ["number_json", "number_text", "number_respelled", "number_decimal", "nul_escapes", "utf16_as_latin1", "utf16be_as_utf16le", "utf16_in_utf16", "lie_utf16", "true_utf16", "lie_latin1", "redirect_utf8", "html_named"];
+  const names = ["number_json", "number_text", "number_respelled", "number_decimal", "echo_number", "nul_escapes", "utf16_as_latin1", "utf16be_as_utf16le", "utf16_in_utf16", "lie_utf16", "true_utf16", "lie_latin1", "redirect_utf8", "html_named"];
   dir = writeConfig({
     "tools/readings.yaml": tools.join("---\n"),
     "policies/readings.yaml": `policy: readings\nallow:\n${names.map((t) => `  - tool: ${t}\n`).join("")}`,
@@ -134,6 +140,24 @@ describe("a whole key the agent sends in named references", () => {
       expect(status).toBe(403);
       expect(body.status).toBe("denied");
     }
+    expect(upstream.since(mark)).toHaveLength(0);
+  });
+});
+
+describe("a numeric key's pieces and whole, sent as numbers or numeric text", () => {
+  const known = NUMERIC.slice(0, 10);
+  it("a right 12-digit guess with a point, echoed, answers as a wrong one does: the agent's own number", async () => {
+    const answers = [];
+    for (const guess of [`${known}.${NUMERIC.slice(10, 12)}`, `${known}.${NUMERIC[10] === "9" ? "0" : "9"}${NUMERIC[11]}`]) {
+      const { status, body } = await execute("echo_number", { n: Number(guess), s: guess });
+      answers.push({ status, n: body.result.n === Number(guess), s: body.result.s === guess });
+    }
+    expect(answers).toEqual([{ status: 200, n: true, s: true }, { status: 200, n: true, s: true }]);
+  });
+  it("the whole key as numeric text with a point is refused (403) and nothing is sent", async () => {
+    const mark = upstream.received.length;
+    const { status } = await execute("echo_number", { s: `${NUMERIC.slice(0, 8)}.${NUMERIC.slice(8)}` });
+    expect(status).toBe(403);
     expect(upstream.since(mark)).toHaveLength(0);
   });
 });
