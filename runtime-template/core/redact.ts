@@ -689,7 +689,8 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
   return self;
 }
 
-const NUMERIC_TEXT = /^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$/;
+/** A number as JSON or a person writes it; linear to test (the fraction needs its point, so the digits split one way only). */
+const NUMERIC_TEXT = /^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$/;
 
 /**
  * The digits of a number written as text (`8392017.46512345`, `-4.9e-7`), its sign, point and exponent

@@ -10,7 +10,7 @@ function readings(text: string): string[] {
   const collect = (value: unknown, depth: number): void => {
     if (depth > 200) return;
     // Numeric text also as its digits alone (a reader drops the point, sign and exponent).
-    if (typeof value === "string") found.push(value, ...(/^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$/.test(value) ? [value.replace(/[eE].*$/, "").replace(/[-+.]/g, "")] : []));
+    if (typeof value === "string") found.push(value, ...(/^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$/.test(value) ? [value.replace(/[eE].*$/, "").replace(/[-+.]/g, "")] : []));
     // A number is read as its digits (an all-digit key echoed as a JSON number).
     else if (typeof value === "number") found.push(String(value), String(value).replace(/e.*$/, "").replace(/[-.]/g, ""));
     else if (value !== null && typeof value === "object") {
