@@ -387,7 +387,7 @@ function knownTo(redactor: Redactor, request: ExecuteRequest, prepared?: unknown
   // form): an upstream echoing the body it got echoes those, and they are the agent's text as much.
   const known = new Set<string>();
   for (const text of strings) {
-    // Numeric text also as its digits alone (Redactor#json reads an echoed number or numeric string so).
+    // Numeric text also as its digits alone (the redactor reads an echoed number or numeric string so).
     const digits = digitsOfNumber(text);
     if (digits !== undefined) known.add(digits);
     const json = JSON.stringify(text).slice(1, -1);

@@ -558,7 +558,12 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
     // bytes (a pair is 4); text of at least `shortest` units has at least that many bytes.
     if (value.length * 3 < shortest || (value.length < shortest && Buffer.byteLength(value, "utf8") < shortest)) return value;
     const ranges = find(value);
-    if (ranges.length === 0) return value;
+    if (ranges.length === 0) {
+      // Numeric text is also read as its digits alone: a point, sign or exponent between them is what a
+      // reader drops (`8392017.46512345`, and a JSON number as JSON.stringify writes it). Judged whole.
+      const digits = digitsOfNumber(value);
+      return digits === undefined || redactText(digits, known) === digits ? value : REDACTED;
+    }
     const order = Array.from({ length: ranges.length / 2 }, (_, i) => i).sort((a, b) => ranges[2 * a]! - ranges[2 * b]!);
     let out = "";
     let written = 0;
@@ -592,19 +597,12 @@ export function createRedactor(secrets: Iterable<string>, options: { whole?: boo
   // One walk, copy on write: a value with nothing to redact (the common case) comes back as it is,
   // unallocated; each node is visited once, so the cost is linear in the size of the value.
   const json = (value: unknown, depth = 0, known?: Known): unknown => {
-    // A number is read as its digits: an all-digit secret echoed as a JSON number is one (its text is
-    // what JSON.stringify writes), and so are its digits alone, a point, sign or exponent dropped as a
-    // reader drops them. One that holds a form becomes the string [REDACTED]; so does numeric text.
-    if (typeof value === "string") {
-      const out = redactText(value, known);
-      if (out !== value) return out;
-      const digits = digitsOfNumber(value);
-      return digits === undefined || redactText(digits, known) === digits ? value : REDACTED;
-    }
+    if (typeof value === "string") return redactText(value, known);
+    // A number is read as its text, as JSON.stringify writes it (an all-digit secret echoed as a JSON
+    // number is one): one that holds a form becomes the string [REDACTED].
     if (typeof value === "number") {
       const written = String(value);
-      const digits = digitsOfNumber(written);
-      return redactText(written, known) === written && (digits === undefined || redactText(digits, known) === digits) ? value : REDACTED;
+      return redactText(written, known) === written ? value : REDACTED;
     }
     if (value === null || typeof value !== "object") return value;
     if (depth >= MAX_DEPTH) return TOO_DEEP;
@@ -720,14 +718,8 @@ export function stringsOf(value: unknown): string[] {
   const out: string[] = [];
   const walk = (v: unknown, depth: number): void => {
     if (typeof v === "string") out.push(v);
-    // Numbers as their text and their digits alone, as redaction reads them (Redactor#json): a piece
-    // sent as one is the agent's too.
-    else if (typeof v === "number") {
-      const written = String(v);
-      out.push(written);
-      const digits = digitsOfNumber(written);
-      if (digits !== undefined) out.push(digits);
-    }
+    // Numbers as their text, as redaction reads them (Redactor#json): a piece sent as one is the agent's too.
+    else if (typeof v === "number") out.push(String(v));
     else if (v !== null && typeof v === "object" && depth < MAX_DEPTH) {
       if (Array.isArray(v)) for (const item of v) walk(item, depth + 1);
       else for (const key of Object.keys(v)) {

@@ -81,12 +81,8 @@ export function nestsDeeperThan(text: string, limit: number): boolean {
  * The body as its reader decodes it: in the charset it declares, or by its byte-order mark, or — when it is
  * plainly UTF-16 (every other byte NUL) — as UTF-16; else UTF-8. Redaction judges that text, so a secret
  * sent as UTF-16 is found as one. A declared charset no decoder here knows cannot be inspected: undefined.
+ * `utf8` says whether it was read as UTF-8 (else in a charset declared or found by shape).
  */
-export function bodyText(bytes: Buffer, contentType: string | string[] | undefined): string | undefined {
-  return decodedBody(bytes, contentType)?.text;
-}
-
-/** bodyText, and whether it was read as UTF-8 (else in a charset declared or found by shape). */
 function decodedBody(bytes: Buffer, contentType: string | string[] | undefined): { text: string; utf8: boolean } | undefined {
   const declared = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(Array.isArray(contentType) ? contentType.join(";") : (contentType ?? ""))?.[1]?.toLowerCase();
   let charset = declared;

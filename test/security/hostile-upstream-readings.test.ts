@@ -57,7 +57,7 @@ beforeAll(async () => {
     tool("number_respelled", "/number-respelled", "NUMERIC_KEY"),
     tool("number_decimal", "/number-decimal", "NUMERIC_KEY"),
     tool("nul_escapes", "/nul-escapes", "ASCII_KEY"),
-    `tool: echo_number\ndescription: echo_number\ninput:\n  n: { type: number, optional: true }\n  s: { type: string, optional: true }\nrun:\n  type: http\n  method: POST\n  url: ${origin}/echo\n  auth: { secret: NUMERIC_KEY }\n  body:\n    n: \${n}\n    s: \${s}\n`,
+    `tool: echo_number\ndescription: echo_number\ninput:\n  n: { type: number, optional: true }\n  s: { type: string, optional: true }\n  t: { type: string, optional: true }\nrun:\n  type: http\n  method: POST\n  url: ${origin}/echo\n  auth: { secret: NUMERIC_KEY }\n  body:\n    n: \${n}\n    s: \${s}\n    j: "\${s}\${t}"\n`,
     tool("utf16_as_latin1", "/utf16-as-latin1", "ASCII_KEY"),
     tool("utf16be_as_utf16le", "/utf16be-as-utf16le", "ASCII_KEY"),
     tool("utf16_in_utf16", "/utf16-in-utf16", "ASCII_KEY"),
@@ -154,10 +154,11 @@ describe("a numeric key's pieces and whole, sent as numbers or numeric text", ()
     }
     expect(answers).toEqual([{ status: 200, n: true, s: true }, { status: 200, n: true, s: true }]);
   });
-  it("the whole key as numeric text with a point is refused (403) and nothing is sent", async () => {
+  it("the whole key as numeric text with a point, sent or joined by a template, is refused (403) and nothing is sent", async () => {
     const mark = upstream.received.length;
-    const { status } = await execute("echo_number", { s: `${NUMERIC.slice(0, 8)}.${NUMERIC.slice(8)}` });
-    expect(status).toBe(403);
+    const sent = await execute("echo_number", { s: `${NUMERIC.slice(0, 8)}.${NUMERIC.slice(8)}` });
+    const joined = await execute("echo_number", { s: `${NUMERIC.slice(0, 7)}.${NUMERIC.slice(7, 10)}`, t: NUMERIC.slice(10) });
+    expect([sent.status, joined.status]).toEqual([403, 403]);
     expect(upstream.since(mark)).toHaveLength(0);
   });
 });
